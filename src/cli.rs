@@ -1,0 +1,148 @@
+//! The command line: clap definitions, also the source of the man page.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const ABOUT: &str =
+    "Find the process that leaks hung upstream TCP calls: to whom, since when, and whether the connection is really dead";
+
+const LONG_ABOUT: &str = "\
+Find the process that leaks hung upstream TCP calls: to whom, since when, and whether the \
+connection is really dead.
+
+stuckconn lists every TCP socket with the kernel's tcp_info (one sock_diag dump), ties each \
+socket to its process and threads (one pass over /proc), and classifies every connection from \
+its evidence: hung_call (a request sent, no reply, idle), close_wait (the peer closed, the \
+process never did), stalled_send (unacknowledged data being retransmitted), syn_sent (a connect \
+that gets no answer), idle_pool (a keep-alive pool, healthy) or active. Stuck connections are \
+grouped by remote host and by the process that holds them.
+
+Run without a subcommand, stuckconn scans this host (the same as `stuckconn scan`).";
+
+const AFTER_HELP: &str = "\
+Exit status: 0 no finding, 1 at least one hung_call, close_wait, stalled_send or syn_sent \
+finding, 2 error.
+Run as root to see every process's sockets and threads; see `man stuckconn` (PERMISSIONS).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stuckconn",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan this host (or a recorded snapshot) and report stuck connections (the default)
+    Scan(ScanArgs),
+    /// Collect everything a scan sees and write it as a snapshot, to replay with `scan --from`
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people
+    Table,
+    /// One JSON document for scripts (schema_version 1)
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is not set
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// Analyse a snapshot written by `stuckconn record` instead of this host
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// A connection counts as stuck once it has been idle this long (e.g. 30s, 5m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub min_idle: Duration,
+
+    /// List every socket, not only those behind findings (JSON `connections`, and a table)
+    #[arg(long)]
+    pub all: bool,
+
+    /// Only connections held by this pid (repeatable)
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+
+    /// Only connections held by a process of this name (comm or exe basename; repeatable)
+    #[arg(long = "process", value_name = "NAME")]
+    pub process: Vec<String>,
+
+    /// Only connections to this remote address or network (repeatable)
+    #[arg(long, value_name = "IP|CIDR", value_parser = parse_remote)]
+    pub remote: Vec<IpNet>,
+
+    /// Only connections to this remote port (repeatable)
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+
+    /// When to colour the table
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    /// Where to write the snapshot (`-` for standard output); created with mode 0600
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Record thread evidence for connections idle at least this long
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub min_idle: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))
+}
+
+fn parse_remote(text: &str) -> Result<IpNet, String> {
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpNet>()
+        .or_else(|_| bare.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn remote_accepts_ip_and_cidr() {
+        assert_eq!(parse_remote("192.0.2.7").unwrap().to_string(), "192.0.2.7/32");
+        assert_eq!(parse_remote("[2001:db8::1]").unwrap().to_string(), "2001:db8::1/128");
+        assert_eq!(parse_remote("198.51.100.0/24").unwrap().to_string(), "198.51.100.0/24");
+        assert!(parse_remote("example.com").is_err());
+    }
+}

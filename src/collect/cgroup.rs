@@ -1,0 +1,77 @@
+//! The systemd unit and the container id, read from a process's cgroup paths.
+
+/// Returns (systemd unit, container id) from the paths of `/proc/PID/cgroup`.
+///
+/// Recognises systemd units (`apache2.service`, `session-3.scope`) and the container id
+/// (64 hex digits) of docker, containerd, cri-o, podman and kubepods cgroups.
+pub fn identify(paths: &[String]) -> (Option<String>, Option<String>) {
+    let mut unit = None;
+    let mut container = None;
+    for path in paths {
+        for component in path.split('/').filter(|c| !c.is_empty()) {
+            if let Some(id) = container_id(component) {
+                container.get_or_insert(id);
+            } else if is_unit(component) && unit.is_none() {
+                unit = Some(component.to_string());
+            }
+        }
+    }
+    // A unit named after a container scope (docker-<id>.scope) is the container, not a unit.
+    (unit, container)
+}
+
+fn is_unit(component: &str) -> bool {
+    const SUFFIXES: [&str; 3] = [".service", ".scope", ".socket"];
+    SUFFIXES.iter().any(|s| component.ends_with(s) && component.len() > s.len())
+}
+
+/// A 64-hex-digit container id inside one path component, with the runtimes' prefixes
+/// (`docker-`, `cri-containerd-`, `crio-`, `libpod-`) and `.scope` suffix.
+fn container_id(component: &str) -> Option<String> {
+    let trimmed = component.strip_suffix(".scope").unwrap_or(component);
+    let id = trimmed.rsplit(['-', ':']).next().unwrap_or(trimmed);
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identify;
+
+    fn paths(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn systemd_service() {
+        let (unit, container) = identify(&paths(&["/system.slice/apache2.service"]));
+        assert_eq!(unit.as_deref(), Some("apache2.service"));
+        assert_eq!(container, None);
+    }
+
+    #[test]
+    fn user_session_scope() {
+        let (unit, _) = identify(&paths(&["/user.slice/user-1000.slice/session-3.scope"]));
+        assert_eq!(unit.as_deref(), Some("session-3.scope"));
+    }
+
+    #[test]
+    fn container_runtimes() {
+        let id = "a".repeat(60) + "0123";
+        for path in [
+            format!("/system.slice/docker-{id}.scope"),
+            format!("/docker/{id}"),
+            format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-{id}.scope"),
+            format!("/machine.slice/libpod-{id}.scope"),
+            format!("/kubepods/besteffort/pod1234/crio-{id}"),
+        ] {
+            let (unit, container) = identify(&paths(&[&path]));
+            assert_eq!(container.as_deref(), Some(id.as_str()), "{path}");
+            assert_eq!(unit, None, "{path}");
+        }
+    }
+
+    #[test]
+    fn root_cgroup_has_neither() {
+        assert_eq!(identify(&paths(&["/"])), (None, None));
+    }
+}

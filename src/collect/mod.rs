@@ -1,0 +1,197 @@
+//! Everything that touches the OS for sockets and processes: the live collection
+//! (sock_diag + one pass over /proc), and recorded snapshots.
+
+pub mod cgroup;
+pub mod procnet;
+pub mod procs;
+pub mod sockdiag;
+pub mod threads;
+
+use crate::error::Error;
+use crate::snapshot::{Collector, Host, Snapshot, TcpState, ThreadEvidence, SNAPSHOT_VERSION};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How a live collection is done.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Threads are examined for connections idle at least this long (and for those whose
+    /// idle time is unknown).
+    pub thread_min_idle: Duration,
+    /// Skip sock_diag and read /proc/net/tcp{,6} (what happens anyway when sock_diag fails).
+    pub proc_net_only: bool,
+}
+
+/// Collects a snapshot of the live host. Never fails: what could not be seen is in `warnings`.
+pub fn live(options: &Options) -> Snapshot {
+    let taken_at = SystemTime::now();
+    let clock = Instant::now();
+    let mut warnings = Vec::new();
+
+    let dumped = if options.proc_net_only {
+        Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
+    } else {
+        sockdiag::open().and_then(|socket| {
+            let mut dump = sockdiag::Dump::default();
+            sockdiag::dump_all(&socket, &mut dump).map(|()| dump)
+        })
+    };
+    let (mut connections, collector) = match dumped {
+        Ok(dump) => {
+            warnings.extend(dump.warnings);
+            if dump.short_info > 0 {
+                warnings.push(format!(
+                    "{} sockets had a short tcp_info (an older kernel): their byte and segment counters are unknown",
+                    dump.short_info
+                ));
+            }
+            (dump.connections, Collector::SockDiag)
+        }
+        Err(err) => {
+            warnings.push(format!(
+                "sock_diag unavailable ({err}); read /proc/net/tcp and /proc/net/tcp6 instead: \
+                 without tcp_info, idle times and byte counts are unknown, so only CLOSE-WAIT, \
+                 SYN-SENT and threads blocked on a socket can be judged"
+            ));
+            (procnet::read(&mut warnings), Collector::ProcNet)
+        }
+    };
+
+    let mut pass = procs::PassStats::default();
+    let holders = procs::attribute(&mut connections, &mut pass);
+    let root = is_root();
+    let unattributed = connections
+        .iter()
+        .filter(|c| c.inode != 0 && c.owners.is_empty())
+        .count();
+    if pass.denied > 0 || unattributed > 0 {
+        let how = if root {
+            "they belong to processes that exited or to the kernel"
+        } else {
+            "other users' /proc/PID/fd is readable only by root (or with CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE); run with sudo to see them"
+        };
+        warnings.push(format!(
+            "{unattributed} of {} sockets could not be tied to a process ({} processes' fd tables were not readable): {how}",
+            connections.len(),
+            pass.denied
+        ));
+    }
+    if pass.vanished > 0 {
+        warnings.push(format!(
+            "{} processes exited while they were being read; their sockets are shown without a process",
+            pass.vanished
+        ));
+    }
+
+    let boot_time = procfs::boot_time_secs().ok();
+    let ticks = procfs::ticks_per_second();
+    let mut processes: Vec<_> = holders
+        .iter()
+        .filter_map(|&pid| procs::describe(pid, boot_time, ticks))
+        .collect();
+
+    // Thread evidence, only for processes that hold a connection that may be stuck.
+    let min_idle_ms = options.thread_min_idle.as_millis() as u64;
+    let mut wanted: HashMap<(u32, u32), usize> = HashMap::new();
+    for (index, c) in connections.iter().enumerate() {
+        let may_be_stuck = matches!(
+            c.state,
+            TcpState::Established | TcpState::CloseWait | TcpState::SynSent
+        ) && c.idle_ms().is_none_or(|idle| idle >= min_idle_ms);
+        if may_be_stuck {
+            for owner in &c.owners {
+                wanted.insert((owner.pid, owner.fd), index);
+            }
+        }
+    }
+    let pids: HashSet<u32> = wanted.keys().map(|&(pid, _)| pid).collect();
+    let mut found = Vec::new();
+    let mut not_examined = 0;
+    for process in processes.iter_mut().filter(|p| pids.contains(&p.pid)) {
+        process.thread_evidence = threads::examine(process.pid, &wanted, &mut found);
+        if process.thread_evidence != ThreadEvidence::Read {
+            not_examined += 1;
+        }
+    }
+    for (index, thread) in found {
+        connections[index].blocked_threads.push(thread);
+    }
+    if not_examined > 0 {
+        warnings.push(format!(
+            "the threads of {not_examined} processes could not all be examined ({}): \
+             threads blocked on their connections may be missing",
+            if root {
+                "they exited, or their memory was not readable"
+            } else {
+                "needs root or CAP_SYS_PTRACE"
+            }
+        ));
+    }
+
+    processes.sort_by_key(|p| p.pid);
+    Snapshot {
+        snapshot_version: SNAPSHOT_VERSION,
+        host: Host {
+            hostname: read_trimmed("/proc/sys/kernel/hostname"),
+            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        },
+        taken_at: humantime::format_rfc3339_millis(taken_at).to_string(),
+        collect_secs: clock.elapsed().as_secs_f64(),
+        collector,
+        thread_evidence_min_idle_secs: options.thread_min_idle.as_secs_f64(),
+        connections,
+        processes,
+        warnings,
+    }
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether the tool runs with an effective uid of 0.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Reads a snapshot written by `stuckconn record`.
+pub fn load(path: &Path) -> Result<Snapshot, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &bytes)
+}
+
+/// Parses snapshot bytes; `path` only names the source in errors.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Snapshot, Error> {
+    let snapshot_error = |reason: String| Error::Snapshot {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| snapshot_error(e.to_string()))?;
+    let version = value
+        .get("snapshot_version")
+        .ok_or_else(|| snapshot_error("no snapshot_version field".to_string()))?;
+    if version.as_u64() != Some(u64::from(SNAPSHOT_VERSION)) {
+        return Err(Error::SnapshotVersion {
+            path: path.to_path_buf(),
+            found: version.to_string(),
+            supported: SNAPSHOT_VERSION,
+        });
+    }
+    let snapshot: Snapshot =
+        serde_json::from_value(value).map_err(|e| snapshot_error(e.to_string()))?;
+    if humantime::parse_rfc3339_weak(&snapshot.taken_at).is_err() {
+        return Err(snapshot_error(format!(
+            "taken_at {:?} is not an RFC 3339 time",
+            snapshot.taken_at
+        )));
+    }
+    Ok(snapshot)
+}

@@ -1,0 +1,114 @@
+//! Socket-to-process attribution: one pass over /proc/*/fd, then the details of just the
+//! processes that hold a TCP socket.
+
+use crate::snapshot::{Connection, Owner, Process};
+use procfs::process::FDTarget;
+use procfs::ProcError;
+use std::collections::HashMap;
+
+/// What the /proc pass could not see. Both are normal on a live host.
+#[derive(Debug, Default)]
+pub struct PassStats {
+    /// Processes whose fd table we were not allowed to read.
+    pub denied: usize,
+    /// Processes that exited while we looked at them.
+    pub vanished: usize,
+}
+
+/// Walks every process's fd table once and records, for each socket inode in `connections`,
+/// which (pid, fd) holds it. Returns the pids that hold at least one of those sockets.
+pub fn attribute(connections: &mut [Connection], stats: &mut PassStats) -> Vec<u32> {
+    let mut by_inode: HashMap<u64, usize> = HashMap::with_capacity(connections.len());
+    for (i, c) in connections.iter().enumerate() {
+        if c.inode != 0 {
+            by_inode.insert(c.inode, i);
+        }
+    }
+    let mut holders = Vec::new();
+    let processes = match procfs::process::all_processes() {
+        Ok(iter) => iter,
+        Err(_) => {
+            stats.denied += 1;
+            return holders;
+        }
+    };
+    for process in processes {
+        let process = match process {
+            Ok(p) => p,
+            Err(_) => {
+                stats.vanished += 1;
+                continue;
+            }
+        };
+        let pid = process.pid as u32;
+        let fds = match process.fd() {
+            Ok(fds) => fds,
+            Err(ProcError::PermissionDenied(_)) => {
+                stats.denied += 1;
+                continue;
+            }
+            Err(_) => {
+                stats.vanished += 1;
+                continue;
+            }
+        };
+        let mut holds = false;
+        for fd in fds.flatten() {
+            if let FDTarget::Socket(inode) = fd.target {
+                if let Some(&i) = by_inode.get(&inode) {
+                    connections[i].owners.push(Owner {
+                        pid,
+                        fd: fd.fd as u32,
+                    });
+                    holds = true;
+                }
+            }
+        }
+        if holds {
+            holders.push(pid);
+        }
+    }
+    holders
+}
+
+/// Reads what a report needs about one process. `None` when it vanished.
+pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64) -> Option<Process> {
+    let process = procfs::process::Process::new(pid as i32).ok()?;
+    let stat = process.stat().ok()?;
+    let exe = process
+        .exe()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let cmdline = process
+        .cmdline()
+        .ok()
+        .filter(|args| !args.is_empty())
+        .map(|args| args.join(" "));
+    let uid = process.uid().ok();
+    let (unit, container) = match process.cgroups() {
+        Ok(groups) => {
+            // The unified (v2) hierarchy names the unit best; fall back on any hierarchy.
+            let paths: Vec<String> = groups.0.iter().map(|g| g.pathname.clone()).collect();
+            super::cgroup::identify(&paths)
+        }
+        Err(_) => (None, None),
+    };
+    let started_at = boot_time.and_then(|boot| {
+        let secs = boot.checked_add(stat.starttime / ticks.max(1))?;
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        Some(humantime::format_rfc3339_seconds(t).to_string())
+    });
+    Some(Process {
+        pid,
+        ppid: u32::try_from(stat.ppid).ok(),
+        name: stat.comm,
+        exe,
+        cmdline,
+        uid,
+        unit,
+        container,
+        started_at,
+        threads: u32::try_from(stat.num_threads).ok(),
+        thread_evidence: Default::default(),
+    })
+}

@@ -1,0 +1,207 @@
+//! The TCP socket dump over NETLINK_SOCK_DIAG: one request per address family,
+//! with INET_DIAG_INFO (tcp_info, as raw bytes) for every socket.
+
+use crate::snapshot::{Connection, Endpoint, TcpInfo, TcpState};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_sock_diag::{
+    constants::{AF_INET, AF_INET6, IPPROTO_TCP},
+    inet::{nlas::Nla, ExtensionFlags, InetRequest, InetResponse, SocketId, StateFlags},
+    SockDiagMessage,
+};
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+/// Receive buffer: large enough that a dump of thousands of sockets takes few datagrams,
+/// and that 64 KiB-page kernels never truncate one.
+const RECV_BUF: usize = 64 * 1024;
+/// No single receive may block longer than this: the kernel answers a dump in milliseconds.
+const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one dump produced: the sockets, and what went wrong without stopping it.
+#[derive(Default)]
+pub struct Dump {
+    pub connections: Vec<Connection>,
+    pub warnings: Vec<String>,
+    /// Sockets whose tcp_info was shorter than the fields the analysis reads.
+    pub short_info: usize,
+}
+
+/// Opens the netlink socket. Failing here means sock_diag is unavailable.
+pub fn open() -> std::io::Result<Socket> {
+    let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    set_recv_timeout(&socket, RECV_TIMEOUT)?;
+    Ok(socket)
+}
+
+fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: setsockopt with a valid fd and a pointer to a properly sized timeval.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Dumps every TCP socket of both families into `dump`. A family that fails is warned about;
+/// the other one is still dumped. Returns an error only if neither family could be dumped.
+pub fn dump_all(socket: &Socket, dump: &mut Dump) -> std::io::Result<()> {
+    let mut failures = Vec::new();
+    for family in [AF_INET, AF_INET6] {
+        if let Err(err) = dump_family(socket, family, dump) {
+            failures.push(err);
+        }
+    }
+    match failures.len() {
+        2 => Err(failures.remove(0)),
+        1 => {
+            dump.warnings.push(format!(
+                "sock_diag dump of one address family failed ({}); its sockets are missing",
+                failures[0]
+            ));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn request(family: u8) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let socket_id = if family == AF_INET {
+        SocketId::new_v4()
+    } else {
+        SocketId::new_v6()
+    };
+    let mut packet = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::INFO,
+            states: StateFlags::all(),
+            socket_id,
+        })
+        .into(),
+    );
+    packet.finalize();
+    let mut buf = vec![0; packet.buffer_len()];
+    packet.serialize(&mut buf[..]);
+    buf
+}
+
+fn dump_family(socket: &Socket, family: u8, dump: &mut Dump) -> std::io::Result<()> {
+    socket.send(&request(family), 0)?;
+    let mut buf = vec![0u8; RECV_BUF];
+    loop {
+        let size = match socket.recv(&mut &mut buf[..], 0) {
+            Ok(size) => size,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => {
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
+                    dump.warnings.push(format!(
+                        "sock_diag gave no answer within {}s; the socket list may be incomplete",
+                        RECV_TIMEOUT.as_secs()
+                    ));
+                    return Ok(());
+                }
+                return Err(err);
+            }
+        };
+        if size == 0 {
+            return Ok(());
+        }
+        match parse_datagram(&buf[..size], dump) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Parses one received datagram (several netlink messages). Returns `Ok(true)` at NLMSG_DONE.
+pub fn parse_datagram(data: &[u8], dump: &mut Dump) -> std::io::Result<bool> {
+    let mut offset = 0;
+    while offset < data.len() {
+        let bytes = &data[offset..];
+        let message = match NetlinkMessage::<SockDiagMessage>::deserialize(bytes) {
+            Ok(message) => message,
+            Err(err) => {
+                dump.warnings.push(format!(
+                    "could not decode a sock_diag message ({err}); the rest of that batch is skipped"
+                ));
+                return Ok(false);
+            }
+        };
+        let length = message.header.length as usize;
+        match message.payload {
+            NetlinkPayload::Done(_) => return Ok(true),
+            NetlinkPayload::Error(err) => {
+                return Err(err
+                    .code
+                    .map(|code| std::io::Error::from_raw_os_error(-code.get()))
+                    .unwrap_or_else(|| std::io::Error::other("sock_diag error")));
+            }
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+                let connection = connection_from(&response, &mut dump.short_info);
+                dump.connections.push(connection);
+            }
+            _ => {}
+        }
+        // Messages are 4-byte aligned; a zero length would never advance.
+        let step = (length + 3) & !3;
+        if step == 0 {
+            return Ok(false);
+        }
+        offset += step;
+    }
+    Ok(false)
+}
+
+fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connection {
+    let h = &response.header;
+    let id = &h.socket_id;
+    let tcp_info = response.nlas.iter().find_map(|nla| match nla {
+        Nla::TcpInfo(raw) => Some(TcpInfo::parse(raw)),
+        _ => None,
+    });
+    if let Some(info) = &tcp_info {
+        if (info.info_len as usize) < TcpInfo::BASE_LEN + 40 {
+            *short_info += 1;
+        }
+    }
+    let cookie = u64::from_ne_bytes(id.cookie);
+    Connection {
+        state: TcpState::from_kernel(h.state),
+        local: Endpoint::normalized(id.source_address, id.source_port),
+        remote: Endpoint::normalized(id.destination_address, id.destination_port),
+        inode: u64::from(h.inode),
+        uid: h.uid,
+        cookie: Some(cookie),
+        recv_q: h.recv_queue,
+        send_q: h.send_queue,
+        tcp_info,
+        owners: Vec::new(),
+        blocked_threads: Vec::new(),
+    }
+}

@@ -1,0 +1,14 @@
+//! stuckconn: find the process that leaks hung upstream TCP calls.
+//!
+//! Data flows one way: `collect` (live: sock_diag + procfs, or a recorded snapshot) ->
+//! [`snapshot::Snapshot`] -> `analyze` (pure: classify, group) -> [`report::Report`] ->
+//! `render` (table, json).
+
+pub mod analyze;
+pub mod cli;
+pub mod collect;
+pub mod error;
+pub mod render;
+pub mod report;
+pub mod run;
+pub mod snapshot;

@@ -1,0 +1,246 @@
+//! The report: what `analyze` concludes from a snapshot, and what every renderer prints.
+//! Serialized as is, it is the JSON document (`schema/report.schema.json`).
+
+use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, TcpState};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Version of the JSON report. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a connection is, judged from its evidence.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Outbound, idle, we sent last and no reply came: the incident.
+    HungCall,
+    /// Unacknowledged data being retransmitted: the peer or the path is dead.
+    StalledSend,
+    /// The peer closed; the process never closed its end.
+    CloseWait,
+    /// A connect whose SYN was never answered.
+    SynSent,
+    /// Outbound, idle after a complete exchange: a keep-alive pool.
+    IdlePool,
+    /// Anything else: data moving, just opened, inbound, closing.
+    Active,
+    /// A listening socket (only with `--all`).
+    Listening,
+}
+
+impl Kind {
+    /// Kinds that make the exit status 1.
+    pub fn is_problem(self) -> bool {
+        matches!(
+            self,
+            Kind::HungCall | Kind::StalledSend | Kind::CloseWait | Kind::SynSent
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::HungCall => "hung call",
+            Kind::StalledSend => "stalled send",
+            Kind::CloseWait => "close wait",
+            Kind::SynSent => "syn sent",
+            Kind::IdlePool => "idle pool",
+            Kind::Active => "active",
+            Kind::Listening => "listening",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::HungCall => "hung_call",
+            Kind::StalledSend => "stalled_send",
+            Kind::CloseWait => "close_wait",
+            Kind::SynSent => "syn_sent",
+            Kind::IdlePool => "idle_pool",
+            Kind::Active => "active",
+            Kind::Listening => "listening",
+        }
+    }
+
+    pub const ALL: [Kind; 7] = [
+        Kind::HungCall,
+        Kind::StalledSend,
+        Kind::CloseWait,
+        Kind::SynSent,
+        Kind::IdlePool,
+        Kind::Active,
+        Kind::Listening,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+    Listening,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Counts towards exit status 1.
+    Problem,
+    /// Worth knowing, not a problem by itself.
+    Info,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub generated_at: String,
+    pub host: Host,
+    /// `live`, or the path of the snapshot that was analysed.
+    pub source: String,
+    /// When the sockets were collected.
+    pub taken_at: String,
+    pub collector: Collector,
+    pub options: ReportOptions,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    /// Which process leaks: the problem findings summed per process name.
+    pub processes: Vec<ProcessSummary>,
+    pub connections: Vec<ConnectionReport>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportOptions {
+    pub min_idle_secs: f64,
+    pub all: bool,
+    pub pids: Vec<u32>,
+    pub process_names: Vec<String>,
+    pub remotes: Vec<String>,
+    pub ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Every TCP socket the collection saw, listeners included.
+    pub sockets: usize,
+    pub listening: usize,
+    /// Non-listening sockets that passed the filters.
+    pub connections: usize,
+    /// Sockets (with an inode) that no readable process holds.
+    pub unattributed_sockets: usize,
+    /// Finding groups, problems and info alike.
+    pub findings: usize,
+    /// Finding groups whose kind is a problem.
+    pub problems: usize,
+    /// Connections (after filters) per kind.
+    pub by_kind: BTreeMap<&'static str, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Remote {
+    pub ip: IpAddr,
+    pub port: u16,
+    /// Reverse DNS name; null until a resolver fills it.
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct IdleStats {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub severity: Severity,
+    pub remote: Remote,
+    pub connections: usize,
+    /// Seconds since data last moved (for stalled sends: since the last ACK); null if unknown.
+    pub idle_secs: Option<IdleStats>,
+    /// A lower bound for when the oldest connection of the group went quiet (RFC 3339).
+    pub since: Option<String>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub threads_blocked: usize,
+    pub processes: Vec<FindingProcess>,
+    /// Inbound peers the same processes hold with a request pending.
+    pub clients: Vec<Client>,
+    /// Short phrases a sysadmin reads in the table.
+    pub evidence: Vec<String>,
+    /// Packet-capture verdict; null until capture runs.
+    pub capture: Option<serde_json::Value>,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingProcess {
+    pub name: String,
+    pub exe: Option<String>,
+    pub unit: Option<String>,
+    pub container: Option<String>,
+    pub pids: Vec<u32>,
+    pub connections: usize,
+    pub threads_blocked: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Client {
+    pub ip: IpAddr,
+    pub hostname: Option<String>,
+    pub connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessSummary {
+    pub name: String,
+    pub unit: Option<String>,
+    pub container: Option<String>,
+    pub pids: Vec<u32>,
+    pub hung_call: usize,
+    pub stalled_send: usize,
+    pub close_wait: usize,
+    pub syn_sent: usize,
+    pub threads_blocked: usize,
+    pub oldest_idle_secs: Option<f64>,
+    pub clients: Vec<Client>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub kind: Kind,
+    pub state: TcpState,
+    pub direction: Direction,
+    pub local: Endpoint,
+    pub remote: Endpoint,
+    pub pid: Option<u32>,
+    pub fd: Option<u32>,
+    pub process: Option<String>,
+    pub idle_secs: Option<f64>,
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
+    pub recv_q: u32,
+    pub send_q: u32,
+    pub unacked: Option<u32>,
+    pub retransmits: Option<u8>,
+    pub blocked_threads: Vec<BlockedThread>,
+    pub cookie: Option<u64>,
+    pub inode: u64,
+    pub uid: u32,
+}
+
+/// A duration for people: two units at most ("5h 12m", "3m 20s", "45s").
+pub fn human_duration(secs: f64) -> String {
+    let secs = secs.max(0.0).round() as u64;
+    let rounded = match secs {
+        0..=59 => secs,
+        60..=3599 => secs,
+        3600..=86_399 => secs / 60 * 60,
+        _ => secs / 3600 * 3600,
+    };
+    if rounded == 0 {
+        return "0s".to_string();
+    }
+    humantime::format_duration(std::time::Duration::from_secs(rounded)).to_string()
+}

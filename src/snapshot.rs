@@ -1,0 +1,284 @@
+//! The `Snapshot`: everything one collection saw, as plain serde data.
+//!
+//! `collect` produces it (from the live host or from a recorded file), `analyze` consumes it.
+//! A snapshot written by `stuckconn record` is this structure as JSON.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Version of the snapshot file format. Bump on any incompatible change.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub snapshot_version: u32,
+    pub host: Host,
+    /// When the collection started (RFC 3339, UTC).
+    pub taken_at: String,
+    /// How long the collection took.
+    pub collect_secs: f64,
+    /// Where the sockets came from: `sock_diag` or `proc_net` (no tcp_info).
+    pub collector: Collector,
+    /// Thread evidence was gathered for connections idle at least this long.
+    pub thread_evidence_min_idle_secs: f64,
+    pub connections: Vec<Connection>,
+    pub processes: Vec<Process>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Host {
+    pub hostname: String,
+    pub kernel: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Collector {
+    SockDiag,
+    ProcNet,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// An endpoint with IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) turned into IPv4.
+    pub fn normalized(ip: IpAddr, port: u16) -> Endpoint {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            },
+            v4 => v4,
+        };
+        Endpoint { ip, port }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// TCP states as the kernel numbers them (include/net/tcp_states.h).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TcpState {
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    Closing,
+    NewSynRecv,
+    Unknown,
+}
+
+impl TcpState {
+    pub fn from_kernel(n: u8) -> TcpState {
+        use TcpState::*;
+        match n {
+            1 => Established,
+            2 => SynSent,
+            3 => SynRecv,
+            4 => FinWait1,
+            5 => FinWait2,
+            6 => TimeWait,
+            7 => Close,
+            8 => CloseWait,
+            9 => LastAck,
+            10 => Listen,
+            11 => Closing,
+            12 => NewSynRecv,
+            _ => Unknown,
+        }
+    }
+
+    /// The name `ss` and `netstat` print.
+    pub fn label(self) -> &'static str {
+        use TcpState::*;
+        match self {
+            Established => "ESTABLISHED",
+            SynSent => "SYN-SENT",
+            SynRecv => "SYN-RECV",
+            FinWait1 => "FIN-WAIT-1",
+            FinWait2 => "FIN-WAIT-2",
+            TimeWait => "TIME-WAIT",
+            Close => "CLOSE",
+            CloseWait => "CLOSE-WAIT",
+            LastAck => "LAST-ACK",
+            Listen => "LISTEN",
+            Closing => "CLOSING",
+            NewSynRecv => "NEW-SYN-RECV",
+            Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// One TCP socket as the kernel reported it, with the processes that hold it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Connection {
+    pub state: TcpState,
+    pub local: Endpoint,
+    pub remote: Endpoint,
+    /// Socket inode (0 for TIME-WAIT and other orphaned sockets).
+    pub inode: u64,
+    pub uid: u32,
+    /// The kernel's socket cookie (sock_diag only): stable for the socket's life.
+    pub cookie: Option<u64>,
+    /// Bytes received and not yet read by the process (for listeners: the accept backlog).
+    pub recv_q: u32,
+    /// Bytes sent and not yet acknowledged by the peer.
+    pub send_q: u32,
+    pub tcp_info: Option<TcpInfo>,
+    /// Every (pid, fd) that holds this socket.
+    #[serde(default)]
+    pub owners: Vec<Owner>,
+    /// Threads seen blocked in a syscall waiting on this socket.
+    #[serde(default)]
+    pub blocked_threads: Vec<BlockedThread>,
+}
+
+impl Connection {
+    /// Milliseconds since data last moved in either direction, when tcp_info says.
+    pub fn idle_ms(&self) -> Option<u64> {
+        self.tcp_info
+            .as_ref()
+            .map(|i| u64::from(i.last_data_sent_ms.min(i.last_data_recv_ms)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    pub fd: u32,
+}
+
+/// The subset of the kernel's `struct tcp_info` that the analysis uses.
+///
+/// Fields that the kernel's (possibly shorter) structure did not include are `None`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// How many bytes of tcp_info the kernel sent.
+    pub info_len: u32,
+    pub retransmits: u8,
+    pub probes: u8,
+    pub backoff: u8,
+    pub rto_us: u32,
+    pub unacked: u32,
+    pub lost: u32,
+    pub retrans: u32,
+    pub last_data_sent_ms: u32,
+    pub last_data_recv_ms: u32,
+    pub last_ack_recv_ms: u32,
+    pub rtt_us: u32,
+    pub total_retrans: u32,
+    /// Bytes the peer acknowledged, plus one for the SYN.
+    pub bytes_acked: Option<u64>,
+    pub bytes_received: Option<u64>,
+    pub segs_out: Option<u32>,
+    pub segs_in: Option<u32>,
+}
+
+impl TcpInfo {
+    /// The size of `struct tcp_info` this parser knows (Linux 6.x up to `tcpi_rcv_wnd`).
+    pub const KNOWN_LEN: usize = 232;
+    /// Everything up to `tcpi_total_retrans`: what every kernel since 2.6 sends.
+    pub const BASE_LEN: usize = 104;
+
+    /// Parses the raw bytes of INET_DIAG_INFO. Short input is zero-padded, as `ss` does;
+    /// fields beyond what the kernel sent come back as `None`.
+    pub fn parse(raw: &[u8]) -> TcpInfo {
+        let mut buf = [0u8; Self::KNOWN_LEN];
+        let n = raw.len().min(Self::KNOWN_LEN);
+        buf[..n].copy_from_slice(&raw[..n]);
+        let u32_at = |off: usize| u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap());
+        let u64_at = |off: usize| u64::from_ne_bytes(buf[off..off + 8].try_into().unwrap());
+        let has = |off: usize, size: usize| raw.len() >= off + size;
+        TcpInfo {
+            info_len: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+            retransmits: buf[2],
+            probes: buf[3],
+            backoff: buf[4],
+            rto_us: u32_at(8),
+            unacked: u32_at(24),
+            lost: u32_at(32),
+            retrans: u32_at(36),
+            last_data_sent_ms: u32_at(44),
+            last_data_recv_ms: u32_at(52),
+            last_ack_recv_ms: u32_at(56),
+            rtt_us: u32_at(68),
+            total_retrans: u32_at(100),
+            bytes_acked: has(120, 8).then(|| u64_at(120)),
+            bytes_received: has(128, 8).then(|| u64_at(128)),
+            segs_out: has(136, 4).then(|| u32_at(136)),
+            segs_in: has(140, 4).then(|| u32_at(140)),
+        }
+    }
+
+    /// Payload bytes the peer acknowledged (the SYN taken off).
+    pub fn bytes_sent(&self) -> Option<u64> {
+        self.bytes_acked.map(|b| b.saturating_sub(1))
+    }
+}
+
+/// A thread seen blocked in a syscall that waits on one socket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlockedThread {
+    pub pid: u32,
+    pub tid: u32,
+    /// The fd it waits on.
+    pub fd: u32,
+    /// `read`, `recvfrom`, `recvmsg`, `poll`, `ppoll`, `select`, `pselect6`.
+    pub syscall: String,
+    pub wchan: Option<String>,
+}
+
+/// Whether the threads of a process could be examined.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadEvidence {
+    /// Not needed: the process holds no connection that looked stuck.
+    #[default]
+    NotCollected,
+    /// Every thread's syscall was read.
+    Read,
+    /// Some threads' syscalls could be read, others not (permission, or they vanished).
+    Partial,
+    /// The threads could not be examined (permission denied).
+    Denied,
+}
+
+/// A process that holds at least one TCP socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    /// The kernel's short name (`comm`), chosen by the process itself.
+    pub name: String,
+    pub exe: Option<String>,
+    pub cmdline: Option<String>,
+    pub uid: Option<u32>,
+    /// The systemd unit, from the cgroup path (`apache2.service`).
+    pub unit: Option<String>,
+    /// The container id, from the cgroup path (docker, containerd, cri-o, podman, kubepods).
+    pub container: Option<String>,
+    /// When the process started (RFC 3339, UTC).
+    pub started_at: Option<String>,
+    pub threads: Option<u32>,
+    #[serde(default)]
+    pub thread_evidence: ThreadEvidence,
+}

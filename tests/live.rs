@@ -1,0 +1,259 @@
+//! Live scans of real processes on loopback: a blackhole server and real clients blocked in
+//! real syscalls. Each test starts its own processes and kills them by pid when it ends.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Connections count as stuck after this; the tests wait a little longer before scanning.
+const MIN_IDLE: &str = "2s";
+const SETTLE: Duration = Duration::from_millis(2600);
+
+fn scan_json(extra: &[&str]) -> (i32, Value, String) {
+    let mut cmd = stuckconn();
+    cmd.args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+    cmd.args(extra);
+    let (status, out, err) = run(&mut cmd);
+    (status, json(&out), err)
+}
+
+fn blocked_syscalls(report: &Value, pid: u32) -> Vec<String> {
+    connections_of(report, pid)
+        .iter()
+        .flat_map(|c| c["blocked_threads"].as_array().unwrap().iter())
+        .map(|t| t["syscall"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn finding<'a>(report: &'a Value, kind: &str, port: u16) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == kind && f["remote"]["port"] == port)
+        .unwrap_or_else(|| panic!("no {kind} finding for port {port}: {:#}", report["findings"]))
+}
+
+fn finding_pids(f: &Value) -> Vec<u32> {
+    let mut pids: Vec<u32> = f["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["pids"].as_array().unwrap().iter())
+        .map(|p| p.as_u64().unwrap() as u32)
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[test]
+fn scan_flags_exactly_the_stuck_connections() {
+    let blackhole = testbed(&["blackhole"]);
+    let responder = testbed(&["responder"]);
+    let closer = testbed(&["closer"]);
+    let streamer = testbed(&["streamer"]);
+    let (bh, rp, cl, st) = (
+        blackhole.port().to_string(),
+        responder.port().to_string(),
+        closer.port().to_string(),
+        streamer.port().to_string(),
+    );
+    let hung_recv = testbed(&["hung-recv", &bh]);
+    let hung_poll = testbed(&["hung-poll", &bh]);
+    let pool = testbed(&["pool", &rp]);
+    let close_wait = testbed(&["close-wait", &cl]);
+    let stream = testbed(&["stream-client", &st]);
+    // A real curl with no timeout, as PHP's curl_exec was in the incident: it polls.
+    let curl = which("curl").map(|curl| {
+        let url = format!("http://127.0.0.1:{bh}/crl/ca.crl");
+        let child = std::process::Command::new(curl)
+            .args(["-s", "-o", "/dev/null", &url])
+            .spawn()
+            .expect("curl starts");
+        Proc { child, line: String::new() }
+    });
+    if curl.is_none() {
+        skip("curl part of scan_flags_exactly_the_stuck_connections", "curl is not installed");
+    }
+    std::thread::sleep(SETTLE);
+
+    let (status, report, stderr) = scan_json(&[]);
+    assert_eq!(status, 1, "findings give exit status 1; stderr: {stderr}");
+    assert_matches_schema(&report);
+
+    // The stuck ones, attributed to the right pids, with their blocked threads.
+    assert_eq!(kind_of(&report, hung_recv.pid()), "hung_call");
+    let calls = blocked_syscalls(&report, hung_recv.pid());
+    assert!(
+        calls.iter().any(|c| c == "read" || c == "recvfrom"),
+        "the thread blocked in read() is marked: {calls:?}"
+    );
+    assert_eq!(kind_of(&report, hung_poll.pid()), "hung_call");
+    let calls = blocked_syscalls(&report, hung_poll.pid());
+    assert!(
+        calls.iter().any(|c| c == "poll" || c == "ppoll"),
+        "the thread blocked in poll() is marked: {calls:?}"
+    );
+    assert_eq!(kind_of(&report, close_wait.pid()), "close_wait");
+
+    // The healthy ones.
+    assert_eq!(kind_of(&report, pool.pid()), "idle_pool");
+    assert_eq!(kind_of(&report, stream.pid()), "active");
+    for server in [&blackhole, &responder, &closer, &streamer] {
+        for c in connections_of(&report, server.pid()) {
+            let kind = c["kind"].as_str().unwrap();
+            assert!(
+                kind == "active" || kind == "listening",
+                "server pid {} has a {kind} connection: {c:#}",
+                server.pid()
+            );
+        }
+    }
+
+    // The group: one hung_call finding to the blackhole, held by exactly the hung clients.
+    let hung = finding(&report, "hung_call", blackhole.port());
+    let mut expected = vec![hung_recv.pid(), hung_poll.pid()];
+    if let Some(curl) = &curl {
+        expected.push(curl.pid());
+        assert_eq!(kind_of(&report, curl.pid()), "hung_call");
+        let calls = blocked_syscalls(&report, curl.pid());
+        assert!(
+            calls.iter().any(|c| c == "poll" || c == "ppoll"),
+            "curl's thread blocked in poll() on the socket is marked: {calls:?}"
+        );
+    }
+    expected.sort_unstable();
+    assert_eq!(finding_pids(hung), expected);
+    assert_eq!(hung["connections"].as_u64().unwrap() as usize, expected.len());
+    assert_eq!(hung["threads_blocked"].as_u64().unwrap() as usize, expected.len());
+    assert_eq!(hung["bytes_received"], 0);
+    assert!(hung["idle_secs"]["min"].as_f64().unwrap() >= 2.0);
+    assert!(hung["explanation"].as_str().unwrap().contains("no read timeout"));
+    let cw = finding(&report, "close_wait", closer.port());
+    assert_eq!(finding_pids(cw), vec![close_wait.pid()]);
+
+    // The table says the same at a glance.
+    let (status, table, _) = run(stuckconn().args(["--min-idle", MIN_IDLE, "--color", "never"]));
+    assert_eq!(status, 1);
+    assert!(table.contains("hung call"), "{table}");
+    assert!(table.contains(&format!("127.0.0.1:{bh}")), "{table}");
+    assert!(table.contains("WHICH PROCESS LEAKS"), "{table}");
+    assert!(table.contains("blocked in"), "{table}");
+}
+
+#[test]
+fn recorded_snapshot_replays_to_the_same_verdicts() {
+    let blackhole = testbed(&["blackhole"]);
+    let responder = testbed(&["responder"]);
+    let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let pool = testbed(&["pool", &responder.port().to_string()]);
+    std::thread::sleep(SETTLE);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("host.json");
+    let (status, _, stderr) = run(stuckconn().args(["record", "--min-idle", MIN_IDLE, "-o"]).arg(&file));
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("recorded"), "{stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "snapshots may hold command lines: owner-only");
+
+    let (status, report, _) = scan_json(&["--from", file.to_str().unwrap()]);
+    assert_eq!(status, 1);
+    assert_matches_schema(&report);
+    assert_eq!(report["source"], file.to_str().unwrap());
+    assert_eq!(kind_of(&report, hung.pid()), "hung_call");
+    assert!(!blocked_syscalls(&report, hung.pid()).is_empty());
+    assert_eq!(kind_of(&report, pool.pid()), "idle_pool");
+}
+
+#[test]
+fn unprivileged_scan_still_reports_and_says_what_it_missed() {
+    if !is_root() {
+        skip("unprivileged_scan_still_reports_and_says_what_it_missed", "needs root to switch to nobody");
+        return;
+    }
+    let blackhole = testbed(&["blackhole"]);
+    let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
+    std::thread::sleep(SETTLE);
+
+    // A copy of the binary that nobody may run, wherever the build tree lives.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("stuckconn");
+    std::fs::copy(env!("CARGO_BIN_EXE_stuckconn"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+    let (status, out, stderr) = run(&mut cmd);
+    assert_eq!(status, 1, "the hung call is still found; stderr: {stderr}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+
+    // The socket is seen (with tcp_info) but cannot be tied to root's process.
+    let port = blackhole.port();
+    let hung_conn = report["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["remote"]["port"] == port && c["kind"] == "hung_call")
+        .unwrap_or_else(|| panic!("hung connection not reported: {report:#}"));
+    assert_eq!(hung_conn["pid"], Value::Null, "nobody cannot see root's fds");
+    assert!(report["summary"]["unattributed_sockets"].as_u64().unwrap() >= 1);
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("could not be tied to a process") && warnings.contains("root"),
+        "the warning names what is missing and how to see it: {warnings}"
+    );
+    drop(hung);
+}
+
+#[test]
+fn hostile_process_name_does_not_reach_the_terminal_raw() {
+    let blackhole = testbed(&["blackhole"]);
+    let evil = "\x1b[2J\x1b]0;pwn\x07x";
+    let hung = testbed(&["hung-recv", &blackhole.port().to_string(), evil]);
+    std::thread::sleep(SETTLE);
+
+    let port = blackhole.port().to_string();
+    let (status, table, _) = run(stuckconn().args([
+        "--min-idle", MIN_IDLE, "--port", &port, "--all", "--color", "always",
+    ]));
+    assert_eq!(status, 1);
+    // Colour codes are ours; the name's own ESC and BEL must come out escaped.
+    assert!(!table.contains("\x1b[2J") && !table.contains('\x07'), "raw control text: {table:?}");
+    assert!(table.contains("\\x1b[2J\\x1b]0;pwn\\x07x"), "escaped name shown: {table}");
+
+    let (_, report, _) = scan_json(&["--port", &port]);
+    assert_eq!(report["findings"][0]["processes"][0]["name"], evil, "JSON keeps the exact name");
+    assert_eq!(kind_of(&report, hung.pid()), "hung_call");
+}
+
+#[test]
+fn without_sock_diag_the_scan_degrades_with_a_warning() {
+    let blackhole = testbed(&["blackhole"]);
+    let closer = testbed(&["closer"]);
+    let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let close_wait = testbed(&["close-wait", &closer.port().to_string()]);
+    std::thread::sleep(SETTLE);
+
+    let (_, report, _) = scan_json(&[]);
+    assert_eq!(report["collector"], "sock_diag");
+
+    let mut cmd = stuckconn();
+    cmd.env("STUCKCONN_PROC_NET", "1")
+        .args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+    let (status, out, _) = run(&mut cmd);
+    let report = json(&out);
+    assert_matches_schema(&report);
+    assert_eq!(status, 1);
+    assert_eq!(report["collector"], "proc_net");
+    assert!(report["warnings"].to_string().contains("sock_diag unavailable"));
+    // Without tcp_info: CLOSE-WAIT by its state, the hung call by its blocked thread.
+    assert_eq!(kind_of(&report, close_wait.pid()), "close_wait");
+    assert_eq!(kind_of(&report, hung.pid()), "hung_call");
+}
