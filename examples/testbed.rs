@@ -12,6 +12,8 @@
 //!   testbed pool PORT            send a request, read the reply, then keep the idle connection
 //!   testbed close-wait PORT      connect, read until the peer closes, never close
 //!   testbed stream-client PORT   read a stream forever
+//!   testbed sink                 accept and hold every connection, one thread in all (bench/)
+//!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -100,6 +102,30 @@ fn main() {
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
             hold()
         }
+        "sink" => {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            println!("port {}", listener.local_addr().unwrap().port());
+            std::io::stdout().flush().unwrap();
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        }
+        "hold" => {
+            let n: usize = args
+                .get(2)
+                .and_then(|n| n.parse().ok())
+                .expect("hold PORT N");
+            let held: Vec<TcpStream> = (0..n)
+                .map(|_| {
+                    let mut s = connect(port());
+                    s.write_all(REQUEST).unwrap();
+                    s
+                })
+                .collect();
+            ready();
+            hold_with_all(held)
+        }
         _ => {
             eprintln!("testbed: unknown role {role:?}");
             std::process::exit(2);
@@ -137,6 +163,11 @@ fn hold() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+fn hold_with_all(streams: Vec<TcpStream>) -> ! {
+    let _keep = streams;
+    hold()
 }
 
 fn hold_with(stream: TcpStream) -> ! {

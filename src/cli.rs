@@ -140,9 +140,18 @@ mod tests {
 
     #[test]
     fn remote_accepts_ip_and_cidr() {
-        assert_eq!(parse_remote("192.0.2.7").unwrap().to_string(), "192.0.2.7/32");
-        assert_eq!(parse_remote("[2001:db8::1]").unwrap().to_string(), "2001:db8::1/128");
-        assert_eq!(parse_remote("198.51.100.0/24").unwrap().to_string(), "198.51.100.0/24");
+        assert_eq!(
+            parse_remote("192.0.2.7").unwrap().to_string(),
+            "192.0.2.7/32"
+        );
+        assert_eq!(
+            parse_remote("[2001:db8::1]").unwrap().to_string(),
+            "2001:db8::1/128"
+        );
+        assert_eq!(
+            parse_remote("198.51.100.0/24").unwrap().to_string(),
+            "198.51.100.0/24"
+        );
         assert!(parse_remote("example.com").is_err());
     }
 }

@@ -28,7 +28,10 @@ fn collect_options(min_idle: std::time::Duration) -> collect::Options {
 fn scan(args: &ScanArgs) -> Result<i32, Error> {
     let (snapshot, source) = match &args.from {
         Some(path) => (collect::load(path)?, path.display().to_string()),
-        None => (collect::live(&collect_options(args.min_idle)), "live".to_string()),
+        None => (
+            collect::live(&collect_options(args.min_idle)),
+            "live".to_string(),
+        ),
     };
     let options = analyze::Options {
         min_idle: args.min_idle,

@@ -33,7 +33,12 @@ fn finding<'a>(report: &'a Value, kind: &str, port: u16) -> &'a Value {
         .unwrap()
         .iter()
         .find(|f| f["kind"] == kind && f["remote"]["port"] == port)
-        .unwrap_or_else(|| panic!("no {kind} finding for port {port}: {:#}", report["findings"]))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {kind} finding for port {port}: {:#}",
+                report["findings"]
+            )
+        })
 }
 
 fn finding_pids(f: &Value) -> Vec<u32> {
@@ -72,10 +77,16 @@ fn scan_flags_exactly_the_stuck_connections() {
             .args(["-s", "-o", "/dev/null", &url])
             .spawn()
             .expect("curl starts");
-        Proc { child, line: String::new() }
+        Proc {
+            child,
+            line: String::new(),
+        }
     });
     if curl.is_none() {
-        skip("curl part of scan_flags_exactly_the_stuck_connections", "curl is not installed");
+        skip(
+            "curl part of scan_flags_exactly_the_stuck_connections",
+            "curl is not installed",
+        );
     }
     std::thread::sleep(SETTLE);
 
@@ -126,11 +137,20 @@ fn scan_flags_exactly_the_stuck_connections() {
     }
     expected.sort_unstable();
     assert_eq!(finding_pids(hung), expected);
-    assert_eq!(hung["connections"].as_u64().unwrap() as usize, expected.len());
-    assert_eq!(hung["threads_blocked"].as_u64().unwrap() as usize, expected.len());
+    assert_eq!(
+        hung["connections"].as_u64().unwrap() as usize,
+        expected.len()
+    );
+    assert_eq!(
+        hung["threads_blocked"].as_u64().unwrap() as usize,
+        expected.len()
+    );
     assert_eq!(hung["bytes_received"], 0);
     assert!(hung["idle_secs"]["min"].as_f64().unwrap() >= 2.0);
-    assert!(hung["explanation"].as_str().unwrap().contains("no read timeout"));
+    assert!(hung["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("no read timeout"));
     let cw = finding(&report, "close_wait", closer.port());
     assert_eq!(finding_pids(cw), vec![close_wait.pid()]);
 
@@ -153,7 +173,9 @@ fn recorded_snapshot_replays_to_the_same_verdicts() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("host.json");
-    let (status, _, stderr) = run(stuckconn().args(["record", "--min-idle", MIN_IDLE, "-o"]).arg(&file));
+    let (status, _, stderr) = run(stuckconn()
+        .args(["record", "--min-idle", MIN_IDLE, "-o"])
+        .arg(&file));
     assert_eq!(status, 0, "{stderr}");
     assert!(stderr.contains("recorded"), "{stderr}");
     use std::os::unix::fs::PermissionsExt;
@@ -172,7 +194,10 @@ fn recorded_snapshot_replays_to_the_same_verdicts() {
 #[test]
 fn unprivileged_scan_still_reports_and_says_what_it_missed() {
     if !is_root() {
-        skip("unprivileged_scan_still_reports_and_says_what_it_missed", "needs root to switch to nobody");
+        skip(
+            "unprivileged_scan_still_reports_and_says_what_it_missed",
+            "needs root to switch to nobody",
+        );
         return;
     }
     let blackhole = testbed(&["blackhole"]);
@@ -202,7 +227,11 @@ fn unprivileged_scan_still_reports_and_says_what_it_missed() {
         .iter()
         .find(|c| c["remote"]["port"] == port && c["kind"] == "hung_call")
         .unwrap_or_else(|| panic!("hung connection not reported: {report:#}"));
-    assert_eq!(hung_conn["pid"], Value::Null, "nobody cannot see root's fds");
+    assert_eq!(
+        hung_conn["pid"],
+        Value::Null,
+        "nobody cannot see root's fds"
+    );
     assert!(report["summary"]["unattributed_sockets"].as_u64().unwrap() >= 1);
     let warnings = report["warnings"].to_string();
     assert!(
@@ -221,15 +250,30 @@ fn hostile_process_name_does_not_reach_the_terminal_raw() {
 
     let port = blackhole.port().to_string();
     let (status, table, _) = run(stuckconn().args([
-        "--min-idle", MIN_IDLE, "--port", &port, "--all", "--color", "always",
+        "--min-idle",
+        MIN_IDLE,
+        "--port",
+        &port,
+        "--all",
+        "--color",
+        "always",
     ]));
     assert_eq!(status, 1);
     // Colour codes are ours; the name's own ESC and BEL must come out escaped.
-    assert!(!table.contains("\x1b[2J") && !table.contains('\x07'), "raw control text: {table:?}");
-    assert!(table.contains("\\x1b[2J\\x1b]0;pwn\\x07x"), "escaped name shown: {table}");
+    assert!(
+        !table.contains("\x1b[2J") && !table.contains('\x07'),
+        "raw control text: {table:?}"
+    );
+    assert!(
+        table.contains("\\x1b[2J\\x1b]0;pwn\\x07x"),
+        "escaped name shown: {table}"
+    );
 
     let (_, report, _) = scan_json(&["--port", &port]);
-    assert_eq!(report["findings"][0]["processes"][0]["name"], evil, "JSON keeps the exact name");
+    assert_eq!(
+        report["findings"][0]["processes"][0]["name"], evil,
+        "JSON keeps the exact name"
+    );
     assert_eq!(kind_of(&report, hung.pid()), "hung_call");
 }
 
@@ -245,14 +289,22 @@ fn without_sock_diag_the_scan_degrades_with_a_warning() {
     assert_eq!(report["collector"], "sock_diag");
 
     let mut cmd = stuckconn();
-    cmd.env("STUCKCONN_PROC_NET", "1")
-        .args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+    cmd.env("STUCKCONN_PROC_NET", "1").args([
+        "scan",
+        "--format",
+        "json",
+        "--all",
+        "--min-idle",
+        MIN_IDLE,
+    ]);
     let (status, out, _) = run(&mut cmd);
     let report = json(&out);
     assert_matches_schema(&report);
     assert_eq!(status, 1);
     assert_eq!(report["collector"], "proc_net");
-    assert!(report["warnings"].to_string().contains("sock_diag unavailable"));
+    assert!(report["warnings"]
+        .to_string()
+        .contains("sock_diag unavailable"));
     // Without tcp_info: CLOSE-WAIT by its state, the hung call by its blocked thread.
     assert_eq!(kind_of(&report, close_wait.pid()), "close_wait");
     assert_eq!(kind_of(&report, hung.pid()), "hung_call");

@@ -221,7 +221,10 @@ mod tests {
         let fresh = conn(TcpState::CloseWait, Some(info(10, 10, 10)));
         assert_eq!(classify(&fresh, Direction::Outbound, MIN), Kind::Active);
         let unknown = conn(TcpState::CloseWait, None);
-        assert_eq!(classify(&unknown, Direction::Outbound, MIN), Kind::CloseWait);
+        assert_eq!(
+            classify(&unknown, Direction::Outbound, MIN),
+            Kind::CloseWait
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 pub mod classify;
 
 use crate::report::{
-    human_duration, Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats,
-    Kind, ProcessSummary, Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
+    human_duration, Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind,
+    ProcessSummary, Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
 };
 use crate::snapshot::{Connection, Process, Snapshot};
 use classify::{classify, idle_ms, request_pending, Listeners};
@@ -25,8 +25,7 @@ pub struct Filter {
 
 impl Filter {
     fn matches(&self, c: &Connection, processes: &HashMap<u32, &Process>) -> bool {
-        let pid_ok =
-            self.pids.is_empty() || c.owners.iter().any(|o| self.pids.contains(&o.pid));
+        let pid_ok = self.pids.is_empty() || c.owners.iter().any(|o| self.pids.contains(&o.pid));
         let name_ok = self.process_names.is_empty()
             || c.owners.iter().any(|o| {
                 processes.get(&o.pid).is_some_and(|p| {
@@ -61,8 +60,7 @@ struct Judged<'a> {
 
 /// Analyses a snapshot. `source` is "live" or the snapshot's path; `now` stamps the report.
 pub fn analyze(snapshot: &Snapshot, options: &Options, source: &str, now: SystemTime) -> Report {
-    let processes: HashMap<u32, &Process> =
-        snapshot.processes.iter().map(|p| (p.pid, p)).collect();
+    let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
     let listeners = Listeners::new(&snapshot.connections);
     let min_idle_ms = options.min_idle.as_millis() as u64;
 
@@ -115,8 +113,16 @@ pub fn analyze(snapshot: &Snapshot, options: &Options, source: &str, now: System
         .map(|(&(kind, ip, port), members)| ctx.finding(kind, ip, port, members))
         .collect();
     findings.sort_by(|a, b| {
-        (a.severity != Severity::Problem, a.kind, std::cmp::Reverse(a.connections))
-            .cmp(&(b.severity != Severity::Problem, b.kind, std::cmp::Reverse(b.connections)))
+        (
+            a.severity != Severity::Problem,
+            a.kind,
+            std::cmp::Reverse(a.connections),
+        )
+            .cmp(&(
+                b.severity != Severity::Problem,
+                b.kind,
+                std::cmp::Reverse(b.connections),
+            ))
             .then_with(|| (a.remote.ip, a.remote.port).cmp(&(b.remote.ip, b.remote.port)))
     });
 
@@ -174,7 +180,12 @@ pub fn analyze(snapshot: &Snapshot, options: &Options, source: &str, now: System
             all: options.all,
             pids: options.filter.pids.clone(),
             process_names: options.filter.process_names.clone(),
-            remotes: options.filter.remotes.iter().map(|n| n.to_string()).collect(),
+            remotes: options
+                .filter
+                .remotes
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
             ports: options.filter.ports.clone(),
         },
         summary,
@@ -286,17 +297,19 @@ impl Context<'_> {
         }
         let mut processes: Vec<FindingProcess> = per_process
             .into_iter()
-            .map(|((name, unit, container), (pids, connections, threads_blocked, exe))| {
-                FindingProcess {
-                    name,
-                    exe,
-                    unit,
-                    container,
-                    pids: pids.into_iter().collect(),
-                    connections,
-                    threads_blocked,
-                }
-            })
+            .map(
+                |((name, unit, container), (pids, connections, threads_blocked, exe))| {
+                    FindingProcess {
+                        name,
+                        exe,
+                        unit,
+                        container,
+                        pids: pids.into_iter().collect(),
+                        connections,
+                        threads_blocked,
+                    }
+                },
+            )
             .collect();
         processes.sort_by_key(|p| std::cmp::Reverse(p.connections));
 
@@ -307,7 +320,14 @@ impl Context<'_> {
         };
         let clients = self.clients(&all_pids);
         let evidence = evidence(kind, &conns, threads_blocked);
-        let explanation = explain(kind, &processes, &remote, conns.len(), idle_secs, threads_blocked);
+        let explanation = explain(
+            kind,
+            &processes,
+            &remote,
+            conns.len(),
+            idle_secs,
+            threads_blocked,
+        );
         Finding {
             kind,
             severity: if kind.is_problem() {
@@ -357,8 +377,12 @@ impl Context<'_> {
                         if !row.pids.contains(&pid) {
                             row.pids.push(pid);
                         }
-                        row.threads_blocked +=
-                            j.conn.blocked_threads.iter().filter(|t| t.pid == pid).count();
+                        row.threads_blocked += j
+                            .conn
+                            .blocked_threads
+                            .iter()
+                            .filter(|t| t.pid == pid)
+                            .count();
                     }
                     match kind {
                         Kind::HungCall => row.hung_call += 1,
@@ -436,10 +460,7 @@ fn evidence(kind: Kind, conns: &[&Connection], threads_blocked: usize) -> Vec<St
     let mut out = Vec::new();
     match kind {
         Kind::HungCall => {
-            let nothing = infos
-                .iter()
-                .filter(|i| i.bytes_received == Some(0))
-                .count();
+            let nothing = infos.iter().filter(|i| i.bytes_received == Some(0)).count();
             if infos.is_empty() {
                 out.push("no tcp_info: judged by blocked threads".to_string());
             } else if nothing == n {
@@ -494,6 +515,9 @@ fn evidence(kind: Kind, conns: &[&Connection], threads_blocked: usize) -> Vec<St
 fn who(processes: &[FindingProcess]) -> String {
     match processes {
         [] => NO_PROCESS.to_string(),
+        [one] if one.pids.is_empty() => {
+            "A process stuckconn could not identify (run as root to see it)".to_string()
+        }
         [one] => one.name.clone(),
         [a, b] => format!("{} and {}", a.name, b.name),
         [first, rest @ ..] => format!("{} and {} other processes", first.name, rest.len()),
@@ -534,6 +558,11 @@ fn explain(
         format!("{n} connections")
     };
     let range = idle_range(idle);
+    let (has, keeps, is) = if processes.len() > 1 {
+        ("have", "keep", "are")
+    } else {
+        ("has", "keeps", "is")
+    };
     match kind {
         Kind::HungCall => {
             let threads = match threads_blocked {
@@ -542,20 +571,20 @@ fn explain(
                 t => format!("; {t} threads are blocked on them"),
             };
             format!(
-                "{who} sent requests to {to} on {conns} and has waited {range} for replies that never came{threads}. The calling code most likely has no read timeout."
+                "{who} sent requests to {to} on {conns} and {has} waited {range} for replies that never came{threads}. The calling code most likely has no read timeout."
             )
         }
         Kind::CloseWait => format!(
             "{to} closed {conns} {range} ago, but {who} never closed its end: the code leaks sockets (a missing close() on some path)."
         ),
         Kind::StalledSend => format!(
-            "{who} has unacknowledged data to {to} on {conns} with no ACK for {range}: the peer or the path is dead; the kernel gives up after tcp_retries2 (about 15 min)."
+            "{who} {has} unacknowledged data to {to} on {conns} with no ACK for {range}: the peer or the path is dead; the kernel gives up after tcp_retries2 (about 15 min)."
         ),
         Kind::SynSent => format!(
-            "{who} is still connecting to {to} on {conns} and gets no answer: the host is down or a firewall drops the SYNs; the calling code likely has no connect timeout."
+            "{who} {is} still connecting to {to} on {conns} and gets no answer: the host is down or a firewall drops the SYNs; the calling code likely has no connect timeout."
         ),
         Kind::IdlePool => format!(
-            "{who} keeps {conns} to {to} idle for {range} after complete exchanges: a keep-alive pool, not a problem by itself."
+            "{who} {keeps} {conns} to {to} idle for {range} after complete exchanges: a keep-alive pool, not a problem by itself."
         ),
         Kind::Active | Kind::Listening => String::new(),
     }

@@ -22,7 +22,9 @@ pub fn identify(paths: &[String]) -> (Option<String>, Option<String>) {
 
 fn is_unit(component: &str) -> bool {
     const SUFFIXES: [&str; 3] = [".service", ".scope", ".socket"];
-    SUFFIXES.iter().any(|s| component.ends_with(s) && component.len() > s.len())
+    SUFFIXES
+        .iter()
+        .any(|s| component.ends_with(s) && component.len() > s.len())
 }
 
 /// A 64-hex-digit container id inside one path component, with the runtimes' prefixes

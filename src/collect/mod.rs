@@ -71,10 +71,13 @@ pub fn live(options: &Options) -> Snapshot {
         } else {
             "other users' /proc/PID/fd is readable only by root (or with CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE); run with sudo to see them"
         };
+        let denied = match pass.denied {
+            0 => String::new(),
+            n => format!(" ({n} processes' fd tables were not readable)"),
+        };
         warnings.push(format!(
-            "{unattributed} of {} sockets could not be tied to a process ({} processes' fd tables were not readable): {how}",
+            "{unattributed} of {} sockets could not be tied to a process{denied}: {how}",
             connections.len(),
-            pass.denied
         ));
     }
     if pass.vanished > 0 {

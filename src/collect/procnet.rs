@@ -6,7 +6,10 @@ use crate::snapshot::{Connection, Endpoint, TcpState};
 /// Reads both tables. A table that cannot be read is reported in `warnings`.
 pub fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
     let mut connections = Vec::new();
-    for (name, table) in [("/proc/net/tcp", procfs::net::tcp()), ("/proc/net/tcp6", procfs::net::tcp6())] {
+    for (name, table) in [
+        ("/proc/net/tcp", procfs::net::tcp()),
+        ("/proc/net/tcp6", procfs::net::tcp6()),
+    ] {
         match table {
             Ok(entries) => connections.extend(entries.into_iter().map(|e| Connection {
                 state: TcpState::from_kernel(e.state as u8),

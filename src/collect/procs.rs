@@ -75,10 +75,7 @@ pub fn attribute(connections: &mut [Connection], stats: &mut PassStats) -> Vec<u
 pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64) -> Option<Process> {
     let process = procfs::process::Process::new(pid as i32).ok()?;
     let stat = process.stat().ok()?;
-    let exe = process
-        .exe()
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned());
+    let exe = process.exe().ok().map(|p| p.to_string_lossy().into_owned());
     let cmdline = process
         .cmdline()
         .ok()

@@ -106,7 +106,11 @@ pub fn examine(
     let mut unreadable = 0usize;
     let mut mem: Option<std::io::Result<std::fs::File>> = None;
     for task in tasks.flatten() {
-        let Some(tid) = task.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")) {

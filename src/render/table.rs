@@ -40,7 +40,11 @@ pub fn render(report: &Report, style: Style) -> String {
             out.push_str(&process_table(report, style));
         }
         out.push('\n');
-        for f in report.findings.iter().filter(|f| f.severity == Severity::Problem) {
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Problem)
+        {
             let _ = writeln!(out, "{}", sanitize(&f.explanation));
             let _ = writeln!(
                 out,
@@ -88,6 +92,16 @@ fn new_table(style: Style, header: &[&str]) -> Table {
         }
     }));
     table
+}
+
+/// The table's lines without the padding the last column leaves at their ends.
+fn trimmed(table: &Table) -> String {
+    let mut out = String::new();
+    for line in table.to_string().lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn right_align(table: &mut Table, columns: &[usize]) {
@@ -177,7 +191,9 @@ fn since_text(since: Option<&str>, taken_at: &str) -> String {
 fn findings_table(report: &Report, style: Style) -> String {
     let mut table = new_table(
         style,
-        &["FINDING", "REMOTE", "CONNS", "HELD BY", "IDLE", "SINCE", "EVIDENCE"],
+        &[
+            "FINDING", "REMOTE", "CONNS", "HELD BY", "IDLE", "SINCE", "EVIDENCE",
+        ],
     );
     for f in &report.findings {
         table.add_row(vec![
@@ -191,7 +207,7 @@ fn findings_table(report: &Report, style: Style) -> String {
         ]);
     }
     right_align(&mut table, &[2]);
-    format!("{table}\n")
+    trimmed(&table)
 }
 
 fn process_table(report: &Report, style: Style) -> String {
@@ -252,15 +268,24 @@ fn process_table(report: &Report, style: Style) -> String {
         ]);
     }
     right_align(&mut table, &[3, 4, 5, 6, 7]);
-    format!("{table}\n")
+    trimmed(&table)
 }
 
 fn connections_table(report: &Report, style: Style) -> String {
     let mut table = new_table(
         style,
         &[
-            "KIND", "STATE", "LOCAL", "REMOTE", "PROCESS", "PID/FD", "IDLE", "SENT", "RECV",
-            "RQ/SQ", "THREAD WAITING",
+            "KIND",
+            "STATE",
+            "LOCAL",
+            "REMOTE",
+            "PROCESS",
+            "PID/FD",
+            "IDLE",
+            "SENT",
+            "RECV",
+            "RQ/SQ",
+            "THREAD WAITING",
         ],
     );
     let dash = || "-".to_string();
@@ -276,7 +301,11 @@ fn connections_table(report: &Report, style: Style) -> String {
             Cell::new(c.state.label()),
             Cell::new(c.local),
             Cell::new(c.remote),
-            Cell::new(c.process.as_deref().map_or_else(dash, |p| sanitize(p).into_owned())),
+            Cell::new(
+                c.process
+                    .as_deref()
+                    .map_or_else(dash, |p| sanitize(p).into_owned()),
+            ),
             Cell::new(match (c.pid, c.fd) {
                 (Some(pid), Some(fd)) => format!("{pid}/{fd}"),
                 _ => dash(),
@@ -289,5 +318,5 @@ fn connections_table(report: &Report, style: Style) -> String {
         ]);
     }
     right_align(&mut table, &[6, 7, 8, 9]);
-    format!("{table}\n")
+    trimmed(&table)
 }

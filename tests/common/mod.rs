@@ -20,7 +20,12 @@ pub fn stuckconn() -> Command {
 pub fn testbed_path() -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/examples/testbed
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("examples").join("testbed")
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("testbed")
 }
 
 /// A process started by a test; killed (by its pid) and reaped when dropped.
@@ -74,7 +79,10 @@ pub fn start(program: impl Into<PathBuf>, args: &[&str]) -> Proc {
             panic!("{} {args:?} printed nothing within 10 s", program.display());
         }
     };
-    Proc { child, line: line.trim().to_string() }
+    Proc {
+        child,
+        line: line.trim().to_string(),
+    }
 }
 
 /// Starts a testbed role.
@@ -99,13 +107,18 @@ pub fn json(text: &str) -> Value {
 /// Validates a report against schema/report.schema.json.
 pub fn assert_matches_schema(report: &Value) {
     let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
     let errors: Vec<String> = validator
         .iter_errors(report)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "report does not match the schema:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 /// The connections of a report held by `pid`.
@@ -121,7 +134,11 @@ pub fn connections_of(report: &Value, pid: u32) -> Vec<&Value> {
 /// The single connection held by `pid`, and its kind.
 pub fn kind_of(report: &Value, pid: u32) -> String {
     let conns = connections_of(report, pid);
-    assert_eq!(conns.len(), 1, "pid {pid} should hold exactly one connection: {conns:#?}");
+    assert_eq!(
+        conns.len(),
+        1,
+        "pid {pid} should hold exactly one connection: {conns:#?}"
+    );
     conns[0]["kind"].as_str().unwrap().to_string()
 }
 
