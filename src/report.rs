@@ -1,7 +1,7 @@
 //! The report: what `analyze` concludes from a snapshot, and what every renderer prints.
 //! Serialized as is, it is the JSON document (`schema/report.schema.json`).
 
-use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, TcpState};
+use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, TcpState, ThreadEvidence};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -183,6 +183,9 @@ pub struct FindingProcess {
     pub pids: Vec<u32>,
     pub connections: usize,
     pub threads_blocked: usize,
+    /// Whether the threads of these processes could be examined: `read`, `partial`, `denied`,
+    /// or `not_collected` (no process known, or none of its connections was idle enough).
+    pub thread_evidence: ThreadEvidence,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

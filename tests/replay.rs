@@ -58,6 +58,7 @@ fn incident_names_apache2_the_crl_server_and_the_bot() {
     assert_eq!(procs[0]["exe"], "/usr/sbin/apache2");
     assert_eq!(procs[0]["pids"].as_array().unwrap().len(), 111);
     assert_eq!(procs[0]["connections"], 111);
+    assert_eq!(procs[0]["thread_evidence"], "read");
 
     // What the stuck workers were serving: the bot.
     assert_eq!(
@@ -150,6 +151,14 @@ fn mixed_snapshot_gives_every_kind() {
     let hung = &findings(&report)[0];
     assert_eq!(hung["processes"][0]["name"], "(no process)");
     assert_eq!(hung["processes"][0]["pids"], serde_json::json!([]));
+    assert_eq!(hung["processes"][0]["thread_evidence"], "not_collected");
+    assert!(
+        hung["evidence"]
+            .to_string()
+            .contains("threads not examined"),
+        "no blocked thread is claimed or denied without looking: {}",
+        hung["evidence"]
+    );
     assert_eq!(report["summary"]["unattributed_sockets"], 1);
     assert_eq!(report["warnings"].as_array().unwrap().len(), 1);
     // The leaky client is first in "which process leaks".
@@ -296,4 +305,45 @@ fn help_and_version_work() {
     let (status, out, _) = run(stuckconn().arg("--version"));
     assert_eq!(status, 0);
     assert!(out.starts_with("stuckconn "));
+}
+
+#[test]
+fn table_fits_a_narrow_terminal_without_splitting_addresses() {
+    use stuckconn::{analyze, collect, render};
+    let path = std::path::PathBuf::from(fixture("mixed.json"));
+    let snapshot = collect::load(&path).unwrap();
+    let options = analyze::Options {
+        min_idle: std::time::Duration::from_secs(60),
+        all: false,
+        filter: analyze::Filter::default(),
+    };
+    let report = analyze::analyze(
+        &snapshot,
+        &options,
+        "mixed.json",
+        std::time::SystemTime::now(),
+    );
+    let style = render::Style {
+        color: false,
+        width: Some(80),
+    };
+    let table = render::table::render(&report, style);
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "line wider than 80 columns: {line:?}"
+        );
+    }
+    for remote in [
+        "192.0.2.77:443",
+        "198.51.100.20:873",
+        "192.0.2.150:81",
+        "192.0.2.99:5432",
+        "192.0.2.53:6379",
+    ] {
+        assert!(
+            table.lines().any(|l| l.contains(remote)),
+            "{remote} split or missing:\n{table}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use crate::report::{
     human_duration, Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind,
     ProcessSummary, Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
 };
-use crate::snapshot::{Connection, Process, Snapshot};
+use crate::snapshot::{Connection, Process, Snapshot, ThreadEvidence};
 use classify::{classify, idle_ms, request_pending, Listeners};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -277,39 +277,39 @@ impl Context<'_> {
         let threads_blocked: usize = conns.iter().map(|c| c.blocked_threads.len()).sum();
 
         // Per process: by name/unit/container, with pids and blocked threads.
-        let mut per_process: BTreeMap<ProcessKey, (BTreeSet<u32>, usize, usize, Option<String>)> =
-            BTreeMap::new();
+        let mut per_process: BTreeMap<ProcessKey, PerProcess> = BTreeMap::new();
         let mut all_pids = BTreeSet::new();
         for c in &conns {
             for pid in Self::holders(c) {
                 let key = self.process_key(pid);
                 let entry = per_process.entry(key).or_default();
                 if let Some(pid) = pid {
-                    entry.0.insert(pid);
+                    entry.pids.insert(pid);
                     all_pids.insert(pid);
-                    if entry.3.is_none() {
-                        entry.3 = self.processes.get(&pid).and_then(|p| p.exe.clone());
+                    if let Some(p) = self.processes.get(&pid) {
+                        if entry.exe.is_none() {
+                            entry.exe = p.exe.clone();
+                        }
+                        entry.evidence.push(p.thread_evidence);
                     }
-                    entry.2 += c.blocked_threads.iter().filter(|t| t.pid == pid).count();
+                    entry.threads_blocked +=
+                        c.blocked_threads.iter().filter(|t| t.pid == pid).count();
                 }
-                entry.1 += 1;
+                entry.connections += 1;
             }
         }
         let mut processes: Vec<FindingProcess> = per_process
             .into_iter()
-            .map(
-                |((name, unit, container), (pids, connections, threads_blocked, exe))| {
-                    FindingProcess {
-                        name,
-                        exe,
-                        unit,
-                        container,
-                        pids: pids.into_iter().collect(),
-                        connections,
-                        threads_blocked,
-                    }
-                },
-            )
+            .map(|((name, unit, container), p)| FindingProcess {
+                name,
+                exe: p.exe,
+                unit,
+                container,
+                pids: p.pids.into_iter().collect(),
+                connections: p.connections,
+                threads_blocked: p.threads_blocked,
+                thread_evidence: combined(&p.evidence),
+            })
             .collect();
         processes.sort_by_key(|p| std::cmp::Reverse(p.connections));
 
@@ -319,7 +319,10 @@ impl Context<'_> {
             hostname: None,
         };
         let clients = self.clients(&all_pids);
-        let evidence = evidence(kind, &conns, threads_blocked);
+        let all_examined = processes
+            .iter()
+            .all(|p| p.thread_evidence == ThreadEvidence::Read);
+        let evidence = evidence(kind, &conns, threads_blocked, all_examined);
         let explanation = explain(
             kind,
             &processes,
@@ -444,6 +447,30 @@ impl Context<'_> {
     }
 }
 
+/// What one row of a finding's processes accumulates.
+#[derive(Default)]
+struct PerProcess {
+    pids: BTreeSet<u32>,
+    connections: usize,
+    threads_blocked: usize,
+    exe: Option<String>,
+    evidence: Vec<ThreadEvidence>,
+}
+
+/// The thread evidence of several processes as one word.
+fn combined(levels: &[ThreadEvidence]) -> ThreadEvidence {
+    let all = |level| !levels.is_empty() && levels.iter().all(|&l| l == level);
+    if levels.is_empty() || all(ThreadEvidence::NotCollected) {
+        ThreadEvidence::NotCollected
+    } else if all(ThreadEvidence::Read) {
+        ThreadEvidence::Read
+    } else if all(ThreadEvidence::Denied) {
+        ThreadEvidence::Denied
+    } else {
+        ThreadEvidence::Partial
+    }
+}
+
 fn median(sorted: &[u64]) -> f64 {
     let n = sorted.len();
     if n % 2 == 1 {
@@ -454,7 +481,12 @@ fn median(sorted: &[u64]) -> f64 {
 }
 
 /// Short phrases for the table: what was seen, in a sysadmin's words.
-fn evidence(kind: Kind, conns: &[&Connection], threads_blocked: usize) -> Vec<String> {
+fn evidence(
+    kind: Kind,
+    conns: &[&Connection],
+    threads_blocked: usize,
+    all_examined: bool,
+) -> Vec<String> {
     let n = conns.len();
     let infos: Vec<_> = conns.iter().filter_map(|c| c.tcp_info.as_ref()).collect();
     let mut out = Vec::new();
@@ -505,8 +537,10 @@ fn evidence(kind: Kind, conns: &[&Connection], threads_blocked: usize) -> Vec<St
                 "{threads_blocked} thread{plural} blocked in {}",
                 calls.join("/")
             ));
-        } else if kind == Kind::HungCall {
+        } else if kind == Kind::HungCall && all_examined {
             out.push("no thread seen blocked on it".to_string());
+        } else if kind == Kind::HungCall {
+            out.push("threads not examined".to_string());
         }
     }
     out

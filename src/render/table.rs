@@ -3,15 +3,16 @@
 
 use super::{sanitize, Style};
 use crate::report::{human_duration, Finding, Kind, Report, Severity};
-use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
+use comfy_table::{
+    presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table,
+};
 use std::fmt::Write;
 
 pub fn render(report: &Report, style: Style) -> String {
     let mut out = String::new();
     let min_idle = human_duration(report.options.min_idle_secs);
     let problems = report.summary.problems;
-    let _ = writeln!(
-        out,
+    let header = format!(
         "{} · {} TCP sockets · {} finding{} (idle ≥ {}) · {}{}",
         sanitize(&report.host.hostname),
         report.summary.sockets,
@@ -25,13 +26,14 @@ pub fn render(report: &Report, style: Style) -> String {
             format!(" · from {}", sanitize(&report.source))
         }
     );
+    out.push_str(&wrap(&header, style.width, "  "));
 
     if report.findings.is_empty() {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{} TCP sockets, {} connections checked: none idle ≥ {min_idle} waiting on a reply, none left in CLOSE-WAIT, none stalled or stuck connecting.",
             report.summary.sockets, report.summary.connections
         );
+        out.push_str(&wrap(&line, style.width, ""));
     } else {
         out.push('\n');
         out.push_str(&findings_table(report, style));
@@ -45,12 +47,12 @@ pub fn render(report: &Report, style: Style) -> String {
             .iter()
             .filter(|f| f.severity == Severity::Problem)
         {
-            let _ = writeln!(out, "{}", sanitize(&f.explanation));
-            let _ = writeln!(
-                out,
+            out.push_str(&wrap(&sanitize(&f.explanation), style.width, ""));
+            let next = format!(
                 "  see each socket:  stuckconn scan --remote {} --port {} --all",
                 f.remote.ip, f.remote.port
             );
+            out.push_str(&wrap(&next, style.width, "    "));
         }
         if problems == 0 {
             let _ = writeln!(
@@ -101,6 +103,38 @@ fn trimmed(table: &Table) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    out
+}
+
+/// Columns that must never wrap (addresses, counts, times): the others wrap to fit the terminal.
+fn keep_whole(table: &mut Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(column) = table.column_mut(i) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+}
+
+/// Greedy word wrap to the terminal width; continuation lines indented by `indent`.
+fn wrap(text: &str, width: Option<u16>, indent: &str) -> String {
+    let Some(width) = width.map(usize::from).filter(|&w| w > 20) else {
+        return format!("{text}\n");
+    };
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let line_len = line.chars().count();
+        if line_len > 0 && line_len + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_string();
+        } else if line_len > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
     out
 }
 
@@ -207,24 +241,28 @@ fn findings_table(report: &Report, style: Style) -> String {
         ]);
     }
     right_align(&mut table, &[2]);
+    keep_whole(&mut table, &[0, 1, 2, 4, 5]);
     trimmed(&table)
 }
 
 fn process_table(report: &Report, style: Style) -> String {
-    let mut table = new_table(
-        style,
-        &[
-            "WHICH PROCESS LEAKS",
-            "UNIT",
-            "PIDS",
-            "HUNG",
-            "CLOSE-WAIT",
-            "STALLED",
-            "SYN-SENT",
-            "OLDEST",
-            "SERVING WHILE STUCK",
-        ],
-    );
+    // Count columns: HUNG always, the others only when some process has one of that kind.
+    type Count = fn(&crate::report::ProcessSummary) -> usize;
+    let counts: Vec<(&str, Count)> = [
+        ("HUNG", (|p| p.hung_call) as Count),
+        ("CLOSE-WAIT", |p| p.close_wait),
+        ("STALLED", |p| p.stalled_send),
+        ("SYN-SENT", |p| p.syn_sent),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter(|(i, (_, count))| *i == 0 || report.processes.iter().any(|p| count(p) > 0))
+    .map(|(_, column)| column)
+    .collect();
+    let mut header = vec!["WHICH PROCESS LEAKS", "UNIT", "PIDS"];
+    header.extend(counts.iter().map(|(name, _)| *name));
+    header.extend(["OLDEST", "SERVING WHILE STUCK"]);
+    let mut table = new_table(style, &header);
     for p in &report.processes {
         let pids = match p.pids.len() {
             0 => "-".to_string(),
@@ -234,7 +272,7 @@ fn process_table(report: &Report, style: Style) -> String {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
-            n => n.to_string(),
+            n => format!("×{n}"),
         };
         let unit = p
             .unit
@@ -251,23 +289,27 @@ fn process_table(report: &Report, style: Style) -> String {
         if p.clients.len() > 3 {
             clients.push(format!("+{} more", p.clients.len() - 3));
         }
-        table.add_row(vec![
+        let mut row = vec![
             Cell::new(sanitize(&p.name)),
             Cell::new(unit),
             Cell::new(pids),
-            Cell::new(p.hung_call),
-            Cell::new(p.close_wait),
-            Cell::new(p.stalled_send),
-            Cell::new(p.syn_sent),
-            Cell::new(p.oldest_idle_secs.map_or("?".to_string(), human_duration)),
-            Cell::new(if clients.is_empty() {
-                "-".to_string()
-            } else {
-                clients.join(", ")
-            }),
-        ]);
+        ];
+        row.extend(counts.iter().map(|(_, count)| Cell::new(count(p))));
+        row.push(Cell::new(
+            p.oldest_idle_secs.map_or("?".to_string(), human_duration),
+        ));
+        row.push(Cell::new(if clients.is_empty() {
+            "-".to_string()
+        } else {
+            clients.join(", ")
+        }));
+        table.add_row(row);
     }
-    right_align(&mut table, &[3, 4, 5, 6, 7]);
+    let numeric: Vec<usize> = (3..4 + counts.len()).collect();
+    right_align(&mut table, &numeric);
+    let mut whole = vec![2];
+    whole.extend(&numeric);
+    keep_whole(&mut table, &whole);
     trimmed(&table)
 }
 
@@ -318,5 +360,6 @@ fn connections_table(report: &Report, style: Style) -> String {
         ]);
     }
     right_align(&mut table, &[6, 7, 8, 9]);
+    keep_whole(&mut table, &[0, 1, 2, 3, 5, 6, 7, 8, 9]);
     trimmed(&table)
 }
