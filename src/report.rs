@@ -151,6 +151,18 @@ pub struct IdleStats {
     pub max: f64,
 }
 
+impl IdleStats {
+    /// "5m" when min and max read the same, else "5m{separator}5h 12m".
+    pub fn range(&self, separator: &str) -> String {
+        let (lo, hi) = (human_duration(self.min), human_duration(self.max));
+        if lo == hi {
+            lo
+        } else {
+            format!("{lo}{separator}{hi}")
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub kind: Kind,

@@ -4,8 +4,8 @@
 pub mod classify;
 
 use crate::report::{
-    human_duration, Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind,
-    ProcessSummary, Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
+    Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind, ProcessSummary,
+    Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
 };
 use crate::snapshot::{Connection, Process, Snapshot, ThreadEvidence};
 use classify::{classify, idle_ms, request_pending, Listeners};
@@ -558,20 +558,6 @@ fn who(processes: &[FindingProcess]) -> String {
     }
 }
 
-fn idle_range(idle: Option<IdleStats>) -> String {
-    match idle {
-        None => "an unknown time".to_string(),
-        Some(s) => {
-            let (lo, hi) = (human_duration(s.min), human_duration(s.max));
-            if lo == hi {
-                lo
-            } else {
-                format!("{lo} to {hi}")
-            }
-        }
-    }
-}
-
 /// One plain sentence: what is wrong and what to look at.
 fn explain(
     kind: Kind,
@@ -591,7 +577,7 @@ fn explain(
     } else {
         format!("{n} connections")
     };
-    let range = idle_range(idle);
+    let range = idle.map_or("an unknown time".to_string(), |s| s.range(" to "));
     let (has, keeps, is) = if processes.len() > 1 {
         ("have", "keep", "are")
     } else {

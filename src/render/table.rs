@@ -187,20 +187,6 @@ fn held_by(f: &Finding) -> String {
     parts.join(", ")
 }
 
-fn idle_text(f: &Finding) -> String {
-    match f.idle_secs {
-        None => "?".to_string(),
-        Some(s) => {
-            let (lo, hi) = (human_duration(s.min), human_duration(s.max));
-            if lo == hi {
-                lo
-            } else {
-                format!("{lo} – {hi}")
-            }
-        }
-    }
-}
-
 /// `2012-11-06T17:15:11.123Z` as `2012-11-06 17:15:11 UTC`.
 fn utc_time(rfc3339: &str) -> String {
     let trimmed = rfc3339.trim_end_matches('Z');
@@ -235,7 +221,7 @@ fn findings_table(report: &Report, style: Style) -> String {
             Cell::new(remote_text(f)),
             Cell::new(f.connections),
             Cell::new(held_by(f)),
-            Cell::new(idle_text(f)),
+            Cell::new(f.idle_secs.map_or("?".to_string(), |s| s.range(" – "))),
             Cell::new(since_text(f.since.as_deref(), &report.taken_at)),
             Cell::new(sanitize(&f.evidence.join(" · "))),
         ]);
