@@ -14,6 +14,17 @@
 //!   testbed stream-client PORT   read a stream forever
 //!   testbed sink                 accept and hold every connection, one thread in all (bench/)
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
+//!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
+//!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
+//!
+//! Servers bind to $TESTBED_ADDR (default 127.0.0.1) and clients connect to it, so that tests
+//! can use documentation addresses inside a network namespace.
+//!
+//! The `dns` FILE has one record a line:
+//!   PTR 192.0.2.100 crl.example.com.
+//!   A crl.example.com. 192.0.2.100
+//!   AAAA crl.example.com. 2001:db8::100
+//!   PTR-LABELS 192.0.2.66 \x1b[2Jevil example com   (raw label bytes, \xNN escapes)
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -102,8 +113,16 @@ fn main() {
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
             hold()
         }
+        "dns" => dns::serve(args.get(1).expect("dns FILE")),
+        "dns-blackhole" => {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            println!("port {}", socket.local_addr().unwrap().port());
+            std::io::stdout().flush().unwrap();
+            let mut buf = [0u8; 4096];
+            while socket.recv_from(&mut buf).is_ok() {}
+        }
         "sink" => {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind((addr().as_str(), 0)).unwrap();
             println!("port {}", listener.local_addr().unwrap().port());
             std::io::stdout().flush().unwrap();
             let mut held = Vec::new();
@@ -133,8 +152,12 @@ fn main() {
     }
 }
 
+fn addr() -> String {
+    std::env::var("TESTBED_ADDR").unwrap_or_else(|_| "127.0.0.1".to_string())
+}
+
 fn serve(handle: fn(TcpStream)) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = TcpListener::bind((addr().as_str(), 0)).unwrap();
     println!("port {}", listener.local_addr().unwrap().port());
     std::io::stdout().flush().unwrap();
     for stream in listener.incoming().flatten() {
@@ -143,7 +166,7 @@ fn serve(handle: fn(TcpStream)) {
 }
 
 fn connect(port: u16) -> TcpStream {
-    TcpStream::connect(("127.0.0.1", port)).unwrap()
+    TcpStream::connect((addr().as_str(), port)).unwrap()
 }
 
 fn ready() {
@@ -173,4 +196,107 @@ fn hold_with_all(streams: Vec<TcpStream>) -> ! {
 fn hold_with(stream: TcpStream) -> ! {
     let _keep = stream;
     hold()
+}
+
+mod dns {
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::rdata::{A, AAAA, PTR};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+    use std::io::Write;
+    use std::net::{IpAddr, UdpSocket};
+
+    /// Decodes `\xNN` escapes in a label.
+    fn label_bytes(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') && i + 3 < bytes.len() {
+                if let Ok(b) = u8::from_str_radix(&text[i + 2..i + 4], 16) {
+                    out.push(b);
+                    i += 4;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        out
+    }
+
+    fn key(name: &Name) -> String {
+        name.to_ascii().to_lowercase()
+    }
+
+    pub fn serve(file: &str) {
+        let text = std::fs::read_to_string(file).expect("records file");
+        let mut records: Vec<(String, RecordType, RData)> = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["PTR", ip, name] => {
+                    let ip: IpAddr = ip.parse().unwrap();
+                    let name = Name::from_ascii(name).unwrap();
+                    records.push((key(&Name::from(ip)), RecordType::PTR, RData::PTR(PTR(name))));
+                }
+                ["PTR-LABELS", ip, labels @ ..] => {
+                    let ip: IpAddr = ip.parse().unwrap();
+                    let mut name =
+                        Name::from_labels(labels.iter().map(|l| label_bytes(l))).unwrap();
+                    name.set_fqdn(true);
+                    records.push((key(&Name::from(ip)), RecordType::PTR, RData::PTR(PTR(name))));
+                }
+                ["A", name, ip] => records.push((
+                    key(&Name::from_ascii(name).unwrap()),
+                    RecordType::A,
+                    RData::A(A(ip.parse().unwrap())),
+                )),
+                ["AAAA", name, ip] => records.push((
+                    key(&Name::from_ascii(name).unwrap()),
+                    RecordType::AAAA,
+                    RData::AAAA(AAAA(ip.parse().unwrap())),
+                )),
+                _ => panic!("bad record line {line:?}"),
+            }
+        }
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        println!("port {}", socket.local_addr().unwrap().port());
+        std::io::stdout().flush().unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
+            reply.metadata.recursion_desired = query.metadata.recursion_desired;
+            reply.metadata.recursion_available = true;
+            reply.metadata.authoritative = true;
+            let mut known_name = false;
+            for q in &query.queries {
+                reply.add_query(q.clone());
+                let wanted = key(q.name());
+                for (name, rtype, data) in &records {
+                    if *name == wanted {
+                        known_name = true;
+                        if *rtype == q.query_type() {
+                            reply.add_answer(Record::from_rdata(
+                                q.name().clone(),
+                                300,
+                                data.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+            if !known_name {
+                reply.metadata.response_code = ResponseCode::NXDomain;
+            }
+            if let Ok(bytes) = reply.to_vec() {
+                let _ = socket.send_to(&bytes, peer);
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,6 +104,41 @@ pub struct ScanArgs {
     /// When to colour the table
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}
+
+/// Reverse DNS of the remotes and clients of findings.
+#[derive(Debug, Clone, Args)]
+pub struct DnsArgs {
+    /// Do not look up names (a snapshot recorded with names still shows them)
+    #[arg(long)]
+    pub no_dns: bool,
+
+    /// Ask this DNS server instead of the system's resolver (IP, IP:PORT, [IPv6]:PORT; repeatable)
+    #[arg(long, value_name = "IP[:PORT]", value_parser = crate::resolve::parse_server)]
+    pub dns_server: Vec<SocketAddr>,
+
+    /// Hard bound on each reverse lookup, whatever the resolver's own timeouts and attempts
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub dns_timeout: Duration,
+
+    /// Hard bound on all lookups together [default: 2 x --dns-timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub dns_deadline: Option<Duration>,
+}
+
+impl DnsArgs {
+    /// Resolver options, or `None` with `--no-dns`.
+    pub fn options(&self) -> Option<crate::resolve::Options> {
+        (!self.no_dns).then(|| crate::resolve::Options {
+            servers: self.dns_server.clone(),
+            timeout: self.dns_timeout,
+            deadline: self.dns_deadline.unwrap_or(self.dns_timeout * 2),
+            concurrency: 64,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -112,9 +147,12 @@ pub struct RecordArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
-    /// Record thread evidence for connections idle at least this long
+    /// Record thread evidence (and names) for connections idle at least this long
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub min_idle: Duration,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: `collect` (live: sock_diag + procfs, or a recorded snapshot) ->
 //! [`snapshot::Snapshot`] -> `analyze` (pure: classify, group) -> [`report::Report`] ->
-//! `render` (table, json).
+//! enrich (`resolve`: reverse DNS) -> `render` (table, json).
 
 pub mod analyze;
 pub mod cli;
@@ -10,5 +10,6 @@ pub mod collect;
 pub mod error;
 pub mod render;
 pub mod report;
+pub mod resolve;
 pub mod run;
 pub mod snapshot;

@@ -1,6 +1,7 @@
 //! The report: what `analyze` concludes from a snapshot, and what every renderer prints.
 //! Serialized as is, it is the JSON document (`schema/report.schema.json`).
 
+use crate::resolve::HostName;
 use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, TcpState, ThreadEvidence};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,7 +107,27 @@ pub struct Report {
     /// Which process leaks: the problem findings summed per process name.
     pub processes: Vec<ProcessSummary>,
     pub connections: Vec<ConnectionReport>,
+    pub timings: Timings,
     pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The addresses a reader wants named (every finding's remote and clients), with the
+    /// names they have so far.
+    pub fn named_addresses(&self) -> impl Iterator<Item = (IpAddr, &HostName)> + '_ {
+        self.findings.iter().flat_map(|f| {
+            std::iter::once((f.remote.ip, &f.remote.name))
+                .chain(f.clients.iter().map(|c| (c.ip, &c.name)))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    /// How long the collection took (when the snapshot was recorded, for `--from`).
+    pub collect_secs: f64,
+    /// How long reverse DNS took (0 when nothing was looked up).
+    pub dns_secs: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +138,10 @@ pub struct ReportOptions {
     pub process_names: Vec<String>,
     pub remotes: Vec<String>,
     pub ports: Vec<u16>,
+    /// Per-lookup DNS timeout; null with `--no-dns`.
+    pub dns_timeout_secs: Option<f64>,
+    /// DNS servers asked (`IP:PORT`); empty means the system's configuration.
+    pub dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,8 +165,31 @@ pub struct Summary {
 pub struct Remote {
     pub ip: IpAddr,
     pub port: u16,
-    /// Reverse DNS name; null until a resolver fills it.
-    pub hostname: Option<String>,
+    /// Reverse DNS: `hostname` (null when none), `dns` (ok, nxdomain, timeout, error,
+    /// skipped) and `dns_verified` (the name resolves back to this address).
+    #[serde(flatten)]
+    pub name: HostName,
+}
+
+impl Remote {
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            ip: self.ip,
+            port: self.port,
+        }
+    }
+}
+
+/// How a name reads to people: `crl.example.com`, or `crl.example.com?` when the name
+/// does not resolve back to the address.
+pub fn display_name(name: &HostName) -> Option<String> {
+    name.hostname.as_ref().map(|h| {
+        if name.dns_verified {
+            h.clone()
+        } else {
+            format!("{h}?")
+        }
+    })
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -203,7 +251,8 @@ pub struct FindingProcess {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Client {
     pub ip: IpAddr,
-    pub hostname: Option<String>,
+    #[serde(flatten)]
+    pub name: HostName,
     pub connections: usize,
 }
 

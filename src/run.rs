@@ -1,10 +1,13 @@
 //! The commands: collect (or load) a snapshot, analyse it, render it, write it.
 
 use crate::analyze::{self, Filter};
-use crate::cli::{Cli, ColorChoice, Command, Format, RecordArgs, ScanArgs};
+use crate::cli::{Cli, ColorChoice, Command, DnsArgs, Format, RecordArgs, ScanArgs};
 use crate::collect;
 use crate::error::{Error, EXIT_FINDINGS, EXIT_OK};
 use crate::render::{self, sanitize, Style};
+use crate::report::Report;
+use crate::resolve::{DnsStatus, Resolver};
+use crate::snapshot::Snapshot;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::SystemTime;
@@ -43,7 +46,7 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
             ports: args.port.clone(),
         },
     };
-    let report = analyze::analyze(&snapshot, &options, &source, SystemTime::now());
+    let report = analyze_and_name(&snapshot, &options, &source, &args.dns);
     let status = if report.summary.problems > 0 {
         EXIT_FINDINGS
     } else {
@@ -60,8 +63,64 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     Ok(status)
 }
 
+/// Analyses, names the remotes and clients of the findings (unless `--no-dns`, or the
+/// snapshot already holds their names), and analyses again with the names.
+fn analyze_and_name(
+    snapshot: &Snapshot,
+    options: &analyze::Options,
+    source: &str,
+    dns: &DnsArgs,
+) -> Report {
+    let now = SystemTime::now();
+    let mut names = snapshot.names.clone();
+    let mut report = analyze::analyze(snapshot, options, source, now, &names);
+    let Some(dns_options) = dns.options() else {
+        return report;
+    };
+    let wanted: Vec<_> = report
+        .named_addresses()
+        .map(|(ip, _)| ip)
+        .filter(|ip| !names.contains_key(ip))
+        .collect();
+    let servers = dns_options.servers.iter().map(|s| s.to_string()).collect();
+    let timeout = dns_options.timeout.as_secs_f64();
+    let mut timings = report.timings.clone();
+    let mut warnings = Vec::new();
+    if !wanted.is_empty() {
+        let outcome = Resolver::new(dns_options).resolve(wanted);
+        names.extend(outcome.names);
+        warnings = outcome.warnings;
+        timings.dns_secs = outcome.secs;
+        report = analyze::analyze(snapshot, options, source, now, &names);
+    }
+    report.options.dns_timeout_secs = Some(timeout);
+    report.options.dns_servers = servers;
+    report.timings = timings;
+    report.warnings.extend(warnings);
+    report
+}
+
 fn record(args: &RecordArgs) -> Result<i32, Error> {
-    let snapshot = collect::live(&collect_options(args.min_idle));
+    let mut snapshot = collect::live(&collect_options(args.min_idle));
+    // Names for what a scan at the same threshold would report, so `scan --from` shows them.
+    let options = analyze::Options {
+        min_idle: args.min_idle,
+        all: false,
+        filter: Filter::default(),
+    };
+    let report = analyze_and_name(&snapshot, &options, "live", &args.dns);
+    for (ip, name) in report.named_addresses() {
+        if name.dns != DnsStatus::Skipped {
+            snapshot.names.insert(ip, name.clone());
+        }
+    }
+    snapshot.warnings.extend(
+        report
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("reverse DNS"))
+            .cloned(),
+    );
     let mut bytes = serde_json::to_vec_pretty(&snapshot).expect("snapshot serializes");
     bytes.push(b'\n');
     if args.output.as_os_str() == "-" {

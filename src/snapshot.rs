@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub connections: Vec<Connection>,
     pub processes: Vec<Process>,
     pub warnings: Vec<String>,
+    /// Reverse DNS names looked up when the snapshot was recorded; `scan --from` reuses them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub names: crate::resolve::Names,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -12,7 +12,15 @@ fn fixture(name: &str) -> String {
 
 fn replay(name: &str, extra: &[&str]) -> (i32, Value) {
     let mut cmd = stuckconn();
-    cmd.args(["scan", "--format", "json", "--from", &fixture(name)]);
+    // The analysis is the subject here; DNS has its own tests (tests/dns.rs).
+    cmd.args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--from",
+        &fixture(name),
+    ]);
     cmd.args(extra);
     let (status, out, err) = run(&mut cmd);
     assert!(err.is_empty(), "JSON mode keeps stderr quiet: {err}");
@@ -63,8 +71,10 @@ fn incident_names_apache2_the_crl_server_and_the_bot() {
     // What the stuck workers were serving: the bot.
     assert_eq!(
         f["clients"],
-        serde_json::json!([{"ip": "198.51.100.7", "hostname": null, "connections": 111}])
+        serde_json::json!([{"ip": "198.51.100.7", "hostname": null, "dns": "skipped",
+                            "dns_verified": false, "connections": 111}])
     );
+    assert_eq!(f["remote"]["dns"], "skipped", "--no-dns");
     let text = f["explanation"].as_str().unwrap();
     assert!(
         text.contains("apache2") && text.contains("no read timeout"),
@@ -85,8 +95,13 @@ fn incident_names_apache2_the_crl_server_and_the_bot() {
 
 #[test]
 fn incident_table_reads_at_a_glance() {
-    let (status, table, _) =
-        run(stuckconn().args(["--from", &fixture("incident.json"), "--color", "never"]));
+    let (status, table, _) = run(stuckconn().args([
+        "--from",
+        &fixture("incident.json"),
+        "--color",
+        "never",
+        "--no-dns",
+    ]));
     assert_eq!(status, 1);
     let first = table.lines().next().unwrap();
     assert!(
@@ -322,6 +337,7 @@ fn table_fits_a_narrow_terminal_without_splitting_addresses() {
         &options,
         "mixed.json",
         std::time::SystemTime::now(),
+        &Default::default(),
     );
     let style = render::Style {
         color: false,

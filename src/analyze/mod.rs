@@ -7,6 +7,7 @@ use crate::report::{
     Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind, ProcessSummary,
     Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
 };
+use crate::resolve::{HostName, Names};
 use crate::snapshot::{Connection, Process, Snapshot, ThreadEvidence};
 use classify::{classify, idle_ms, request_pending, Listeners};
 use ipnet::IpNet;
@@ -58,8 +59,15 @@ struct Judged<'a> {
     matched: bool,
 }
 
-/// Analyses a snapshot. `source` is "live" or the snapshot's path; `now` stamps the report.
-pub fn analyze(snapshot: &Snapshot, options: &Options, source: &str, now: SystemTime) -> Report {
+/// Analyses a snapshot. `source` is "live" or the snapshot's path; `now` stamps the report;
+/// `names` are the reverse DNS names known so far (addresses not in it are shown bare).
+pub fn analyze(
+    snapshot: &Snapshot,
+    options: &Options,
+    source: &str,
+    now: SystemTime,
+    names: &Names,
+) -> Report {
     let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
     let listeners = Listeners::new(&snapshot.connections);
     let min_idle_ms = options.min_idle.as_millis() as u64;
@@ -107,6 +115,7 @@ pub fn analyze(snapshot: &Snapshot, options: &Options, source: &str, now: System
         processes: &processes,
         pending_by_pid: &pending_by_pid,
         taken_at,
+        names,
     };
     let mut findings: Vec<Finding> = groups
         .iter()
@@ -187,11 +196,17 @@ pub fn analyze(snapshot: &Snapshot, options: &Options, source: &str, now: System
                 .map(|n| n.to_string())
                 .collect(),
             ports: options.filter.ports.clone(),
+            dns_timeout_secs: None,
+            dns_servers: Vec::new(),
         },
         summary,
         findings,
         processes: process_summaries,
         connections,
+        timings: crate::report::Timings {
+            collect_secs: snapshot.collect_secs,
+            dns_secs: 0.0,
+        },
         warnings: snapshot.warnings.clone(),
     }
 }
@@ -201,6 +216,7 @@ struct Context<'a> {
     processes: &'a HashMap<u32, &'a Process>,
     pending_by_pid: &'a HashMap<u32, Vec<usize>>,
     taken_at: Option<SystemTime>,
+    names: &'a Names,
 }
 
 /// Identity of a process in a summary: same name, unit and container are one row.
@@ -209,6 +225,10 @@ type ProcessKey = (String, Option<String>, Option<String>);
 const NO_PROCESS: &str = "(no process)";
 
 impl Context<'_> {
+    fn name(&self, ip: IpAddr) -> HostName {
+        self.names.get(&ip).cloned().unwrap_or_default()
+    }
+
     fn process_key(&self, pid: Option<u32>) -> ProcessKey {
         match pid.and_then(|pid| self.processes.get(&pid)) {
             Some(p) => (p.name.clone(), p.unit.clone(), p.container.clone()),
@@ -240,7 +260,7 @@ impl Context<'_> {
             .into_iter()
             .map(|(ip, connections)| Client {
                 ip,
-                hostname: None,
+                name: self.name(ip),
                 connections,
             })
             .collect();
@@ -316,7 +336,7 @@ impl Context<'_> {
         let remote = Remote {
             ip,
             port,
-            hostname: None,
+            name: self.name(ip),
         };
         let clients = self.clients(&all_pids);
         let all_examined = processes
@@ -568,9 +588,9 @@ fn explain(
     threads_blocked: usize,
 ) -> String {
     let who = who(processes);
-    let to = crate::snapshot::Endpoint {
-        ip: remote.ip,
-        port: remote.port,
+    let to = match crate::report::display_name(&remote.name) {
+        Some(name) => format!("{name} ({})", remote.endpoint()),
+        None => remote.endpoint().to_string(),
     };
     let conns = if n == 1 {
         "1 connection".to_string()

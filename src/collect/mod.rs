@@ -146,6 +146,7 @@ pub fn live(options: &Options) -> Snapshot {
         connections,
         processes,
         warnings,
+        names: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 /// Whether a character would change what the terminal shows beyond itself: control characters
 /// (C0, DEL, C1), bidirectional overrides and isolates, zero-width and other invisible ones.
-fn is_unsafe(c: char) -> bool {
+pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{200B}'..='\u{200F}'

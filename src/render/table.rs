@@ -2,7 +2,7 @@
 //! which process leaks, then one sentence and one next step per finding.
 
 use super::{sanitize, Style};
-use crate::report::{human_duration, Finding, Kind, Report, Severity};
+use crate::report::{display_name, human_duration, Finding, Kind, Report, Severity};
 use comfy_table::{
     presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table,
 };
@@ -160,13 +160,9 @@ fn kind_cell(kind: Kind, style: Style) -> Cell {
 }
 
 fn remote_text(f: &Finding) -> String {
-    let endpoint = crate::snapshot::Endpoint {
-        ip: f.remote.ip,
-        port: f.remote.port,
-    };
-    match &f.remote.hostname {
-        Some(name) => format!("{}  {endpoint}", sanitize(name)),
-        None => endpoint.to_string(),
+    match display_name(&f.remote.name) {
+        Some(name) => format!("{}  {}", sanitize(&name), f.remote.endpoint()),
+        None => f.remote.endpoint().to_string(),
     }
 }
 
@@ -270,7 +266,10 @@ fn process_table(report: &Report, style: Style) -> String {
             .clients
             .iter()
             .take(3)
-            .map(|c| format!("{} ×{}", c.ip, c.connections))
+            .map(|c| match display_name(&c.name) {
+                Some(name) => format!("{} ({}) ×{}", c.ip, sanitize(&name), c.connections),
+                None => format!("{} ×{}", c.ip, c.connections),
+            })
             .collect();
         if p.clients.len() > 3 {
             clients.push(format!("+{} more", p.clients.len() - 3));

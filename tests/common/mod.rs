@@ -57,9 +57,14 @@ impl Drop for Proc {
 
 /// Starts a program and waits (at most 10 s) for its first line of output.
 pub fn start(program: impl Into<PathBuf>, args: &[&str]) -> Proc {
+    start_with_env(program, args, &[])
+}
+
+pub fn start_with_env(program: impl Into<PathBuf>, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let program = program.into();
     let mut child = Command::new(&program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -158,4 +163,60 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .split(':')
         .map(|dir| PathBuf::from(dir).join(program))
         .find(|p| p.is_file())
+}
+
+/// A network namespace made by a test; deleted when dropped.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `stuckconn-<tag>-<pid>` with loopback up and `addresses` (CIDR) on lo.
+    pub fn new(tag: &str, addresses: &[&str]) -> Netns {
+        let name = format!("stuckconn-{tag}-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let status = Command::new("ip").args(args).status().expect("ip runs");
+            assert!(status.success(), "ip {args:?} failed");
+        };
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        for address in addresses {
+            ip(&["-n", &ns.name, "addr", "add", address, "dev", "lo"]);
+        }
+        ns
+    }
+
+    /// A command that runs inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+
+    /// Starts a testbed role inside the namespace (`ip netns exec` execs it: same pid).
+    pub fn testbed(&self, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut all = vec!["netns", "exec", self.name.as_str()];
+        let path = testbed_path();
+        all.push(path.to_str().unwrap());
+        all.extend_from_slice(args);
+        start_with_env("ip", &all, env)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Whether this process may create network namespaces (root, with `ip` installed).
+pub fn can_make_netns() -> bool {
+    is_root() && which("ip").is_some()
 }
