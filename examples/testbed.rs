@@ -13,6 +13,8 @@
 //!   testbed close-wait PORT      connect, read until the peer closes, never close
 //!   testbed stream-client PORT   read a stream forever
 //!   testbed sink                 accept and hold every connection, one thread in all (bench/)
+//!   testbed late-streamer MS     read a request, say nothing for MS ms, then stream 100 bytes / 100 ms
+//!   testbed hung-keepalive PORT  like hung-recv, with TCP keepalive probes every second
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
@@ -68,6 +70,42 @@ fn main() {
                 set_name(name);
             }
             let mut s = connect(port());
+            s.write_all(REQUEST).unwrap();
+            ready();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            hold()
+        }
+        "late-streamer" => {
+            static DELAY_MS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+            DELAY_MS.get_or_init(|| {
+                args.get(1)
+                    .and_then(|d| d.parse().ok())
+                    .expect("late-streamer MS")
+            });
+            serve(|mut s| {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                std::thread::sleep(Duration::from_millis(*DELAY_MS.get().unwrap()));
+                while s.write_all(&[b'y'; 100]).is_ok() {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        }
+        "hung-keepalive" => {
+            let mut s = connect(port());
+            let fd = s.as_raw_fd();
+            let one: libc::c_int = 1;
+            for (level, option) in [
+                (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+                (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+                (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+            ] {
+                // SAFETY: setsockopt on a socket we own with a valid int.
+                unsafe {
+                    libc::setsockopt(fd, level, option, (&one as *const libc::c_int).cast(), 4)
+                };
+            }
             s.write_all(REQUEST).unwrap();
             ready();
             let mut buf = [0u8; 4096];

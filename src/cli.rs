@@ -107,6 +107,31 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub wire: WireArgs,
+}
+
+/// Proof on the wire that stuck flows are idle.
+#[derive(Debug, Clone, Args)]
+pub struct WireArgs {
+    /// Capture the flows behind problem findings for this long and say whether they are idle,
+    /// carry only keepalives, or are active after all (libpcap; needs CAP_NET_RAW)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub capture: Option<Duration>,
+
+    /// Re-read the kernel's counters of those flows after this long and compare (no
+    /// privilege needed; `--capture` does this too)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub confirm: Option<Duration>,
+
+    /// Capture on this interface instead of `any` (repeatable)
+    #[arg(long, value_name = "NAME", requires = "capture")]
+    pub interface: Vec<String>,
+
+    /// Write the captured packets to this pcap file (mode 0600)
+    #[arg(long, value_name = "FILE", requires = "capture")]
+    pub pcap_out: Option<PathBuf>,
 }
 
 /// Reverse DNS of the remotes and clients of findings.

@@ -5,6 +5,7 @@
 //! enrich (`resolve`: reverse DNS) -> `render` (table, json).
 
 pub mod analyze;
+pub mod capture;
 pub mod cli;
 pub mod collect;
 pub mod error;

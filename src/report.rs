@@ -107,6 +107,8 @@ pub struct Report {
     /// Which process leaks: the problem findings summed per process name.
     pub processes: Vec<ProcessSummary>,
     pub connections: Vec<ConnectionReport>,
+    /// How `--capture` / `--confirm` ran; null when neither was asked for.
+    pub wire: Option<WireRun>,
     pub timings: Timings,
     pub warnings: Vec<String>,
 }
@@ -229,8 +231,10 @@ pub struct Finding {
     pub clients: Vec<Client>,
     /// Short phrases a sysadmin reads in the table.
     pub evidence: Vec<String>,
-    /// Packet-capture verdict; null until capture runs.
-    pub capture: Option<serde_json::Value>,
+    /// What `--capture` saw of this group's flows on the wire; null without it.
+    pub capture: Option<WireSummary>,
+    /// What `--confirm` (or `--capture`) saw in the kernel's counters; null without them.
+    pub confirm: Option<WireSummary>,
     pub explanation: String,
 }
 
@@ -289,9 +293,86 @@ pub struct ConnectionReport {
     pub unacked: Option<u32>,
     pub retransmits: Option<u8>,
     pub blocked_threads: Vec<BlockedThread>,
+    /// This flow on the wire during `--capture`; null without it.
+    pub capture: Option<crate::capture::flows::FlowCounts>,
+    /// This flow's counters before and after `--confirm`; null without it.
+    pub confirm: Option<CounterChange>,
     pub cookie: Option<u64>,
     pub inode: u64,
     pub uid: u32,
+}
+
+/// Whether flows that look stuck really carry nothing.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Nothing crossed (or only pure ACKs).
+    Idle,
+    /// Only TCP keepalive probes and their ACKs.
+    KeepaliveOnly,
+    /// Data, FIN or RST: the flow is alive after all.
+    Active,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Idle => "idle",
+            Verdict::KeepaliveOnly => "keepalive only",
+            Verdict::Active => "active",
+        }
+    }
+}
+
+/// One finding's flows watched on the wire (`capture`) or in the kernel's counters
+/// (`confirm`). `verdict` is the liveliest of its flows'.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WireSummary {
+    pub seconds: f64,
+    /// Flows watched.
+    pub flows: usize,
+    /// Flows that closed meanwhile (confirm only: their socket was gone).
+    pub flows_gone: usize,
+    pub flows_idle: usize,
+    pub flows_keepalive_only: usize,
+    pub flows_active: usize,
+    /// Capture: packets seen. Confirm: segments in + out.
+    pub packets: u64,
+    /// Capture: packets with new data. Confirm: flows whose byte counters moved.
+    pub data_packets: u64,
+    pub keepalives: u64,
+    pub verdict: Verdict,
+}
+
+/// One flow's kernel counters, before (at collection) and after the `--confirm` window.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CounterChange {
+    pub segs_in: u64,
+    pub segs_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// False when the socket was gone at the second reading.
+    pub still_open: bool,
+    pub verdict: Verdict,
+}
+
+/// How the wire checks ran.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WireRun {
+    /// `--capture` duration asked for, if any.
+    pub capture_secs: Option<f64>,
+    /// `--confirm` duration (the capture's when only `--capture` was given), if any.
+    pub confirm_secs: Option<f64>,
+    pub interfaces: Vec<String>,
+    /// The BPF filter the capture used.
+    pub filter: Option<String>,
+    /// Why the capture did not run (then every finding's `capture` is null).
+    pub capture_error: Option<String>,
+    /// Why the counters could not be re-read.
+    pub confirm_error: Option<String>,
+    pub pcap_out: Option<String>,
+    /// Packets the capture saw that matched no watched flow (the filter is coarse for many flows).
+    pub packets_unmatched: u64,
 }
 
 /// A duration for people: two units at most ("5h 12m", "3m 20s", "45s").

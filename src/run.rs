@@ -1,16 +1,18 @@
 //! The commands: collect (or load) a snapshot, analyse it, render it, write it.
 
 use crate::analyze::{self, Filter};
-use crate::cli::{Cli, ColorChoice, Command, DnsArgs, Format, RecordArgs, ScanArgs};
+use crate::capture::{self, live, live::CaptureError};
+use crate::cli::{Cli, ColorChoice, Command, DnsArgs, Format, RecordArgs, ScanArgs, WireArgs};
 use crate::collect;
 use crate::error::{Error, EXIT_FINDINGS, EXIT_OK};
 use crate::render::{self, sanitize, Style};
-use crate::report::Report;
+use crate::report::{Report, WireRun};
 use crate::resolve::{DnsStatus, Resolver};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, TcpInfo};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Runs the command the user asked for and returns its exit status.
 pub fn run(cli: Cli) -> Result<i32, Error> {
@@ -29,6 +31,21 @@ fn collect_options(min_idle: std::time::Duration) -> collect::Options {
 }
 
 fn scan(args: &ScanArgs) -> Result<i32, Error> {
+    let wire = &args.wire;
+    if args.from.is_some() && (wire.capture.is_some() || wire.confirm.is_some()) {
+        return Err(Error::Usage(
+            "--capture and --confirm watch the live host; they cannot be used with --from"
+                .to_string(),
+        ));
+    }
+    if wire.pcap_out.is_some() && wire.interface.len() > 1 {
+        return Err(Error::Usage(
+            "--pcap-out records one interface: give at most one --interface".to_string(),
+        ));
+    }
+    if let Err(CaptureError::Usage(message)) = live::check_interfaces(&wire.interface) {
+        return Err(Error::Usage(message));
+    }
     let (snapshot, source) = match &args.from {
         Some(path) => (collect::load(path)?, path.display().to_string()),
         None => (
@@ -46,7 +63,8 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
             ports: args.port.clone(),
         },
     };
-    let report = analyze_and_name(&snapshot, &options, &source, &args.dns);
+    let mut report = analyze_and_name(&snapshot, &options, &source, &args.dns);
+    wire_checks(&mut report, &snapshot, wire)?;
     let status = if report.summary.problems > 0 {
         EXIT_FINDINGS
     } else {
@@ -98,6 +116,106 @@ fn analyze_and_name(
     report.timings = timings;
     report.warnings.extend(warnings);
     report
+}
+
+/// `--capture` and `--confirm`: watch the flows behind problem findings for a while.
+fn wire_checks(report: &mut Report, snapshot: &Snapshot, wire: &WireArgs) -> Result<(), Error> {
+    let window = match (wire.capture, wire.confirm) {
+        (None, None) => return Ok(()),
+        (capture, confirm) => capture.max(confirm).unwrap_or_default(),
+    };
+    let mut run = WireRun {
+        capture_secs: wire.capture.map(|d| d.as_secs_f64()),
+        confirm_secs: Some(window.as_secs_f64()),
+        interfaces: if wire.interface.is_empty() && wire.capture.is_some() {
+            vec!["any".to_string()]
+        } else {
+            wire.interface.clone()
+        },
+        pcap_out: wire.pcap_out.as_ref().map(|p| p.display().to_string()),
+        ..WireRun::default()
+    };
+    if let (Some(_), Some(reason)) = (wire.capture, live::missing_support()) {
+        report.warnings.push(reason.to_string());
+        run.capture_error = Some(reason.to_string());
+    }
+    let watched = capture::watched(report);
+    if watched.is_empty() {
+        report.wire = Some(run);
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut results = capture::Results::default();
+    if let (Some(duration), None) = (wire.capture, &run.capture_error) {
+        let flows: Vec<_> = watched.iter().map(|w| (w.local, w.remote)).collect();
+        match live::run(&flows, duration, &wire.interface, wire.pcap_out.as_deref()) {
+            Ok(outcome) => {
+                run.filter = Some(outcome.filter);
+                run.packets_unmatched = outcome.table.unmatched;
+                results.capture = Some((outcome.seconds, outcome.table.finish()));
+            }
+            Err(CaptureError::Usage(message)) => return Err(Error::Usage(message)),
+            Err(CaptureError::Unavailable(message)) => {
+                report.warnings.push(message.clone());
+                run.capture_error = Some(message);
+            }
+        }
+    }
+    // The counter proof spans the whole window, from the collection to a second reading.
+    if let Some(left) = window.checked_sub(started.elapsed()) {
+        wait(left);
+    }
+    let before: HashMap<u64, &TcpInfo> = snapshot
+        .connections
+        .iter()
+        .filter_map(|c| Some((c.cookie?, c.tcp_info.as_ref()?)))
+        .collect();
+    match collect::recount() {
+        Ok(after) => {
+            let changes = watched
+                .iter()
+                .map(|w| {
+                    let cookie = w.cookie?;
+                    Some(capture::counter_change(
+                        before.get(&cookie)?,
+                        after.get(&cookie),
+                    ))
+                })
+                .collect();
+            let seconds = humantime::parse_rfc3339_weak(&snapshot.taken_at)
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .map_or(window.as_secs_f64(), |d| d.as_secs_f64());
+            results.confirm = Some((seconds, changes));
+        }
+        Err(err) => {
+            let message = format!("cannot re-read the counters with sock_diag: {err}");
+            report.warnings.push(message.clone());
+            run.confirm_error = Some(message);
+        }
+    }
+    capture::apply(report, &watched, &results);
+    report.wire = Some(run);
+    Ok(())
+}
+
+/// Sleeps, with a countdown on stderr when it is a terminal.
+fn wait(duration: std::time::Duration) {
+    let progress = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let deadline = Instant::now() + duration;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        progress.set_message(format!(
+            "confirming: {}s left",
+            left.as_secs_f64().ceil() as u64
+        ));
+        progress.tick();
+        std::thread::sleep(left.min(std::time::Duration::from_millis(200)));
+    }
+    progress.finish_and_clear();
 }
 
 fn record(args: &RecordArgs) -> Result<i32, Error> {

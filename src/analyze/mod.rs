@@ -203,6 +203,7 @@ pub fn analyze(
         findings,
         processes: process_summaries,
         connections,
+        wire: None,
         timings: crate::report::Timings {
             collect_secs: snapshot.collect_secs,
             dns_secs: 0.0,
@@ -369,6 +370,7 @@ impl Context<'_> {
             clients,
             evidence,
             capture: None,
+            confirm: None,
             explanation,
         }
     }
@@ -460,6 +462,8 @@ impl Context<'_> {
             unacked: info.map(|i| i.unacked),
             retransmits: info.map(|i| i.retransmits),
             blocked_threads: c.blocked_threads.clone(),
+            capture: None,
+            confirm: None,
             cookie: c.cookie,
             inode: c.inode,
             uid: c.uid,

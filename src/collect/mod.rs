@@ -150,6 +150,19 @@ pub fn live(options: &Options) -> Snapshot {
     }
 }
 
+/// Reads every socket's tcp_info again (one more sock_diag dump), by socket cookie: the
+/// second reading of `--confirm`.
+pub fn recount() -> std::io::Result<HashMap<u64, crate::snapshot::TcpInfo>> {
+    let socket = sockdiag::open()?;
+    let mut dump = sockdiag::Dump::default();
+    sockdiag::dump_all(&socket, &mut dump)?;
+    Ok(dump
+        .connections
+        .into_iter()
+        .filter_map(|c| Some((c.cookie?, c.tcp_info?)))
+        .collect())
+}
+
 fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())

@@ -2,7 +2,7 @@
 //! which process leaks, then one sentence and one next step per finding.
 
 use super::{sanitize, Style};
-use crate::report::{display_name, human_duration, Finding, Kind, Report, Severity};
+use crate::report::{display_name, human_duration, Finding, Kind, Report, Severity, Verdict};
 use comfy_table::{
     presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table,
 };
@@ -204,23 +204,44 @@ fn since_text(since: Option<&str>, taken_at: &str) -> String {
     }
 }
 
+/// The wire verdict of a finding: the capture's, else the counters'.
+fn verdict_cell(f: &Finding, style: Style) -> Cell {
+    let Some(s) = f.capture.as_ref().or(f.confirm.as_ref()) else {
+        return Cell::new("-");
+    };
+    let text = match s.verdict {
+        Verdict::Active => format!("ACTIVE {}/{}", s.flows_active, s.flows),
+        v => format!("{} {}", v.label(), human_duration(s.seconds)),
+    };
+    let cell = Cell::new(text);
+    match (style.color, s.verdict) {
+        (true, Verdict::Active) => cell.fg(Color::Green),
+        _ => cell,
+    }
+}
+
 fn findings_table(report: &Report, style: Style) -> String {
-    let mut table = new_table(
-        style,
-        &[
-            "FINDING", "REMOTE", "CONNS", "HELD BY", "IDLE", "SINCE", "EVIDENCE",
-        ],
-    );
+    let wire = report.wire.is_some();
+    let mut header = vec!["FINDING", "REMOTE", "CONNS", "HELD BY", "IDLE", "SINCE"];
+    if wire {
+        header.push("ON THE WIRE");
+    }
+    header.push("EVIDENCE");
+    let mut table = new_table(style, &header);
     for f in &report.findings {
-        table.add_row(vec![
+        let mut row = vec![
             kind_cell(f.kind, style),
             Cell::new(remote_text(f)),
             Cell::new(f.connections),
             Cell::new(held_by(f)),
             Cell::new(f.idle_secs.map_or("?".to_string(), |s| s.range(" – "))),
             Cell::new(since_text(f.since.as_deref(), &report.taken_at)),
-            Cell::new(sanitize(&f.evidence.join(" · "))),
-        ]);
+        ];
+        if wire {
+            row.push(verdict_cell(f, style));
+        }
+        row.push(Cell::new(sanitize(&f.evidence.join(" · "))));
+        table.add_row(row);
     }
     right_align(&mut table, &[2]);
     keep_whole(&mut table, &[0, 1, 2, 4, 5]);

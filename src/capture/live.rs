@@ -1,0 +1,268 @@
+//! The live capture with libpcap (cargo feature `capture`): non-promiscuous, on `any` or the
+//! interfaces asked for, non-blocking, polled with the time left so that it ends on time even
+//! when no packet arrives.
+
+use super::flows::FlowTable;
+use crate::snapshot::Endpoint;
+use std::path::Path;
+use std::time::Duration;
+
+/// Enough for Linux cooked v2 + IPv6 + TCP with options.
+pub const SNAPLEN: i32 = 256;
+
+/// What a capture produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub table: FlowTable,
+    pub filter: String,
+    pub seconds: f64,
+    pub packets: u64,
+}
+
+/// Why a capture could not run. `Usage` is the user's mistake (exit 2); `Unavailable` is a
+/// warning: the scan still reports.
+#[derive(Debug)]
+pub enum CaptureError {
+    Usage(String),
+    Unavailable(String),
+}
+
+#[cfg(not(feature = "capture"))]
+const NOT_BUILT: &str = "this stuckconn was built without packet capture (cargo feature `capture`, which needs libpcap-dev: apt-get install libpcap-dev, then cargo build --release); `--confirm DURATION` gives the counter proof without it";
+
+/// Why this build cannot capture at all, if it cannot.
+pub fn missing_support() -> Option<&'static str> {
+    #[cfg(feature = "capture")]
+    return None;
+    #[cfg(not(feature = "capture"))]
+    return Some(NOT_BUILT);
+}
+
+/// Checks that every interface exists, before anything is collected.
+#[cfg(feature = "capture")]
+pub fn check_interfaces(names: &[String]) -> Result<(), CaptureError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let devices = pcap::Device::list()
+        .map_err(|e| CaptureError::Unavailable(format!("cannot list interfaces: {e}")))?;
+    for name in names {
+        if !devices.iter().any(|d| &d.name == name) {
+            let known: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+            return Err(CaptureError::Usage(format!(
+                "no such interface: {name} (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "capture"))]
+pub fn check_interfaces(_names: &[String]) -> Result<(), CaptureError> {
+    Ok(())
+}
+
+#[cfg(not(feature = "capture"))]
+pub fn run(
+    _flows: &[(Endpoint, Endpoint)],
+    _duration: Duration,
+    _interfaces: &[String],
+    _pcap_out: Option<&Path>,
+) -> Result<Outcome, CaptureError> {
+    Err(CaptureError::Unavailable(NOT_BUILT.to_string()))
+}
+
+/// Captures the given flows for `duration` on `interfaces` (`any` when empty), optionally
+/// writing the packets to `pcap_out` (mode 0600, through a temporary file and a rename).
+#[cfg(feature = "capture")]
+pub fn run(
+    flows: &[(Endpoint, Endpoint)],
+    duration: Duration,
+    interfaces: &[String],
+    pcap_out: Option<&Path>,
+) -> Result<Outcome, CaptureError> {
+    use pcap::{Active, Capture};
+    use std::io::IsTerminal;
+    use std::os::fd::AsRawFd;
+    use std::time::Instant;
+
+    let filter = super::bpf_filter(flows);
+    let names: Vec<String> = if interfaces.is_empty() {
+        vec!["any".to_string()]
+    } else {
+        interfaces.to_vec()
+    };
+    if pcap_out.is_some() && names.len() > 1 {
+        return Err(CaptureError::Usage(
+            "--pcap-out records one interface: give at most one --interface".to_string(),
+        ));
+    }
+    let mut captures: Vec<(Capture<Active>, i32)> = Vec::new();
+    for name in &names {
+        let open = Capture::from_device(name.as_str())
+            .and_then(|c| {
+                c.promisc(false)
+                    .snaplen(SNAPLEN)
+                    .immediate_mode(true)
+                    .buffer_size(4 << 20)
+                    .open()
+            })
+            .map_err(|e| unavailable(name, &e))?;
+        let mut capture = open.setnonblock().map_err(|e| unavailable(name, &e))?;
+        capture.filter(&filter, true).map_err(|e| {
+            CaptureError::Unavailable(format!("cannot set the capture filter: {e}"))
+        })?;
+        let linktype = capture.get_datalink().0;
+        captures.push((capture, linktype));
+    }
+
+    let mut savefile = match pcap_out {
+        Some(path) => Some(PcapOut::create(&captures[0].0, path)?),
+        None => None,
+    };
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+
+    let mut table = FlowTable::new(flows.iter().copied());
+    let mut packets = 0u64;
+    let started = Instant::now();
+    let deadline = started + duration;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let left = deadline - now;
+        progress.set_message(format!(
+            "capturing: {}s left, {packets} packets so far",
+            left.as_secs_f64().ceil() as u64
+        ));
+        let mut fds: Vec<libc::pollfd> = captures
+            .iter()
+            .map(|(c, _)| libc::pollfd {
+                fd: c.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let wait_ms = left.min(Duration::from_millis(200)).as_millis().max(1) as libc::c_int;
+        // SAFETY: a valid array of pollfd for fds that stay open during the call.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        for (capture, linktype) in captures.iter_mut() {
+            // Drain what is there, but never past the deadline.
+            while Instant::now() < deadline {
+                match capture.next_packet() {
+                    Ok(packet) => {
+                        packets += 1;
+                        if let Some(segment) = super::packet::parse(*linktype, packet.data) {
+                            table.add(&segment);
+                        }
+                        if let Some(out) = savefile.as_mut() {
+                            out.file.write(&packet);
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    progress.finish_and_clear();
+    if let Some(out) = savefile {
+        out.finish()?;
+    }
+    Ok(Outcome {
+        table,
+        filter,
+        seconds: started.elapsed().as_secs_f64(),
+        packets,
+    })
+}
+
+/// Reads a pcap file (any link type this parser knows) into a flow table for `flows`.
+/// Returns the table and the number of packets read.
+#[cfg(feature = "capture")]
+pub fn read_file(path: &Path, flows: &[(Endpoint, Endpoint)]) -> Result<(FlowTable, u64), String> {
+    let mut capture = pcap::Capture::from_file(path).map_err(|e| e.to_string())?;
+    let linktype = capture.get_datalink().0;
+    let mut table = FlowTable::new(flows.iter().copied());
+    let mut packets = 0;
+    while let Ok(packet) = capture.next_packet() {
+        packets += 1;
+        if let Some(segment) = super::packet::parse(linktype, packet.data) {
+            table.add(&segment);
+        }
+    }
+    Ok((table, packets))
+}
+
+#[cfg(feature = "capture")]
+fn unavailable(device: &str, err: &pcap::Error) -> CaptureError {
+    let text = err.to_string();
+    if text.contains("No such device") || text.contains("doesn't exist") {
+        return CaptureError::Usage(format!("no such interface: {device}"));
+    }
+    if text.contains("not permitted") || text.contains("ermission") {
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "stuckconn".to_string());
+        return CaptureError::Unavailable(format!(
+            "packet capture needs CAP_NET_RAW ({text}): run as root, or allow this binary with `sudo setcap cap_net_raw=eip {exe}`"
+        ));
+    }
+    CaptureError::Unavailable(format!("cannot capture on {device}: {text}"))
+}
+
+/// A pcap file written through a private temporary file, renamed into place when complete.
+#[cfg(feature = "capture")]
+struct PcapOut {
+    file: pcap::Savefile,
+    temp: tempfile::TempPath,
+    path: std::path::PathBuf,
+}
+
+#[cfg(feature = "capture")]
+impl PcapOut {
+    fn create(capture: &pcap::Capture<pcap::Active>, path: &Path) -> Result<PcapOut, CaptureError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            CaptureError::Usage(format!("cannot write {}: {e}", path.display()))
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        // Created 0600 by tempfile; libpcap truncates and writes it, keeping the mode.
+        let temp = tempfile::Builder::new()
+            .prefix(".stuckconn-")
+            .suffix(".pcap")
+            .tempfile_in(dir)
+            .map_err(|e| fail(&e))?
+            .into_temp_path();
+        let file = capture.savefile(&temp).map_err(|e| fail(&e))?;
+        Ok(PcapOut {
+            file,
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn finish(self) -> Result<(), CaptureError> {
+        let PcapOut {
+            mut file,
+            temp,
+            path,
+        } = self;
+        let fail = |e: &dyn std::fmt::Display| {
+            CaptureError::Unavailable(format!("cannot write {}: {e}", path.display()))
+        };
+        file.flush().map_err(|e| fail(&e))?;
+        drop(file);
+        temp.persist(&path).map_err(|e| fail(&e))?;
+        Ok(())
+    }
+}
