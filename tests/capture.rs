@@ -172,6 +172,9 @@ fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
     let late = testbed(&["late-streamer", "3000"]);
     let _idle = testbed(&["hung-recv", &blackhole.port().to_string()]);
     let _waking = testbed(&["hung-recv", &late.port().to_string()]);
+    // For the second run, which starts when the first has ended (~4.7 s): wakes at 6 s.
+    let later = testbed(&["late-streamer", "6000"]);
+    let _waking_later = testbed(&["hung-recv", &later.port().to_string()]);
     std::thread::sleep(SETTLE);
 
     let dir = tempfile::tempdir().unwrap();
@@ -179,6 +182,7 @@ fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
     std::fs::copy(env!("CARGO_BIN_EXE_stuckconn"), &bin).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let quiet_port = blackhole.port().to_string();
     let as_nobody = |extra: &[&str]| {
         let mut cmd = std::process::Command::new("setpriv");
         cmd.args([
@@ -190,17 +194,13 @@ fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
         ])
         .arg(&bin)
         .args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"])
-        .args([
-            "--port",
-            &blackhole.port().to_string(),
-            "--port",
-            &late.port().to_string(),
-        ])
+        .args(["--port", &quiet_port])
         .args(extra);
         run(&mut cmd)
     };
 
-    let (status, out, err) = as_nobody(&["--capture", "2s"]);
+    let late_port = late.port().to_string();
+    let (status, out, err) = as_nobody(&["--capture", "2s", "--port", &late_port]);
     assert_eq!(status, 1, "the findings' status, not an error: {err}");
     let report = json(&out);
     assert_matches_schema(&report);
@@ -220,6 +220,21 @@ fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
         "--capture still gives the counter proof"
     );
     assert_eq!(woke["confirm"]["verdict"], "active");
+
+    // --confirm alone, as nobody: the same verdicts, and no capture was attempted.
+    let later_port = later.port().to_string();
+    let (status, out, err) = as_nobody(&["--confirm", "2s", "--port", &later_port]);
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_eq!(report["wire"]["capture_error"], Value::Null);
+    assert_eq!(
+        finding_for(&report, blackhole.port())["confirm"]["verdict"],
+        "idle"
+    );
+    assert_eq!(
+        finding_for(&report, later.port())["confirm"]["verdict"],
+        "active"
+    );
 }
 
 #[test]
