@@ -15,6 +15,8 @@
 //!   testbed sink                 accept and hold every connection, one thread in all (bench/)
 //!   testbed late-streamer MS     read a request, say nothing for MS ms, then stream 100 bytes / 100 ms
 //!   testbed hung-keepalive PORT  like hung-recv, with TCP keepalive probes every second
+//!   testbed leak PORT N          open a hung call every 200 ms until N are open, hold them
+//!   testbed churn PORT KEEP      open a hung call every 200 ms, close the oldest beyond KEEP
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
@@ -111,6 +113,24 @@ fn main() {
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
             hold()
+        }
+        "leak" | "churn" => {
+            let n: usize = args.get(2).and_then(|n| n.parse().ok()).expect("PORT N");
+            ready();
+            let mut open = std::collections::VecDeque::new();
+            for i in 0.. {
+                if role == "leak" && i >= n {
+                    break;
+                }
+                let mut s = connect(port());
+                s.write_all(REQUEST).unwrap();
+                open.push_back(s);
+                if role == "churn" && open.len() > n {
+                    open.pop_front();
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            hold_with_all(open.into_iter().collect())
         }
         "hung-poll" => {
             let mut s = connect(port());

@@ -49,6 +49,11 @@ pub enum Command {
     Scan(ScanArgs),
     /// Collect everything a scan sees and write it as a snapshot, to replay with `scan --from`
     Record(RecordArgs),
+    /// Sample repeatedly and follow stuck connections over time: which group leaks, how fast
+    Watch(WatchArgs),
+    /// A monitoring plugin (Nagios/Icinga): one status line with perfdata; exit 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +62,16 @@ pub enum Format {
     Table,
     /// One JSON document for scripts (schema_version 1)
     Json,
+    /// Prometheus text exposition format (for the node_exporter textfile collector)
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
+    /// A table redrawn in place (on a terminal; ndjson otherwise)
+    Table,
+    /// One JSON object per line: samples and opened/closed/leak events
+    Ndjson,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,13 +92,35 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// A connection counts as stuck once it has been idle this long (e.g. 30s, 5m, 1h)
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub min_idle: Duration,
+    /// Write the report to FILE (atomically: a temporary file renamed into place, mode 0644)
+    /// instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// List every socket, not only those behind findings (JSON `connections`, and a table)
     #[arg(long)]
     pub all: bool,
+
+    /// When to colour the table
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    #[command(flatten)]
+    pub wire: WireArgs,
+}
+
+/// What counts as stuck, and which connections to look at.
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// A connection counts as stuck once it has been idle this long (e.g. 30s, 5m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub min_idle: Duration,
 
     /// Only connections held by this pid (repeatable)
     #[arg(long, value_name = "PID")]
@@ -100,6 +137,28 @@ pub struct ScanArgs {
     /// Only connections to this remote port (repeatable)
     #[arg(long, value_name = "PORT")]
     pub port: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Time between samples (one collection each)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Stop after this long (default: until Ctrl-C)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "count")]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many samples
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+
+    /// Output: a table redrawn in place on a terminal, ndjson otherwise
+    #[arg(long, value_enum)]
+    pub format: Option<WatchFormat>,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// When to colour the table
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
@@ -107,9 +166,32 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub dns: DnsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// WARNING at this many stuck connections (hung calls, close waits, stalled sends,
+    /// pending connects)
+    #[arg(short, long, value_name = "N", default_value_t = 1)]
+    pub warning: usize,
+
+    /// CRITICAL at this many
+    #[arg(short, long, value_name = "N", default_value_t = 20)]
+    pub critical: usize,
+
+    /// Compare the thresholds with the largest count of one process, not the total
+    #[arg(long)]
+    pub per_process: bool,
+
+    /// Check a snapshot written by `stuckconn record` instead of this host
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
 
     #[command(flatten)]
-    pub wire: WireArgs,
+    pub filter: FilterArgs,
+
+    #[command(flatten)]
+    pub dns: DnsArgs,
 }
 
 /// Proof on the wire that stuck flows are idle.

@@ -2,7 +2,10 @@ use clap::Parser;
 use stuckconn::error::EXIT_ERROR;
 
 fn main() {
-    let cli = stuckconn::cli::Cli::parse();
+    let cli = match stuckconn::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => stuckconn::run::exit_on_usage_error(err),
+    };
     let status = stuckconn::run::run(cli).unwrap_or_else(|err| {
         eprintln!("stuckconn: error: {err}");
         EXIT_ERROR

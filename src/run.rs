@@ -1,17 +1,23 @@
 //! The commands: collect (or load) a snapshot, analyse it, render it, write it.
 
+use crate::analyze::track::Tracker;
 use crate::analyze::{self, Filter};
 use crate::capture::{self, live, live::CaptureError};
-use crate::cli::{Cli, ColorChoice, Command, DnsArgs, Format, RecordArgs, ScanArgs, WireArgs};
+use crate::cli::{
+    CheckArgs, Cli, ColorChoice, Command, DnsArgs, FilterArgs, Format, RecordArgs, ScanArgs,
+    WatchArgs, WatchFormat, WireArgs,
+};
 use crate::collect;
 use crate::error::{Error, EXIT_FINDINGS, EXIT_OK};
 use crate::render::{self, sanitize, Style};
 use crate::report::{Report, WireRun};
-use crate::resolve::{DnsStatus, Resolver};
+use crate::resolve::{DnsStatus, Names, Resolver};
 use crate::snapshot::{Snapshot, TcpInfo};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// Runs the command the user asked for and returns its exit status.
@@ -20,6 +26,48 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         None => scan(&cli.scan),
         Some(Command::Scan(args)) => scan(&args),
         Some(Command::Record(args)) => record(&args),
+        Some(Command::Watch(args)) => watch(&args),
+        Some(Command::Check(args)) => Ok(check(&args)),
+    }
+}
+
+/// A bad command line: exit 2 as clap does, but for `check` a plugin's UNKNOWN (3) with its
+/// one status line on standard output, as monitoring expects.
+pub fn exit_on_usage_error(err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let is_check = std::env::args().nth(1).as_deref() == Some("check");
+    if is_check
+        && !matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        )
+    {
+        let first = err.to_string();
+        let first = first.lines().next().unwrap_or("bad arguments");
+        let _ = emit(render::nagios::unknown(first.trim_start_matches("error: ")).as_bytes());
+        std::process::exit(render::nagios::UNKNOWN);
+    }
+    err.exit()
+}
+
+fn analyze_options(filter: &FilterArgs, all: bool) -> analyze::Options {
+    analyze::Options {
+        min_idle: filter.min_idle,
+        all,
+        filter: Filter {
+            pids: filter.pid.clone(),
+            process_names: filter.process.clone(),
+            remotes: filter.remote.clone(),
+            ports: filter.port.clone(),
+        },
+    }
+}
+
+fn status_of(report: &Report) -> i32 {
+    if report.summary.problems > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
     }
 }
 
@@ -49,50 +97,56 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     let (snapshot, source) = match &args.from {
         Some(path) => (collect::load(path)?, path.display().to_string()),
         None => (
-            collect::live(&collect_options(args.min_idle)),
+            collect::live(&collect_options(args.filter.min_idle)),
             "live".to_string(),
         ),
     };
-    let options = analyze::Options {
-        min_idle: args.min_idle,
-        all: args.all,
-        filter: Filter {
-            pids: args.pid.clone(),
-            process_names: args.process.clone(),
-            remotes: args.remote.clone(),
-            ports: args.port.clone(),
-        },
-    };
-    let mut report = analyze_and_name(&snapshot, &options, &source, &args.dns);
+    let options = analyze_options(&args.filter, args.all);
+    let resolver = args.dns.options().map(Resolver::new);
+    let mut names = snapshot.names.clone();
+    let mut report = analyze_and_name(
+        &snapshot,
+        &options,
+        &source,
+        &args.dns,
+        resolver.as_ref(),
+        &mut names,
+    );
     wire_checks(&mut report, &snapshot, wire)?;
-    let status = if report.summary.problems > 0 {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    };
     let text = match args.format {
         Format::Table => render::table::render(&report, style(args.color)),
         Format::Json => render::json::render(&report),
+        Format::Prometheus => render::prometheus::render(&report),
     };
-    write_stdout(text.as_bytes())?;
-    if args.format == Format::Table {
+    match &args.output {
+        Some(path) => {
+            write_atomically(path, text.as_bytes(), 0o644).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?
+        }
+        None => write_stdout(text.as_bytes())?,
+    }
+    if args.format == Format::Table || args.output.is_some() {
         warn_all(&report.warnings);
     }
-    Ok(status)
+    Ok(status_of(&report))
 }
 
-/// Analyses, names the remotes and clients of the findings (unless `--no-dns`, or the
-/// snapshot already holds their names), and analyses again with the names.
+/// Analyses, names the remotes and clients of the findings with `resolver` (addresses in
+/// `names` are not looked up again; new names are added to it), and analyses again with
+/// the names.
 fn analyze_and_name(
     snapshot: &Snapshot,
     options: &analyze::Options,
     source: &str,
     dns: &DnsArgs,
+    resolver: Option<&Resolver>,
+    names: &mut Names,
 ) -> Report {
     let now = SystemTime::now();
-    let mut names = snapshot.names.clone();
-    let mut report = analyze::analyze(snapshot, options, source, now, &names);
-    let Some(dns_options) = dns.options() else {
+    let mut report = analyze::analyze(snapshot, options, source, now, names);
+    let (Some(resolver), Some(dns_options)) = (resolver, dns.options()) else {
         return report;
     };
     let wanted: Vec<_> = report
@@ -100,19 +154,17 @@ fn analyze_and_name(
         .map(|(ip, _)| ip)
         .filter(|ip| !names.contains_key(ip))
         .collect();
-    let servers = dns_options.servers.iter().map(|s| s.to_string()).collect();
-    let timeout = dns_options.timeout.as_secs_f64();
     let mut timings = report.timings.clone();
     let mut warnings = Vec::new();
     if !wanted.is_empty() {
-        let outcome = Resolver::new(dns_options).resolve(wanted);
+        let outcome = resolver.resolve(wanted);
         names.extend(outcome.names);
         warnings = outcome.warnings;
         timings.dns_secs = outcome.secs;
-        report = analyze::analyze(snapshot, options, source, now, &names);
+        report = analyze::analyze(snapshot, options, source, now, names);
     }
-    report.options.dns_timeout_secs = Some(timeout);
-    report.options.dns_servers = servers;
+    report.options.dns_timeout_secs = Some(dns_options.timeout.as_secs_f64());
+    report.options.dns_servers = dns_options.servers.iter().map(|s| s.to_string()).collect();
     report.timings = timings;
     report.warnings.extend(warnings);
     report
@@ -218,6 +270,174 @@ fn wait(duration: std::time::Duration) {
     progress.finish_and_clear();
 }
 
+/// `watch`: one collection per interval; stuck connections followed by cookie; ends at
+/// `--duration`, `--count`, Ctrl-C (SIGINT) or SIGTERM, with a summary and the exit status
+/// of the last sample.
+fn watch(args: &WatchArgs) -> Result<i32, Error> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| Error::Usage(format!("cannot handle signals: {e}")))?;
+    }
+    let terminal = std::io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if terminal {
+        WatchFormat::Table
+    } else {
+        WatchFormat::Ndjson
+    });
+    let style = style(args.color);
+    let options = analyze_options(&args.filter, false);
+    let resolver = args.dns.options().map(Resolver::new);
+    let mut names = Names::new();
+    let mut tracker = Tracker::new();
+    let started = Instant::now();
+    let mut last: (Report, String);
+    let ended_by = loop {
+        let tick = Instant::now();
+        let snapshot = collect::live(&collect_options(args.filter.min_idle));
+        let report = analyze_and_name(
+            &snapshot,
+            &options,
+            "live",
+            &args.dns,
+            resolver.as_ref(),
+            &mut names,
+        );
+        let at = SystemTime::now();
+        let events = tracker.observe(&report, at);
+        let time = humantime::format_rfc3339_millis(at).to_string();
+        let groups = tracker.groups();
+        let text = match format {
+            WatchFormat::Ndjson => {
+                render::ndjson::events(&events, &time)
+                    + &render::ndjson::sample(
+                        tracker.samples(),
+                        &time,
+                        &report.summary,
+                        &groups,
+                        &report.warnings,
+                    )
+            }
+            WatchFormat::Table => render::watch::screen(
+                &watch_header(&report, &tracker, args, &time),
+                &groups,
+                style,
+                terminal,
+            ),
+        };
+        last = (report, time);
+        if !emit(text.as_bytes())? {
+            break "closed pipe";
+        }
+        if args.count.is_some_and(|n| tracker.samples() >= n) {
+            break "count";
+        }
+        let next = tick + args.interval;
+        if args
+            .duration
+            .is_some_and(|d| next > started + d + args.interval / 2)
+        {
+            break "duration";
+        }
+        while let Some(left) = next.checked_duration_since(Instant::now()) {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+        }
+        if stop.load(Ordering::Relaxed) {
+            break "signal";
+        }
+    };
+    let groups = tracker.groups();
+    let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let text = match format {
+        WatchFormat::Ndjson => render::ndjson::summary(tracker.samples(), &time, &groups, ended_by),
+        WatchFormat::Table => {
+            let header = watch_header(&last.0, &tracker, args, &last.1);
+            render::watch::screen(&header, &groups, style, false)
+                + &format!(
+                    "\nWatched {} samples over {}; ended by {ended_by}.\n",
+                    tracker.samples(),
+                    crate::report::human_duration(started.elapsed().as_secs_f64())
+                )
+        }
+    };
+    emit(text.as_bytes())?;
+    Ok(status_of(&last.0))
+}
+
+fn watch_header(report: &Report, tracker: &Tracker, args: &WatchArgs, time: &str) -> String {
+    let stuck: usize = report
+        .summary
+        .by_kind
+        .iter()
+        .filter(|(k, _)| ["hung_call", "close_wait", "stalled_send", "syn_sent"].contains(k))
+        .map(|(_, n)| n)
+        .sum();
+    format!(
+        "{} · sample {} every {} · {stuck} stuck now (idle ≥ {}) · {} · Ctrl-C to stop",
+        sanitize(&report.host.hostname),
+        tracker.samples(),
+        humantime::format_duration(args.interval),
+        crate::report::human_duration(args.filter.min_idle.as_secs_f64()),
+        time.split('.').next().unwrap_or(time).replacen('T', " ", 1) + " UTC",
+    )
+}
+
+/// `check`: the Nagios/Icinga plugin. Every failure is UNKNOWN (3), on standard output.
+fn check(args: &CheckArgs) -> i32 {
+    use render::nagios::{self, Thresholds};
+    let thresholds = Thresholds {
+        warning: args.warning,
+        critical: args.critical,
+        per_process: args.per_process,
+    };
+    let fail = |message: String| {
+        let _ = emit(nagios::unknown(&message).as_bytes());
+        nagios::UNKNOWN
+    };
+    if args.warning > args.critical {
+        return fail(format!(
+            "--warning {} is above --critical {}",
+            args.warning, args.critical
+        ));
+    }
+    let (snapshot, source) = match &args.from {
+        Some(path) => match collect::load(path) {
+            Ok(snapshot) => (snapshot, path.display().to_string()),
+            Err(err) => return fail(err.to_string()),
+        },
+        None => (
+            collect::live(&collect_options(args.filter.min_idle)),
+            "live".to_string(),
+        ),
+    };
+    let resolver = args.dns.options().map(Resolver::new);
+    let mut names = snapshot.names.clone();
+    let report = analyze_and_name(
+        &snapshot,
+        &analyze_options(&args.filter, false),
+        &source,
+        &args.dns,
+        resolver.as_ref(),
+        &mut names,
+    );
+    let (status, text) = nagios::check(&report, &thresholds);
+    let _ = emit(text.as_bytes());
+    status
+}
+
+/// Writes to standard output; `Ok(false)` when the reader has gone (a closed pipe).
+fn emit(bytes: &[u8]) -> Result<bool, Error> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(err) => Err(Error::Output(err)),
+    }
+}
+
 fn record(args: &RecordArgs) -> Result<i32, Error> {
     let mut snapshot = collect::live(&collect_options(args.min_idle));
     // Names for what a scan at the same threshold would report, so `scan --from` shows them.
@@ -226,7 +446,16 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
         all: false,
         filter: Filter::default(),
     };
-    let report = analyze_and_name(&snapshot, &options, "live", &args.dns);
+    let resolver = args.dns.options().map(Resolver::new);
+    let mut names = Names::new();
+    let report = analyze_and_name(
+        &snapshot,
+        &options,
+        "live",
+        &args.dns,
+        resolver.as_ref(),
+        &mut names,
+    );
     for (ip, name) in report.named_addresses() {
         if name.dns != DnsStatus::Skipped {
             snapshot.names.insert(ip, name.clone());
@@ -244,7 +473,7 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
     if args.output.as_os_str() == "-" {
         write_stdout(&bytes)?;
     } else {
-        write_private(&args.output, &bytes).map_err(|source| Error::Write {
+        write_atomically(&args.output, &bytes, 0o600).map_err(|source| Error::Write {
             path: args.output.clone(),
             source,
         })?;
@@ -267,16 +496,13 @@ fn warn_all(warnings: &[String]) {
 
 /// Writes to standard output; a closed pipe (`stuckconn | head`) is not an error.
 fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(err)),
-        _ => Ok(()),
-    }
+    emit(bytes).map(|_| ())
 }
 
-/// Writes a file readable by its owner only, through a temporary file in the same directory
-/// and a rename: never half-written, and an existing symlink at `path` is replaced, not followed.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file with `mode` through a temporary file in the same directory and a rename:
+/// never half-written, and an existing symlink at `path` is replaced, not followed.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -285,6 +511,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(".stuckconn-")
         .tempfile_in(dir)?;
     file.write_all(bytes)?;
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -2,6 +2,7 @@
 //! findings by (kind, remote), sum them per process, explain them. Never touches the OS.
 
 pub mod classify;
+pub mod track;
 
 use crate::report::{
     Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind, ProcessSummary,

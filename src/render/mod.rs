@@ -1,8 +1,12 @@
 //! One module per output format. Each takes a `Report` and returns the text to print.
 
 pub mod json;
+pub mod nagios;
+pub mod ndjson;
+pub mod prometheus;
 pub mod sanitize;
 pub mod table;
+pub mod watch;
 
 pub use sanitize::sanitize;
 

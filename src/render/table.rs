@@ -69,7 +69,7 @@ pub fn render(report: &Report, style: Style) -> String {
     out
 }
 
-fn new_table(style: Style, header: &[&str]) -> Table {
+pub(crate) fn new_table(style: Style, header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
     table.force_no_tty();
@@ -97,7 +97,7 @@ fn new_table(style: Style, header: &[&str]) -> Table {
 }
 
 /// The table's lines without the padding the last column leaves at their ends.
-fn trimmed(table: &Table) -> String {
+pub(crate) fn trimmed(table: &Table) -> String {
     let mut out = String::new();
     for line in table.to_string().lines() {
         out.push_str(line.trim_end());

@@ -1,0 +1,124 @@
+//! `check`: one status line and perfdata in the Nagios/Icinga plugin convention.
+
+use super::sanitize;
+use crate::report::{display_name, Kind, Report};
+
+pub const OK: i32 = 0;
+pub const WARNING: i32 = 1;
+pub const CRITICAL: i32 = 2;
+pub const UNKNOWN: i32 = 3;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub warning: usize,
+    pub critical: usize,
+    /// Compare the largest count of one process, not the total.
+    pub per_process: bool,
+}
+
+const KINDS: [Kind; 4] = [
+    Kind::HungCall,
+    Kind::CloseWait,
+    Kind::StalledSend,
+    Kind::SynSent,
+];
+
+/// Text chosen by others, safe inside a status line: escaped, and no `|` (it starts perfdata).
+fn plugin_text(text: &str) -> String {
+    sanitize(text).replace('|', "/")
+}
+
+fn plural(n: usize, kind: Kind) -> String {
+    let word = match kind {
+        Kind::HungCall => "hung call",
+        Kind::CloseWait => "close wait",
+        Kind::StalledSend => "stalled send",
+        Kind::SynSent => "pending connect",
+        _ => "connection",
+    };
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The plugin output and its exit status.
+pub fn check(report: &Report, t: &Thresholds) -> (i32, String) {
+    let count = |k: Kind| report.summary.by_kind.get(k.key()).copied().unwrap_or(0);
+    let total: usize = KINDS.iter().map(|&k| count(k)).sum();
+    let worst_process = report
+        .processes
+        .iter()
+        .max_by_key(|p| p.hung_call + p.close_wait + p.stalled_send + p.syn_sent);
+    let per_process = worst_process.map_or(0, |p| {
+        p.hung_call + p.close_wait + p.stalled_send + p.syn_sent
+    });
+    let measured = if t.per_process { per_process } else { total };
+    let (status, word) = if measured >= t.critical {
+        (CRITICAL, "CRITICAL")
+    } else if measured >= t.warning {
+        (WARNING, "WARNING")
+    } else {
+        (OK, "OK")
+    };
+
+    let mut text = if total == 0 {
+        format!(
+            "no stuck connections ({} TCP sockets)",
+            report.summary.sockets
+        )
+    } else {
+        let counts: Vec<String> = KINDS
+            .iter()
+            .filter(|&&k| count(k) > 0)
+            .map(|&k| plural(count(k), k))
+            .collect();
+        let mut text = counts.join(", ");
+        let biggest = report
+            .findings
+            .iter()
+            .filter(|f| f.kind.is_problem())
+            .rev()
+            .max_by_key(|f| f.connections);
+        if let Some(f) = biggest {
+            let who = f.processes.first().map_or("?", |p| p.name.as_str());
+            let to = match display_name(&f.remote.name) {
+                Some(name) => format!("{name}:{}", f.remote.port),
+                None => f.remote.endpoint().to_string(),
+            };
+            text.push_str(&format!(": {who} -> {to} ({})", f.connections));
+        }
+        text
+    };
+    if t.per_process {
+        if let Some(p) = worst_process {
+            text.push_str(&format!(
+                "; most in one process: {} ({per_process})",
+                p.name
+            ));
+        }
+    }
+
+    let (w, c) = (t.warning, t.critical);
+    let mut perf: Vec<String> = KINDS
+        .iter()
+        .map(|&k| format!("{}={};{w};{c};0", k.key(), count(k)))
+        .collect();
+    perf.push(format!("stuck={total};{w};{c};0"));
+    if t.per_process {
+        perf.push(format!("max_per_process={per_process};{w};{c};0"));
+    }
+    perf.push(format!("idle_pool={};;;0", count(Kind::IdlePool)));
+    perf.push(format!("sockets={};;;0", report.summary.sockets));
+    perf.push(format!("warnings={};;;0", report.warnings.len()));
+    (
+        status,
+        format!(
+            "STUCKCONN {word} - {} | {}\n",
+            plugin_text(&text),
+            perf.join(" ")
+        ),
+    )
+}
+
+/// The line for an error: status UNKNOWN.
+pub fn unknown(message: &str) -> String {
+    format!("STUCKCONN UNKNOWN - {}\n", plugin_text(message))
+}

@@ -1,0 +1,93 @@
+//! `watch` on a terminal: the groups as a table, redrawn in place each interval, with a
+//! sparkline of each group's stuck count over the samples so far.
+
+use super::{sanitize, Style};
+use crate::analyze::track::GroupSample;
+use crate::report::{display_name, human_duration};
+use std::fmt::Write;
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The last `width` values as a sparkline, scaled to the largest.
+pub fn sparkline(values: &[usize], width: usize) -> String {
+    let shown = &values[values.len().saturating_sub(width)..];
+    let max = shown.iter().copied().max().unwrap_or(0).max(1);
+    shown
+        .iter()
+        .map(|&v| SPARKS[(v * (SPARKS.len() - 1)).div_ceil(max).min(SPARKS.len() - 1)])
+        .collect()
+}
+
+/// The whole screen: clear, header, groups.
+pub fn screen(header: &str, groups: &[GroupSample], style: Style, clear: bool) -> String {
+    let mut out = String::new();
+    if clear {
+        out.push_str("\x1b[H\x1b[2J");
+    }
+    let _ = writeln!(out, "{header}\n");
+    if groups.is_empty() {
+        out.push_str("No stuck connections so far.\n");
+        return out;
+    }
+    let mut table = super::table::new_table(
+        style,
+        &[
+            "GROUP",
+            "PROCESS",
+            "REMOTE",
+            "NOW",
+            "TREND",
+            "OPENED/MIN",
+            "CLOSED/MIN",
+            "GROWTH/MIN",
+            "OLDEST",
+            "SINCE",
+        ],
+    );
+    for g in groups {
+        let remote = format!(
+            "{}{}:{}",
+            display_name(&g.remote.name)
+                .map(|n| format!("{} ", sanitize(&n)))
+                .unwrap_or_default(),
+            g.remote.ip,
+            g.remote.port
+        );
+        let kind = if g.leak {
+            format!("LEAK {}", g.kind.label())
+        } else {
+            g.kind.label().to_string()
+        };
+        table.add_row(vec![
+            kind,
+            sanitize(&g.process).into_owned(),
+            remote,
+            g.connections.to_string(),
+            sparkline(&g.history, 30),
+            format!("{:.1}", g.opened_per_min),
+            format!("{:.1}", g.closed_per_min),
+            format!("{:+.1}", g.growth_per_min),
+            g.oldest_idle_secs.map_or("-".to_string(), human_duration),
+            g.onset.as_deref().map_or("-".to_string(), |t| {
+                format!(
+                    "~{}",
+                    t.split('T').nth(1).unwrap_or(t).trim_end_matches('Z')
+                )
+            }),
+        ]);
+    }
+    out.push_str(&super::table::trimmed(&table));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn sparkline_scales_to_the_largest() {
+        assert_eq!(sparkline(&[0, 1, 2, 4, 8], 10), "▁▂▃▅█");
+        assert_eq!(sparkline(&[0, 0, 0], 10), "▁▁▁");
+        assert_eq!(sparkline(&[1, 2, 3, 4], 2).chars().count(), 2);
+    }
+}
