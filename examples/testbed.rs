@@ -21,8 +21,9 @@
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
 //!
-//! Servers bind to $TESTBED_ADDR (default 127.0.0.1) and clients connect to it, so that tests
-//! can use documentation addresses inside a network namespace.
+//! Servers bind to $TESTBED_ADDR (default 127.0.0.1) and $TESTBED_PORT (default: any) and
+//! clients connect to that address, so that tests can use documentation addresses inside
+//! network namespaces.
 //!
 //! The `dns` FILE has one record a line:
 //!   PTR 192.0.2.100 crl.example.com.
@@ -215,7 +216,11 @@ fn addr() -> String {
 }
 
 fn serve(handle: fn(TcpStream)) {
-    let listener = TcpListener::bind((addr().as_str(), 0)).unwrap();
+    let port: u16 = std::env::var("TESTBED_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let listener = TcpListener::bind((addr().as_str(), port)).unwrap();
     println!("port {}", listener.local_addr().unwrap().port());
     std::io::stdout().flush().unwrap();
     for stream in listener.incoming().flatten() {

@@ -137,6 +137,11 @@ pub struct FilterArgs {
     /// Only connections to this remote port (repeatable)
     #[arg(long, value_name = "PORT")]
     pub port: Vec<u16>,
+
+    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, or a namespace file
+    /// (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the own one
+    #[arg(long, value_name = "self|NAME|PID|PATH")]
+    pub netns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -257,6 +262,11 @@ pub struct RecordArgs {
     /// Record thread evidence (and names) for connections idle at least this long
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub min_idle: Duration,
+
+    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, or a namespace file
+    /// (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the own one
+    #[arg(long, value_name = "self|NAME|PID|PATH")]
+    pub netns: Vec<String>,
 
     #[command(flatten)]
     pub dns: DnsArgs,

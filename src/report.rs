@@ -2,7 +2,7 @@
 //! Serialized as is, it is the JSON document (`schema/report.schema.json`).
 
 use crate::resolve::HostName;
-use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, TcpState, ThreadEvidence};
+use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, Netns, TcpState, ThreadEvidence};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -155,6 +155,8 @@ pub struct Summary {
     pub connections: usize,
     /// Sockets (with an inode) that no readable process holds.
     pub unattributed_sockets: usize,
+    /// Network namespaces scanned.
+    pub namespaces: usize,
     /// Finding groups, problems and info alike.
     pub findings: usize,
     /// Finding groups whose kind is a problem.
@@ -217,6 +219,9 @@ impl IdleStats {
 pub struct Finding {
     pub kind: Kind,
     pub severity: Severity,
+    /// The network namespace of these connections (null in snapshots without namespaces).
+    /// Findings are never merged across namespaces.
+    pub netns: Option<Netns>,
     pub remote: Remote,
     pub connections: usize,
     /// Seconds since data last moved (for stalled sends: since the last ACK); null if unknown.
@@ -278,6 +283,7 @@ pub struct ProcessSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionReport {
     pub kind: Kind,
+    pub netns: Option<Netns>,
     pub state: TcpState,
     pub direction: Direction,
     pub local: Endpoint,

@@ -71,10 +71,11 @@ fn status_of(report: &Report) -> i32 {
     }
 }
 
-fn collect_options(min_idle: std::time::Duration) -> collect::Options {
+fn collect_options(min_idle: std::time::Duration, netns: &[String]) -> collect::Options {
     collect::Options {
         thread_min_idle: min_idle,
         proc_net_only: std::env::var_os("STUCKCONN_PROC_NET").is_some_and(|v| v == "1"),
+        netns: collect::netns::Selection::from_args(netns),
     }
 }
 
@@ -97,7 +98,7 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     let (snapshot, source) = match &args.from {
         Some(path) => (collect::load(path)?, path.display().to_string()),
         None => (
-            collect::live(&collect_options(args.filter.min_idle)),
+            collect::live(&collect_options(args.filter.min_idle, &args.filter.netns))?,
             "live".to_string(),
         ),
     };
@@ -192,6 +193,18 @@ fn wire_checks(report: &mut Report, snapshot: &Snapshot, wire: &WireArgs) -> Res
         run.capture_error = Some(reason.to_string());
     }
     let watched = capture::watched(report);
+    let elsewhere = report
+        .connections
+        .iter()
+        .filter(|c| c.kind.is_problem())
+        .count()
+        - watched.len();
+    if elsewhere > 0 {
+        report.warnings.push(format!(
+            "{elsewhere} stuck connections in other network namespaces were not watched on the wire: \
+             --capture and --confirm see only stuckconn's own namespace (run it there with --netns self)"
+        ));
+    }
     if watched.is_empty() {
         report.wire = Some(run);
         return Ok(());
@@ -294,7 +307,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
     let mut last: (Report, String);
     let ended_by = loop {
         let tick = Instant::now();
-        let snapshot = collect::live(&collect_options(args.filter.min_idle));
+        let snapshot = collect::live(&collect_options(args.filter.min_idle, &args.filter.netns))?;
         let report = analyze_and_name(
             &snapshot,
             &options,
@@ -408,10 +421,10 @@ fn check(args: &CheckArgs) -> i32 {
             Ok(snapshot) => (snapshot, path.display().to_string()),
             Err(err) => return fail(err.to_string()),
         },
-        None => (
-            collect::live(&collect_options(args.filter.min_idle)),
-            "live".to_string(),
-        ),
+        None => match collect::live(&collect_options(args.filter.min_idle, &args.filter.netns)) {
+            Ok(snapshot) => (snapshot, "live".to_string()),
+            Err(err) => return fail(err.to_string()),
+        },
     };
     let resolver = args.dns.options().map(Resolver::new);
     let mut names = snapshot.names.clone();
@@ -439,7 +452,7 @@ fn emit(bytes: &[u8]) -> Result<bool, Error> {
 }
 
 fn record(args: &RecordArgs) -> Result<i32, Error> {
-    let mut snapshot = collect::live(&collect_options(args.min_idle));
+    let mut snapshot = collect::live(&collect_options(args.min_idle, &args.netns))?;
     // Names for what a scan at the same threshold would report, so `scan --from` shows them.
     let options = analyze::Options {
         min_idle: args.min_idle,

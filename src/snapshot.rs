@@ -24,6 +24,10 @@ pub struct Snapshot {
     pub connections: Vec<Connection>,
     pub processes: Vec<Process>,
     pub warnings: Vec<String>,
+    /// The network namespaces that were dumped (empty in snapshots that predate them: then
+    /// everything is in one namespace).
+    #[serde(default)]
+    pub namespaces: Vec<Netns>,
     /// Reverse DNS names looked up when the snapshot was recorded; `scan --from` reuses them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub names: crate::resolve::Names,
@@ -153,6 +157,9 @@ pub struct Connection {
     /// Threads seen blocked in a syscall waiting on this socket.
     #[serde(default)]
     pub blocked_threads: Vec<BlockedThread>,
+    /// The inode of the network namespace the socket lives in.
+    #[serde(default)]
+    pub netns: Option<u64>,
 }
 
 impl Connection {
@@ -161,6 +168,37 @@ impl Connection {
         self.tcp_info
             .as_ref()
             .map(|i| u64::from(i.last_data_sent_ms.min(i.last_data_recv_ms)))
+    }
+}
+
+/// A network namespace and what it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Netns {
+    /// The namespace's inode (as in `/proc/PID/ns/net -> net:[INODE]`).
+    pub inode: u64,
+    /// Its name under /run/netns (`ip netns`), if any.
+    pub name: Option<String>,
+    /// The container id, from the cgroup path of a process inside it.
+    pub container: Option<String>,
+    /// The Kubernetes pod uid, from the same path.
+    pub pod_uid: Option<String>,
+    /// The namespace stuckconn ran in.
+    pub own: bool,
+}
+
+impl Netns {
+    /// A short label for people: the `ip netns` name, the container id (12 digits), `host`
+    /// for the namespace stuckconn ran in, or `net:[INODE]`.
+    pub fn short_label(&self) -> String {
+        if let Some(name) = &self.name {
+            name.clone()
+        } else if let Some(id) = &self.container {
+            id.chars().take(12).collect()
+        } else if self.own {
+            "host".to_string()
+        } else {
+            format!("net:[{}]", self.inode)
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 /// The listening endpoints of a snapshot, to tell inbound from outbound.
 #[derive(Debug, Default)]
 pub struct Listeners {
-    exact: HashSet<Endpoint>,
-    wildcard_ports: HashSet<u16>,
+    exact: HashSet<(Option<u64>, Endpoint)>,
+    wildcard_ports: HashSet<(Option<u64>, u16)>,
 }
 
 impl Listeners {
@@ -17,20 +17,23 @@ impl Listeners {
         for c in connections {
             if c.state == TcpState::Listen {
                 if c.local.ip.is_unspecified() {
-                    listeners.wildcard_ports.insert(c.local.port);
+                    listeners.wildcard_ports.insert((c.netns, c.local.port));
                 } else {
-                    listeners.exact.insert(c.local);
+                    listeners.exact.insert((c.netns, c.local));
                 }
             }
         }
         listeners
     }
 
-    /// A connection whose local endpoint matches a listener is inbound; otherwise outbound.
+    /// A connection whose local endpoint matches a listener of its own network namespace is
+    /// inbound; otherwise outbound.
     pub fn direction(&self, c: &Connection) -> Direction {
         if c.state == TcpState::Listen {
             Direction::Listening
-        } else if self.wildcard_ports.contains(&c.local.port) || self.exact.contains(&c.local) {
+        } else if self.wildcard_ports.contains(&(c.netns, c.local.port))
+            || self.exact.contains(&(c.netns, c.local))
+        {
             Direction::Inbound
         } else {
             Direction::Outbound
@@ -136,6 +139,7 @@ mod tests {
             tcp_info: info,
             owners: vec![],
             blocked_threads: vec![],
+            netns: None,
         }
     }
 

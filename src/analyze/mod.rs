@@ -100,11 +100,11 @@ pub fn analyze(
         }
     }
 
-    let mut groups: BTreeMap<(Kind, IpAddr, u16), Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
     for (index, j) in judged.iter().enumerate() {
         if j.matched && (j.kind.is_problem() || j.kind == Kind::IdlePool) {
             groups
-                .entry((j.kind, j.conn.remote.ip, j.conn.remote.port))
+                .entry((j.kind, j.conn.netns, j.conn.remote.ip, j.conn.remote.port))
                 .or_default()
                 .push(index);
         }
@@ -117,10 +117,15 @@ pub fn analyze(
         pending_by_pid: &pending_by_pid,
         taken_at,
         names,
+        namespaces: snapshot
+            .namespaces
+            .iter()
+            .map(|ns| (ns.inode, ns))
+            .collect(),
     };
     let mut findings: Vec<Finding> = groups
         .iter()
-        .map(|(&(kind, ip, port), members)| ctx.finding(kind, ip, port, members))
+        .map(|(&(kind, netns, ip, port), members)| ctx.finding(kind, netns, ip, port, members))
         .collect();
     findings.sort_by(|a, b| {
         (
@@ -170,6 +175,7 @@ pub fn analyze(
             .iter()
             .filter(|c| c.inode != 0 && c.owners.is_empty())
             .count(),
+        namespaces: snapshot.namespaces.len().max(1),
         findings: findings.len(),
         problems: findings
             .iter()
@@ -219,7 +225,11 @@ struct Context<'a> {
     pending_by_pid: &'a HashMap<u32, Vec<usize>>,
     taken_at: Option<SystemTime>,
     names: &'a Names,
+    namespaces: HashMap<u64, &'a crate::snapshot::Netns>,
 }
+
+/// Findings are groups by kind, network namespace and remote endpoint.
+type GroupKey = (Kind, Option<u64>, IpAddr, u16);
 
 /// Identity of a process in a summary: same name, unit and container are one row.
 type ProcessKey = (String, Option<String>, Option<String>);
@@ -227,6 +237,12 @@ type ProcessKey = (String, Option<String>, Option<String>);
 const NO_PROCESS: &str = "(no process)";
 
 impl Context<'_> {
+    fn netns(&self, inode: Option<u64>) -> Option<crate::snapshot::Netns> {
+        inode
+            .and_then(|i| self.namespaces.get(&i))
+            .map(|ns| (*ns).clone())
+    }
+
     fn name(&self, ip: IpAddr) -> HostName {
         self.names.get(&ip).cloned().unwrap_or_default()
     }
@@ -270,7 +286,14 @@ impl Context<'_> {
         clients
     }
 
-    fn finding(&self, kind: Kind, ip: IpAddr, port: u16, members: &[usize]) -> Finding {
+    fn finding(
+        &self,
+        kind: Kind,
+        netns: Option<u64>,
+        ip: IpAddr,
+        port: u16,
+        members: &[usize],
+    ) -> Finding {
         let mut idle: Vec<u64> = members
             .iter()
             .filter_map(|&i| self.judged[i].idle_ms)
@@ -345,7 +368,8 @@ impl Context<'_> {
             .iter()
             .all(|p| p.thread_evidence == ThreadEvidence::Read);
         let evidence = evidence(kind, &conns, threads_blocked, all_examined);
-        let explanation = explain(
+        let netns = self.netns(netns);
+        let mut explanation = explain(
             kind,
             &processes,
             &remote,
@@ -353,8 +377,12 @@ impl Context<'_> {
             idle_secs,
             threads_blocked,
         );
+        if let Some(ns) = netns.as_ref().filter(|ns| !ns.own) {
+            explanation = format!("In network namespace {}: {explanation}", ns.short_label());
+        }
         Finding {
             kind,
+            netns,
             severity: if kind.is_problem() {
                 Severity::Problem
             } else {
@@ -376,12 +404,10 @@ impl Context<'_> {
         }
     }
 
-    fn process_summaries(
-        &self,
-        groups: &BTreeMap<(Kind, IpAddr, u16), Vec<usize>>,
-    ) -> Vec<ProcessSummary> {
+    fn process_summaries(&self, groups: &BTreeMap<GroupKey, Vec<usize>>) -> Vec<ProcessSummary> {
         let mut rows: BTreeMap<ProcessKey, ProcessSummary> = BTreeMap::new();
-        for (&(kind, _, _), members) in groups.iter().filter(|((k, _, _), _)| k.is_problem()) {
+        for (&(kind, _, _, _), members) in groups.iter().filter(|((k, _, _, _), _)| k.is_problem())
+        {
             for &i in members {
                 let j = &self.judged[i];
                 for pid in Self::holders(j.conn) {
@@ -446,6 +472,7 @@ impl Context<'_> {
         let info = c.tcp_info.as_ref();
         ConnectionReport {
             kind: j.kind,
+            netns: self.netns(c.netns),
             state: c.state,
             direction: j.direction,
             local: c.local,

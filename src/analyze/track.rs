@@ -13,10 +13,11 @@ const HISTORY: usize = 240;
 /// A leak has grown by at least this many stuck connections since the first sample.
 const LEAK_MIN_GROWTH: usize = 3;
 
-/// A group: the same process name, remote endpoint and kind.
+/// A group: the same process name, network namespace, remote endpoint and kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupKey {
     pub process: String,
+    pub netns: Option<u64>,
     pub remote: Endpoint,
     pub kind: Kind,
 }
@@ -48,6 +49,8 @@ struct Group {
 pub struct GroupSample {
     pub kind: Kind,
     pub process: String,
+    /// The network namespace's inode (null in snapshots without namespaces).
+    pub netns: Option<u64>,
     pub pids: Vec<u32>,
     pub remote: Remote,
     /// Stuck connections now.
@@ -117,6 +120,7 @@ fn group_key(c: &ConnectionReport) -> GroupKey {
             .process
             .clone()
             .unwrap_or_else(|| "(no process)".to_string()),
+        netns: c.netns.as_ref().map(|ns| ns.inode),
         remote: c.remote,
         kind: c.kind,
     }
@@ -347,6 +351,7 @@ fn sample_of(key: &GroupKey, group: &Group, elapsed: f64) -> GroupSample {
     GroupSample {
         kind: key.kind,
         process: key.process.clone(),
+        netns: key.netns,
         pids: group.pids.iter().copied().collect(),
         remote: group.remote.clone(),
         connections: points.last().map_or(0, |p| p.1),

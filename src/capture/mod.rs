@@ -26,13 +26,14 @@ pub struct Watched {
     pub cookie: Option<u64>,
 }
 
-/// The flows behind problem findings.
+/// The flows behind problem findings, in the tool's own network namespace (libpcap and the
+/// counters' second reading see only that one).
 pub fn watched(report: &Report) -> Vec<Watched> {
     report
         .connections
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.kind.is_problem())
+        .filter(|(_, c)| c.kind.is_problem() && c.netns.as_ref().is_none_or(|ns| ns.own))
         .map(|(index, c)| Watched {
             index,
             local: c.local,

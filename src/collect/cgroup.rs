@@ -16,7 +16,7 @@ pub fn identify(paths: &[String]) -> (Option<String>, Option<String>) {
             }
         }
     }
-    // A unit named after a container scope (docker-<id>.scope) is the container, not a unit.
+    // A container scope (docker-<id>.scope) names the container, never the unit.
     (unit, container)
 }
 
@@ -25,6 +25,31 @@ fn is_unit(component: &str) -> bool {
     SUFFIXES
         .iter()
         .any(|s| component.ends_with(s) && component.len() > s.len())
+}
+
+/// The Kubernetes pod uid in a cgroup path, from either cgroup driver:
+/// `/kubepods/burstable/pod<uid>/...` or `.../kubepods-burstable-pod<uid_with_underscores>.slice`.
+pub fn pod_uid(paths: &[String]) -> Option<String> {
+    for path in paths {
+        for component in path.split('/') {
+            let candidate = if let Some(rest) = component.strip_prefix("pod") {
+                rest.to_string()
+            } else if let Some(slice) = component.strip_suffix(".slice") {
+                match slice.rsplit_once("-pod") {
+                    Some((_, uid)) => uid.replace('_', "-"),
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            let looks_like_uid = candidate.len() == 36
+                && candidate.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            if looks_like_uid {
+                return Some(candidate);
+            }
+        }
+    }
+    None
 }
 
 /// A 64-hex-digit container id inside one path component, with the runtimes' prefixes
@@ -70,6 +95,23 @@ mod tests {
             assert_eq!(container.as_deref(), Some(id.as_str()), "{path}");
             assert_eq!(unit, None, "{path}");
         }
+    }
+
+    #[test]
+    fn kubernetes_pod_uid_from_both_drivers() {
+        let uid = "0a1b2c3d-0000-4000-8000-123456789abc";
+        let systemd = format!(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{}.slice/cri-containerd-{}.scope",
+            uid.replace('-', "_"),
+            "b".repeat(64)
+        );
+        assert_eq!(super::pod_uid(&paths(&[&systemd])).as_deref(), Some(uid));
+        let cgroupfs = format!("/kubepods/besteffort/pod{uid}/{}", "c".repeat(64));
+        assert_eq!(super::pod_uid(&paths(&[&cgroupfs])).as_deref(), Some(uid));
+        assert_eq!(
+            super::pod_uid(&paths(&["/system.slice/apache2.service"])),
+            None
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (sock_diag + one pass over /proc), and recorded snapshots.
 
 pub mod cgroup;
+pub mod netns;
 pub mod procnet;
 pub mod procs;
 pub mod sockdiag;
@@ -21,32 +22,67 @@ pub struct Options {
     pub thread_min_idle: Duration,
     /// Skip sock_diag and read /proc/net/tcp{,6} (what happens anyway when sock_diag fails).
     pub proc_net_only: bool,
+    /// Which network namespaces to cover.
+    pub netns: netns::Selection,
 }
 
-/// Collects a snapshot of the live host. Never fails: what could not be seen is in `warnings`.
-pub fn live(options: &Options) -> Snapshot {
+/// Collects a snapshot of the live host. Fails only when `--netns` names no namespace;
+/// everything else that could not be seen is in `warnings`.
+pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let taken_at = SystemTime::now();
     let clock = Instant::now();
     let mut warnings = Vec::new();
 
-    let dumped = if options.proc_net_only {
-        Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
-    } else {
-        sockdiag::open().and_then(|socket| {
-            let mut dump = sockdiag::Dump::default();
-            sockdiag::dump_all(&socket, &mut dump).map(|()| dump)
-        })
+    let targets = netns::targets(&options.netns, &mut warnings).map_err(Error::Usage)?;
+    let own = netns::own_inode();
+    let mut dumps = Vec::new();
+    let mut own_dump = None;
+    let mut vanished = 0;
+    for target in &targets {
+        if target.path.is_none() {
+            own_dump = Some(if options.proc_net_only {
+                Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
+            } else {
+                netns::dump(target)
+            });
+            continue;
+        }
+        match netns::dump(target) {
+            Ok(dump) => dumps.push((target.label.inode, dump)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => vanished += 1,
+            Err(err) => warnings.push(format!(
+                "network namespace {} could not be scanned: {err}",
+                target.label.short_label()
+            )),
+        }
+    }
+    if vanished > 0 {
+        warnings.push(format!(
+            "{vanished} network namespaces disappeared while they were being scanned"
+        ));
+    }
+    let dumped = match own_dump {
+        Some(result) => result.map(|dump| vec![(own.unwrap_or(0), dump)]),
+        None => Ok(Vec::new()),
     };
     let (mut connections, collector) = match dumped {
-        Ok(dump) => {
-            warnings.extend(dump.warnings);
-            if dump.short_info > 0 {
+        Ok(own_dumps) => {
+            let mut connections = Vec::new();
+            let mut short_info = 0;
+            for (inode, dump) in own_dumps.into_iter().chain(dumps) {
+                warnings.extend(dump.warnings);
+                short_info += dump.short_info;
+                connections.extend(dump.connections.into_iter().map(|mut c| {
+                    c.netns = Some(inode);
+                    c
+                }));
+            }
+            if short_info > 0 {
                 warnings.push(format!(
-                    "{} sockets had a short tcp_info (an older kernel): their byte and segment counters are unknown",
-                    dump.short_info
+                    "{short_info} sockets had a short tcp_info (an older kernel): their byte and segment counters are unknown"
                 ));
             }
-            (dump.connections, Collector::SockDiag)
+            (connections, Collector::SockDiag)
         }
         Err(err) => {
             warnings.push(format!(
@@ -54,7 +90,11 @@ pub fn live(options: &Options) -> Snapshot {
                  without tcp_info, idle times and byte counts are unknown, so only CLOSE-WAIT, \
                  SYN-SENT and threads blocked on a socket can be judged"
             ));
-            (procnet::read(&mut warnings), Collector::ProcNet)
+            let mut connections = procnet::read(&mut warnings);
+            for c in &mut connections {
+                c.netns = own;
+            }
+            (connections, Collector::ProcNet)
         }
     };
 
@@ -133,7 +173,7 @@ pub fn live(options: &Options) -> Snapshot {
     }
 
     processes.sort_by_key(|p| p.pid);
-    Snapshot {
+    Ok(Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
         host: Host {
             hostname: read_trimmed("/proc/sys/kernel/hostname"),
@@ -146,8 +186,9 @@ pub fn live(options: &Options) -> Snapshot {
         connections,
         processes,
         warnings,
+        namespaces: targets.into_iter().map(|t| t.label).collect(),
         names: Default::default(),
-    }
+    })
 }
 
 /// Reads every socket's tcp_info again (one more sock_diag dump), by socket cookie: the

@@ -23,6 +23,7 @@ pub fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
                 tcp_info: None,
                 owners: Vec::new(),
                 blocked_threads: Vec::new(),
+                netns: None,
             })),
             Err(err) => warnings.push(format!("could not read {name}: {err}")),
         }

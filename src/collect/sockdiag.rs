@@ -203,5 +203,6 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
         tcp_info,
         owners: Vec::new(),
         blocked_threads: Vec::new(),
+        netns: None,
     }
 }

@@ -35,25 +35,35 @@ pub fn render(report: &Report) -> String {
     let stuck = family(
         &mut registry,
         "stuckconn_stuck_connections",
-        "Stuck connections by kind, process and remote endpoint",
+        "Stuck connections by kind, process, remote endpoint and network namespace",
     );
-    let mut series: BTreeMap<(Kind, String, String), usize> = BTreeMap::new();
+    let mut series: BTreeMap<(Kind, String, String, String), usize> = BTreeMap::new();
     for f in report.findings.iter().filter(|f| f.kind.is_problem()) {
+        let netns = f
+            .netns
+            .as_ref()
+            .map_or("host".to_string(), |ns| ns.short_label());
         for p in &f.processes {
             *series
-                .entry((f.kind, p.name.clone(), f.remote.endpoint().to_string()))
+                .entry((
+                    f.kind,
+                    p.name.clone(),
+                    f.remote.endpoint().to_string(),
+                    netns.clone(),
+                ))
                 .or_default() += p.connections;
         }
     }
     let mut ranked: Vec<_> = series.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut other: BTreeMap<Kind, usize> = BTreeMap::new();
-    for (i, ((kind, process, remote), n)) in ranked.into_iter().enumerate() {
+    for (i, ((kind, process, remote, netns), n)) in ranked.into_iter().enumerate() {
         if i < MAX_SERIES {
             let labels = vec![
                 ("kind".to_string(), kind.key().to_string()),
                 ("process".to_string(), process),
                 ("remote".to_string(), remote),
+                ("netns".to_string(), netns),
             ];
             stuck.get_or_create(&labels).set(n as f64);
         } else {
@@ -65,6 +75,7 @@ pub fn render(report: &Report) -> String {
             ("kind".to_string(), kind.key().to_string()),
             ("process".to_string(), "other".to_string()),
             ("remote".to_string(), "other".to_string()),
+            ("netns".to_string(), "other".to_string()),
         ];
         stuck.get_or_create(&labels).set(n as f64);
     }

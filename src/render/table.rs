@@ -48,8 +48,16 @@ pub fn render(report: &Report, style: Style) -> String {
             .filter(|f| f.severity == Severity::Problem)
         {
             out.push_str(&wrap(&sanitize(&f.explanation), style.width, ""));
+            let netns = match f.netns.as_ref().filter(|ns| !ns.own) {
+                Some(ns) => match (&ns.name, f.processes.first().and_then(|p| p.pids.first())) {
+                    (Some(name), _) => format!(" --netns {}", sanitize(name)),
+                    (None, Some(pid)) => format!(" --netns {pid}"),
+                    (None, None) => format!(" --netns {}", ns.short_label()),
+                },
+                None => String::new(),
+            };
             let next = format!(
-                "  see each socket:  stuckconn scan --remote {} --port {} --all",
+                "  see each socket:  stuckconn scan --remote {} --port {} --all{netns}",
                 f.remote.ip, f.remote.port
             );
             out.push_str(&wrap(&next, style.width, "    "));
@@ -222,29 +230,50 @@ fn verdict_cell(f: &Finding, style: Style) -> Cell {
 
 fn findings_table(report: &Report, style: Style) -> String {
     let wire = report.wire.is_some();
-    let mut header = vec!["FINDING", "REMOTE", "CONNS", "HELD BY", "IDLE", "SINCE"];
+    // The namespace column only when the findings span more than one.
+    let mut namespaces: Vec<Option<u64>> = report
+        .findings
+        .iter()
+        .map(|f| f.netns.as_ref().map(|ns| ns.inode))
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let show_netns = namespaces.len() > 1;
+    let mut header = vec!["FINDING"];
+    if show_netns {
+        header.push("NETNS");
+    }
+    header.extend(["REMOTE", "CONNS", "HELD BY", "IDLE", "SINCE"]);
     if wire {
         header.push("ON THE WIRE");
     }
     header.push("EVIDENCE");
     let mut table = new_table(style, &header);
     for f in &report.findings {
-        let mut row = vec![
-            kind_cell(f.kind, style),
+        let mut row = vec![kind_cell(f.kind, style)];
+        if show_netns {
+            let label = f
+                .netns
+                .as_ref()
+                .map_or("-".to_string(), |ns| ns.short_label());
+            row.push(Cell::new(sanitize(&label)));
+        }
+        row.extend([
             Cell::new(remote_text(f)),
             Cell::new(f.connections),
             Cell::new(held_by(f)),
             Cell::new(f.idle_secs.map_or("?".to_string(), |s| s.range(" – "))),
             Cell::new(since_text(f.since.as_deref(), &report.taken_at)),
-        ];
+        ]);
         if wire {
             row.push(verdict_cell(f, style));
         }
         row.push(Cell::new(sanitize(&f.evidence.join(" · "))));
         table.add_row(row);
     }
-    right_align(&mut table, &[2]);
-    keep_whole(&mut table, &[0, 1, 2, 4, 5]);
+    let o = usize::from(show_netns);
+    right_align(&mut table, &[2 + o]);
+    keep_whole(&mut table, &[0, o, 1 + o, 2 + o, 4 + o, 5 + o]);
     trimmed(&table)
 }
 

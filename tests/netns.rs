@@ -1,0 +1,272 @@
+//! Every network namespace: two test namespaces with the same addresses, each with a blackhole
+//! server and hung clients, seen from the root namespace; namespaces that come and go during a
+//! scan; an unprivileged scan that can only see its own.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::time::Duration;
+
+const PORT: &str = "8080";
+const SETTLE: Duration = Duration::from_millis(2600);
+
+fn findings_to(report: &Value, ip: &str) -> Vec<Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["remote"]["ip"] == ip && f["remote"]["port"] == 8080)
+        .cloned()
+        .collect()
+}
+
+fn pids(f: &Value) -> Vec<u64> {
+    let mut pids: Vec<u64> = f["processes"][0]["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[test]
+fn every_namespace_is_scanned_labelled_and_never_merged() {
+    if !can_make_netns() {
+        skip(
+            "every_namespace_is_scanned_labelled_and_never_merged",
+            "needs root and ip(8) to make network namespaces",
+        );
+        return;
+    }
+    // Two namespaces with the same address and the same server port.
+    let a = Netns::new("a", &["192.0.2.5/32"]);
+    let b = Netns::new("b", &["192.0.2.5/32"]);
+    let env = [("TESTBED_ADDR", "192.0.2.5"), ("TESTBED_PORT", PORT)];
+    let _server_a = a.testbed(&["blackhole"], &env);
+    let _server_b = b.testbed(&["blackhole"], &env);
+    let a1 = a.testbed(&["hung-recv", PORT], &env);
+    let a2 = a.testbed(&["hung-recv", PORT], &env);
+    let b1 = b.testbed(&["hung-recv", PORT], &env);
+    std::thread::sleep(SETTLE);
+
+    let (status, out, err) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--min-idle",
+        "2s",
+        "--port",
+        PORT,
+    ]));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    assert!(report["summary"]["namespaces"].as_u64().unwrap() >= 3);
+    let found = findings_to(&report, "192.0.2.5");
+    assert_eq!(
+        found.len(),
+        2,
+        "one finding per namespace, not merged: {found:#?}"
+    );
+    let in_a = found
+        .iter()
+        .find(|f| f["netns"]["name"] == a.name.as_str())
+        .expect("A's finding");
+    let in_b = found
+        .iter()
+        .find(|f| f["netns"]["name"] == b.name.as_str())
+        .expect("B's finding");
+    assert_eq!(in_a["connections"], 2);
+    assert_eq!(pids(in_a), {
+        let mut p = vec![a1.pid() as u64, a2.pid() as u64];
+        p.sort_unstable();
+        p
+    });
+    assert_eq!(in_b["connections"], 1);
+    assert_eq!(pids(in_b), vec![b1.pid() as u64]);
+    assert_ne!(in_a["netns"]["inode"], in_b["netns"]["inode"]);
+    assert_eq!(in_a["netns"]["own"], false);
+    assert!(in_a["explanation"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("In network namespace {}", a.name)));
+    // Connections carry their namespace too.
+    let conn_of = |pid: u32| connections_of(&report, pid)[0]["netns"]["name"].clone();
+    assert_eq!(conn_of(a1.pid()), a.name.as_str());
+    assert_eq!(conn_of(b1.pid()), b.name.as_str());
+    // The servers' sides are inbound in their own namespace (listeners are per namespace).
+    assert!(report["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["kind"] != "hung_call" || c["direction"] == "outbound"));
+
+    // The table shows which namespace.
+    let (_, table, _) = run(stuckconn().args([
+        "--no-dns",
+        "--min-idle",
+        "2s",
+        "--port",
+        PORT,
+        "--color",
+        "never",
+    ]));
+    assert!(table.contains("NETNS"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&a.name) && l.contains("192.0.2.5:8080")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&b.name) && l.contains("192.0.2.5:8080")),
+        "{table}"
+    );
+
+    // --netns chooses; --netns self sees neither.
+    let (_, out, _) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--min-idle",
+        "2s",
+        "--port",
+        PORT,
+        "--netns",
+        &a.name,
+    ]));
+    let only_a = json(&out);
+    assert_eq!(findings_to(&only_a, "192.0.2.5").len(), 1);
+    assert_eq!(only_a["summary"]["namespaces"], 1);
+    let (status, out, _) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--min-idle",
+        "2s",
+        "--port",
+        PORT,
+        "--netns",
+        "self",
+    ]));
+    assert_eq!(status, 0);
+    assert!(findings_to(&json(&out), "192.0.2.5").is_empty());
+
+    // A snapshot keeps the namespaces and replays with their labels.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ns.json");
+    let (status, _, err) = run(stuckconn()
+        .args(["record", "--no-dns", "--min-idle", "2s", "-o"])
+        .arg(&file));
+    assert_eq!(status, 0, "{err}");
+    let (_, out, _) = run(stuckconn()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-dns",
+            "--min-idle",
+            "2s",
+            "--port",
+            PORT,
+            "--from",
+        ])
+        .arg(&file));
+    let replayed = findings_to(&json(&out), "192.0.2.5");
+    assert_eq!(replayed.len(), 2);
+    assert!(replayed
+        .iter()
+        .any(|f| f["netns"]["name"] == a.name.as_str()));
+}
+
+#[test]
+fn namespaces_that_come_and_go_do_not_break_the_scan() {
+    if !can_make_netns() || which("unshare").is_none() {
+        skip(
+            "namespaces_that_come_and_go_do_not_break_the_scan",
+            "needs root, ip(8) and unshare(1)",
+        );
+        return;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut made = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // A process in a namespace of its own, living 20 ms.
+                let _ = std::process::Command::new("unshare")
+                    .args(["--net", "sleep", "0.02"])
+                    .status();
+                made += 1;
+            }
+            made
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut scans = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        scans += 1;
+        let (status, out, err) = run(stuckconn().args(["scan", "--format", "json", "--no-dns"]));
+        assert!(status == 0 || status == 1, "status {status}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        json(&out);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let made = churn.join().unwrap();
+    assert!(
+        made >= 10,
+        "namespaces were made during the {scans} scans ({made})"
+    );
+}
+
+#[test]
+fn unprivileged_scan_covers_its_own_namespace_and_says_so() {
+    if !can_make_netns() {
+        skip(
+            "unprivileged_scan_covers_its_own_namespace_and_says_so",
+            "needs root to make a namespace and to switch to nobody",
+        );
+        return;
+    }
+    let a = Netns::new("u", &["192.0.2.5/32"]);
+    let env = [("TESTBED_ADDR", "192.0.2.5"), ("TESTBED_PORT", PORT)];
+    let _server = a.testbed(&["blackhole"], &env);
+    let _hung = a.testbed(&["hung-recv", PORT], &env);
+    std::thread::sleep(SETTLE);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("stuckconn");
+    std::fs::copy(env!("CARGO_BIN_EXE_stuckconn"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--",
+    ])
+    .arg(&bin)
+    .args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"]);
+    let (_, out, err) = run(&mut cmd);
+    let report = json(&out);
+    assert_eq!(report["summary"]["namespaces"], 1, "{err}");
+    assert!(
+        findings_to(&report, "192.0.2.5").is_empty(),
+        "another namespace's sockets are not seen"
+    );
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("CAP_SYS_ADMIN") && warnings.contains("network namespace"),
+        "{warnings}"
+    );
+}
