@@ -177,25 +177,13 @@ fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
     let _waking_later = testbed(&["hung-recv", &later.port().to_string()]);
     std::thread::sleep(SETTLE);
 
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("stuckconn");
-    std::fs::copy(env!("CARGO_BIN_EXE_stuckconn"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = Nobody::new();
     let quiet_port = blackhole.port().to_string();
     let as_nobody = |extra: &[&str]| {
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--",
-        ])
-        .arg(&bin)
-        .args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"])
-        .args(["--port", &quiet_port])
-        .args(extra);
+        let mut cmd = nobody.stuckconn();
+        cmd.args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"])
+            .args(["--port", &quiet_port])
+            .args(extra);
         run(&mut cmd)
     };
 

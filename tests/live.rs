@@ -204,16 +204,9 @@ fn unprivileged_scan_still_reports_and_says_what_it_missed() {
     let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
     std::thread::sleep(SETTLE);
 
-    // A copy of the binary that nobody may run, wherever the build tree lives.
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("stuckconn");
-    std::fs::copy(env!("CARGO_BIN_EXE_stuckconn"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+    let nobody = Nobody::new();
+    let mut cmd = nobody.stuckconn();
+    cmd.args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
     let (status, out, stderr) = run(&mut cmd);
     assert_eq!(status, 1, "the hung call is still found; stderr: {stderr}");
     let report = json(&out);

@@ -242,21 +242,9 @@ fn unprivileged_scan_covers_its_own_namespace_and_says_so() {
     let _server = a.testbed(&["blackhole"], &env);
     let _hung = a.testbed(&["hung-recv", PORT], &env);
     std::thread::sleep(SETTLE);
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("stuckconn");
-    std::fs::copy(env!("CARGO_BIN_EXE_stuckconn"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-    ])
-    .arg(&bin)
-    .args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"]);
+    let nobody = Nobody::new();
+    let mut cmd = nobody.stuckconn();
+    cmd.args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"]);
     let (_, out, err) = run(&mut cmd);
     let report = json(&out);
     assert_eq!(report["summary"]["namespaces"], 1, "{err}");

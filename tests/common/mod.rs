@@ -220,3 +220,37 @@ impl Drop for Netns {
 pub fn can_make_netns() -> bool {
     is_root() && which("ip").is_some()
 }
+
+/// Runs stuckconn as nobody (uid and gid 65534, no groups, no inheritable capabilities), from
+/// a copy of the binary that nobody may execute wherever the build tree lives. Needs root.
+pub struct Nobody {
+    dir: tempfile::TempDir,
+}
+
+impl Nobody {
+    pub fn new() -> Nobody {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_stuckconn"),
+            dir.path().join("stuckconn"),
+        )
+        .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Nobody { dir }
+    }
+
+    /// `setpriv ... stuckconn`, ready for arguments.
+    pub fn stuckconn(&self) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ])
+        .arg(self.dir.path().join("stuckconn"));
+        cmd
+    }
+}
