@@ -142,6 +142,11 @@ pub struct FilterArgs {
     /// (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the own one
     #[arg(long, value_name = "self|NAME|PID|PATH")]
     pub netns: Vec<String>,
+
+    /// Show command lines as they are: by default passwords, tokens and URL credentials in
+    /// them are masked as ***
+    #[arg(long)]
+    pub no_redact: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -267,6 +272,11 @@ pub struct RecordArgs {
     /// (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the own one
     #[arg(long, value_name = "self|NAME|PID|PATH")]
     pub netns: Vec<String>,
+
+    /// Show command lines as they are: by default passwords, tokens and URL credentials in
+    /// them are masked as ***
+    #[arg(long)]
+    pub no_redact: bool,
 
     #[command(flatten)]
     pub dns: DnsArgs,

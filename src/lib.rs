@@ -9,6 +9,7 @@ pub mod capture;
 pub mod cli;
 pub mod collect;
 pub mod error;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod resolve;

@@ -247,6 +247,8 @@ pub struct Finding {
 pub struct FindingProcess {
     pub name: String,
     pub exe: Option<String>,
+    /// The command line of its first pid, secrets masked unless `--no-redact`.
+    pub cmdline: Option<String>,
     pub unit: Option<String>,
     pub container: Option<String>,
     pub pids: Vec<u32>,

@@ -71,11 +71,16 @@ fn status_of(report: &Report) -> i32 {
     }
 }
 
-fn collect_options(min_idle: std::time::Duration, netns: &[String]) -> collect::Options {
+fn collect_options(
+    min_idle: std::time::Duration,
+    netns: &[String],
+    no_redact: bool,
+) -> collect::Options {
     collect::Options {
         thread_min_idle: min_idle,
         proc_net_only: std::env::var_os("STUCKCONN_PROC_NET").is_some_and(|v| v == "1"),
         netns: collect::netns::Selection::from_args(netns),
+        redact: !no_redact,
     }
 }
 
@@ -98,7 +103,11 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     let (snapshot, source) = match &args.from {
         Some(path) => (collect::load(path)?, path.display().to_string()),
         None => (
-            collect::live(&collect_options(args.filter.min_idle, &args.filter.netns))?,
+            collect::live(&collect_options(
+                args.filter.min_idle,
+                &args.filter.netns,
+                args.filter.no_redact,
+            ))?,
             "live".to_string(),
         ),
     };
@@ -307,7 +316,11 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
     let mut last: (Report, String);
     let ended_by = loop {
         let tick = Instant::now();
-        let snapshot = collect::live(&collect_options(args.filter.min_idle, &args.filter.netns))?;
+        let snapshot = collect::live(&collect_options(
+            args.filter.min_idle,
+            &args.filter.netns,
+            args.filter.no_redact,
+        ))?;
         let report = analyze_and_name(
             &snapshot,
             &options,
@@ -421,7 +434,11 @@ fn check(args: &CheckArgs) -> i32 {
             Ok(snapshot) => (snapshot, path.display().to_string()),
             Err(err) => return fail(err.to_string()),
         },
-        None => match collect::live(&collect_options(args.filter.min_idle, &args.filter.netns)) {
+        None => match collect::live(&collect_options(
+            args.filter.min_idle,
+            &args.filter.netns,
+            args.filter.no_redact,
+        )) {
             Ok(snapshot) => (snapshot, "live".to_string()),
             Err(err) => return fail(err.to_string()),
         },
@@ -452,7 +469,7 @@ fn emit(bytes: &[u8]) -> Result<bool, Error> {
 }
 
 fn record(args: &RecordArgs) -> Result<i32, Error> {
-    let mut snapshot = collect::live(&collect_options(args.min_idle, &args.netns))?;
+    let mut snapshot = collect::live(&collect_options(args.min_idle, &args.netns, args.no_redact))?;
     // Names for what a scan at the same threshold would report, so `scan --from` shows them.
     let options = analyze::Options {
         min_idle: args.min_idle,

@@ -334,6 +334,7 @@ impl Context<'_> {
                     if let Some(p) = self.processes.get(&pid) {
                         if entry.exe.is_none() {
                             entry.exe = p.exe.clone();
+                            entry.cmdline = p.cmdline.clone();
                         }
                         entry.evidence.push(p.thread_evidence);
                     }
@@ -348,6 +349,7 @@ impl Context<'_> {
             .map(|((name, unit, container), p)| FindingProcess {
                 name,
                 exe: p.exe,
+                cmdline: p.cmdline,
                 unit,
                 container,
                 pids: p.pids.into_iter().collect(),
@@ -506,6 +508,7 @@ struct PerProcess {
     connections: usize,
     threads_blocked: usize,
     exe: Option<String>,
+    cmdline: Option<String>,
     evidence: Vec<ThreadEvidence>,
 }
 

@@ -24,6 +24,8 @@ pub struct Options {
     pub proc_net_only: bool,
     /// Which network namespaces to cover.
     pub netns: netns::Selection,
+    /// Mask secrets in command lines (`--no-redact` turns it off).
+    pub redact: bool,
 }
 
 /// Collects a snapshot of the live host. Fails only when `--netns` names no namespace;
@@ -131,7 +133,7 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let ticks = procfs::ticks_per_second();
     let mut processes: Vec<_> = holders
         .iter()
-        .filter_map(|&pid| procs::describe(pid, boot_time, ticks))
+        .filter_map(|&pid| procs::describe(pid, boot_time, ticks, options.redact))
         .collect();
 
     // Thread evidence, only for processes that hold a connection that may be stuck.

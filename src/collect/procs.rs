@@ -71,8 +71,9 @@ pub fn attribute(connections: &mut [Connection], stats: &mut PassStats) -> Vec<u
     holders
 }
 
-/// Reads what a report needs about one process. `None` when it vanished.
-pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64) -> Option<Process> {
+/// Reads what a report needs about one process. `None` when it vanished. With `redact`,
+/// secrets in the command line are masked (see `crate::redact`).
+pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> Option<Process> {
     let process = procfs::process::Process::new(pid as i32).ok()?;
     let stat = process.stat().ok()?;
     let exe = process.exe().ok().map(|p| p.to_string_lossy().into_owned());
@@ -80,7 +81,13 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64) -> Option<Process>
         .cmdline()
         .ok()
         .filter(|args| !args.is_empty())
-        .map(|args| args.join(" "));
+        .map(|args| {
+            if redact {
+                crate::redact::redact_args(&args).join(" ")
+            } else {
+                args.join(" ")
+            }
+        });
     let uid = process.uid().ok();
     let (unit, container) = match process.cgroups() {
         Ok(groups) => {
