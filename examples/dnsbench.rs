@@ -33,7 +33,7 @@ fn main() {
         concurrency: 64,
     });
     for pass in ["cold", "warm"] {
-        let outcome = resolver.resolve(addresses.iter().copied());
+        let outcome = resolver.resolve(addresses.iter().copied(), None);
         let ok = outcome
             .names
             .values()

@@ -147,6 +147,11 @@ pub struct FilterArgs {
     /// them are masked as ***
     #[arg(long)]
     pub no_redact: bool,
+
+    /// Bound the whole command: when this passes, what was collected so far is reported,
+    /// marked partial (exit status 3 for scan)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -277,6 +282,11 @@ pub struct RecordArgs {
     /// them are masked as ***
     #[arg(long)]
     pub no_redact: bool,
+
+    /// Bound the whole command: when this passes, what was collected so far is reported,
+    /// marked partial (exit status 3 for scan)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
 
     #[command(flatten)]
     pub dns: DnsArgs,

@@ -8,6 +8,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FINDINGS: i32 = 1;
 /// Exit status: an error (bad flag, unreadable or malformed snapshot, cannot write output).
 pub const EXIT_ERROR: i32 = 2;
+/// Exit status: `--timeout` cut the scan short; the report is partial.
+pub const EXIT_PARTIAL: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -43,8 +43,10 @@ fn redact_pairs(arg: &str) -> String {
         let (before, after) = rest.split_at(eq);
         // The key is the run of name characters just before '='.
         let key_start = before
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let key = &before[key_start..];
         out.push_str(before);
         out.push('=');
@@ -179,6 +181,11 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(redact(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn multibyte_text_before_a_key() {
+        assert_eq!(redact("Ⱥtoken=abc élan=1"), "Ⱥtoken=*** élan=1");
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct Report {
     /// When the sockets were collected.
     pub taken_at: String,
     pub collector: Collector,
+    /// `--timeout` cut the command short: everything reported is right, but not everything
+    /// was seen (exit status 3 for `scan`).
+    pub partial: bool,
     pub options: ReportOptions,
     pub summary: Summary,
     pub findings: Vec<Finding>,

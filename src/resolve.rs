@@ -104,8 +104,13 @@ impl Resolver {
         }
     }
 
-    /// Names every address once. Never takes longer than the deadline (plus scheduling).
-    pub fn resolve(&self, addresses: impl IntoIterator<Item = IpAddr>) -> Outcome {
+    /// Names every address once. Never takes longer than the deadline, or `limit` when that
+    /// is shorter (plus scheduling).
+    pub fn resolve(
+        &self,
+        addresses: impl IntoIterator<Item = IpAddr>,
+        limit: Option<Duration>,
+    ) -> Outcome {
         let started = Instant::now();
         let mut outcome = Outcome::default();
         let mut wanted = Vec::new();
@@ -133,7 +138,10 @@ impl Resolver {
             }
             (None, Ok(_)) => unreachable!("a resolver is only built on a runtime"),
         };
-        let options = self.options.clone();
+        let mut options = self.options.clone();
+        if let Some(limit) = limit {
+            options.deadline = options.deadline.min(limit);
+        }
         let results = runtime.block_on(batch(resolver, wanted.clone(), options));
         let mut rejected = 0;
         let mut timed_out = 0;

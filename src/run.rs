@@ -8,7 +8,7 @@ use crate::cli::{
     WatchArgs, WatchFormat, WireArgs,
 };
 use crate::collect;
-use crate::error::{Error, EXIT_FINDINGS, EXIT_OK};
+use crate::error::{Error, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
 use crate::render::{self, sanitize, Style};
 use crate::report::{Report, WireRun};
 use crate::resolve::{DnsStatus, Names, Resolver};
@@ -64,7 +64,9 @@ fn analyze_options(filter: &FilterArgs, all: bool) -> analyze::Options {
 }
 
 fn status_of(report: &Report) -> i32 {
-    if report.summary.problems > 0 {
+    if report.partial {
+        EXIT_PARTIAL
+    } else if report.summary.problems > 0 {
         EXIT_FINDINGS
     } else {
         EXIT_OK
@@ -75,16 +77,19 @@ fn collect_options(
     min_idle: std::time::Duration,
     netns: &[String],
     no_redact: bool,
+    deadline: Instant,
 ) -> collect::Options {
     collect::Options {
         thread_min_idle: min_idle,
         proc_net_only: std::env::var_os("STUCKCONN_PROC_NET").is_some_and(|v| v == "1"),
         netns: collect::netns::Selection::from_args(netns),
         redact: !no_redact,
+        deadline: Some(deadline),
     }
 }
 
 fn scan(args: &ScanArgs) -> Result<i32, Error> {
+    let deadline = Instant::now() + args.filter.timeout;
     let wire = &args.wire;
     if args.from.is_some() && (wire.capture.is_some() || wire.confirm.is_some()) {
         return Err(Error::Usage(
@@ -107,6 +112,7 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
                 args.filter.min_idle,
                 &args.filter.netns,
                 args.filter.no_redact,
+                deadline,
             ))?,
             "live".to_string(),
         ),
@@ -121,8 +127,9 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
         &args.dns,
         resolver.as_ref(),
         &mut names,
+        deadline,
     );
-    wire_checks(&mut report, &snapshot, wire)?;
+    wire_checks(&mut report, &snapshot, wire, deadline)?;
     let text = match args.format {
         Format::Table => render::table::render(&report, style(args.color)),
         Format::Json => render::json::render(&report),
@@ -153,6 +160,7 @@ fn analyze_and_name(
     dns: &DnsArgs,
     resolver: Option<&Resolver>,
     names: &mut Names,
+    deadline: Instant,
 ) -> Report {
     let now = SystemTime::now();
     let mut report = analyze::analyze(snapshot, options, source, now, names);
@@ -167,11 +175,18 @@ fn analyze_and_name(
     let mut timings = report.timings.clone();
     let mut warnings = Vec::new();
     if !wanted.is_empty() {
-        let outcome = resolver.resolve(wanted);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let outcome = resolver.resolve(wanted, Some(left));
+        let cut = left < dns_options.deadline
+            && outcome.names.values().any(|n| n.dns == DnsStatus::Timeout);
         names.extend(outcome.names);
         warnings = outcome.warnings;
         timings.dns_secs = outcome.secs;
         report = analyze::analyze(snapshot, options, source, now, names);
+        if cut {
+            report.partial = true;
+            warnings.push("--timeout reached during reverse DNS: the report is partial".into());
+        }
     }
     report.options.dns_timeout_secs = Some(dns_options.timeout.as_secs_f64());
     report.options.dns_servers = dns_options.servers.iter().map(|s| s.to_string()).collect();
@@ -181,11 +196,29 @@ fn analyze_and_name(
 }
 
 /// `--capture` and `--confirm`: watch the flows behind problem findings for a while.
-fn wire_checks(report: &mut Report, snapshot: &Snapshot, wire: &WireArgs) -> Result<(), Error> {
-    let window = match (wire.capture, wire.confirm) {
+fn wire_checks(
+    report: &mut Report,
+    snapshot: &Snapshot,
+    wire: &WireArgs,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let asked = match (wire.capture, wire.confirm) {
         (None, None) => return Ok(()),
         (capture, confirm) => capture.max(confirm).unwrap_or_default(),
     };
+    // Leave a moment for the second counter reading and the report.
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(std::time::Duration::from_millis(200));
+    let window = asked.min(left);
+    if window < asked {
+        report.partial = true;
+        report.warnings.push(format!(
+            "--timeout reached: the wire was watched for {} instead of {}; the report is partial",
+            humantime::format_duration(std::time::Duration::from_millis(window.as_millis() as u64)),
+            humantime::format_duration(asked)
+        ));
+    }
     let mut run = WireRun {
         capture_secs: wire.capture.map(|d| d.as_secs_f64()),
         confirm_secs: Some(window.as_secs_f64()),
@@ -220,7 +253,7 @@ fn wire_checks(report: &mut Report, snapshot: &Snapshot, wire: &WireArgs) -> Res
     }
     let started = Instant::now();
     let mut results = capture::Results::default();
-    if let (Some(duration), None) = (wire.capture, &run.capture_error) {
+    if let (Some(duration), None) = (wire.capture.map(|d| d.min(window)), &run.capture_error) {
         let flows: Vec<_> = watched.iter().map(|w| (w.local, w.remote)).collect();
         match live::run(&flows, duration, &wire.interface, wire.pcap_out.as_deref()) {
             Ok(outcome) => {
@@ -316,10 +349,13 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
     let mut last: (Report, String);
     let ended_by = loop {
         let tick = Instant::now();
+        // In watch, --timeout bounds each sample.
+        let deadline = tick + args.filter.timeout;
         let snapshot = collect::live(&collect_options(
             args.filter.min_idle,
             &args.filter.netns,
             args.filter.no_redact,
+            deadline,
         ))?;
         let report = analyze_and_name(
             &snapshot,
@@ -328,6 +364,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
             &args.dns,
             resolver.as_ref(),
             &mut names,
+            deadline,
         );
         let at = SystemTime::now();
         let events = tracker.observe(&report, at);
@@ -413,6 +450,7 @@ fn watch_header(report: &Report, tracker: &Tracker, args: &WatchArgs, time: &str
 
 /// `check`: the Nagios/Icinga plugin. Every failure is UNKNOWN (3), on standard output.
 fn check(args: &CheckArgs) -> i32 {
+    let deadline = Instant::now() + args.filter.timeout;
     use render::nagios::{self, Thresholds};
     let thresholds = Thresholds {
         warning: args.warning,
@@ -438,6 +476,7 @@ fn check(args: &CheckArgs) -> i32 {
             args.filter.min_idle,
             &args.filter.netns,
             args.filter.no_redact,
+            deadline,
         )) {
             Ok(snapshot) => (snapshot, "live".to_string()),
             Err(err) => return fail(err.to_string()),
@@ -452,6 +491,7 @@ fn check(args: &CheckArgs) -> i32 {
         &args.dns,
         resolver.as_ref(),
         &mut names,
+        deadline,
     );
     let (status, text) = nagios::check(&report, &thresholds);
     let _ = emit(text.as_bytes());
@@ -469,7 +509,13 @@ fn emit(bytes: &[u8]) -> Result<bool, Error> {
 }
 
 fn record(args: &RecordArgs) -> Result<i32, Error> {
-    let mut snapshot = collect::live(&collect_options(args.min_idle, &args.netns, args.no_redact))?;
+    let deadline = Instant::now() + args.timeout;
+    let mut snapshot = collect::live(&collect_options(
+        args.min_idle,
+        &args.netns,
+        args.no_redact,
+        deadline,
+    ))?;
     // Names for what a scan at the same threshold would report, so `scan --from` shows them.
     let options = analyze::Options {
         min_idle: args.min_idle,
@@ -485,6 +531,7 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
         &args.dns,
         resolver.as_ref(),
         &mut names,
+        deadline,
     );
     for (ip, name) in report.named_addresses() {
         if name.dns != DnsStatus::Skipped {

@@ -19,6 +19,9 @@ pub struct Snapshot {
     pub collect_secs: f64,
     /// Where the sockets came from: `sock_diag` or `proc_net` (no tcp_info).
     pub collector: Collector,
+    /// The collection stopped at `--timeout`: what is here is right, but not everything.
+    #[serde(default)]
+    pub partial: bool,
     /// Thread evidence was gathered for connections idle at least this long.
     pub thread_evidence_min_idle_secs: f64,
     pub connections: Vec<Connection>,

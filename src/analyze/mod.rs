@@ -191,6 +191,7 @@ pub fn analyze(
         source: source.to_string(),
         taken_at: snapshot.taken_at.clone(),
         collector: snapshot.collector,
+        partial: snapshot.partial,
         options: ReportOptions {
             min_idle_secs: options.min_idle.as_secs_f64(),
             all: options.all,

@@ -26,6 +26,8 @@ pub struct Options {
     pub netns: netns::Selection,
     /// Mask secrets in command lines (`--no-redact` turns it off).
     pub redact: bool,
+    /// Stop collecting when this passes (`--timeout`): the snapshot is then partial.
+    pub deadline: Option<Instant>,
 }
 
 /// Collects a snapshot of the live host. Fails only when `--netns` names no namespace;
@@ -40,7 +42,14 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let mut dumps = Vec::new();
     let mut own_dump = None;
     let mut vanished = 0;
+    let expired = || options.deadline.is_some_and(|d| Instant::now() >= d);
+    let mut cut_short = Vec::new();
+    let mut skipped = 0;
     for target in &targets {
+        if target.path.is_some() && expired() {
+            skipped += 1;
+            continue;
+        }
         if target.path.is_none() {
             own_dump = Some(if options.proc_net_only {
                 Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
@@ -62,6 +71,9 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
         warnings.push(format!(
             "{vanished} network namespaces disappeared while they were being scanned"
         ));
+    }
+    if skipped > 0 {
+        cut_short.push(format!("{skipped} network namespaces were not scanned"));
     }
     let dumped = match own_dump {
         Some(result) => result.map(|dump| vec![(own.unwrap_or(0), dump)]),
@@ -101,7 +113,12 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     };
 
     let mut pass = procs::PassStats::default();
-    let holders = procs::attribute(&mut connections, &mut pass);
+    let holders = procs::attribute(&mut connections, &mut pass, options.deadline);
+    if pass.cut_short {
+        cut_short.push(
+            "the /proc pass stopped early: some sockets show without their process".to_string(),
+        );
+    }
     let root = is_root();
     let unattributed = connections
         .iter()
@@ -133,8 +150,12 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let ticks = procfs::ticks_per_second();
     let mut processes: Vec<_> = holders
         .iter()
+        .take_while(|_| !expired())
         .filter_map(|&pid| procs::describe(pid, boot_time, ticks, options.redact))
         .collect();
+    if processes.len() < holders.len() && expired() {
+        cut_short.push("some processes were not described".to_string());
+    }
 
     // Thread evidence, only for processes that hold a connection that may be stuck.
     let min_idle_ms = options.thread_min_idle.as_millis() as u64;
@@ -154,6 +175,10 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let mut found = Vec::new();
     let mut not_examined = 0;
     for process in processes.iter_mut().filter(|p| pids.contains(&p.pid)) {
+        if expired() {
+            cut_short.push("some processes' threads were not examined".to_string());
+            break;
+        }
         process.thread_evidence = threads::examine(process.pid, &wanted, &mut found);
         if process.thread_evidence != ThreadEvidence::Read {
             not_examined += 1;
@@ -175,7 +200,15 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     }
 
     processes.sort_by_key(|p| p.pid);
+    let partial = !cut_short.is_empty();
+    if partial {
+        warnings.push(format!(
+            "--timeout reached: the report is partial ({})",
+            cut_short.join("; ")
+        ));
+    }
     Ok(Snapshot {
+        partial,
         snapshot_version: SNAPSHOT_VERSION,
         host: Host {
             hostname: read_trimmed("/proc/sys/kernel/hostname"),

@@ -13,11 +13,17 @@ pub struct PassStats {
     pub denied: usize,
     /// Processes that exited while we looked at them.
     pub vanished: usize,
+    /// The deadline passed before every process was examined.
+    pub cut_short: bool,
 }
 
 /// Walks every process's fd table once and records, for each socket inode in `connections`,
 /// which (pid, fd) holds it. Returns the pids that hold at least one of those sockets.
-pub fn attribute(connections: &mut [Connection], stats: &mut PassStats) -> Vec<u32> {
+pub fn attribute(
+    connections: &mut [Connection],
+    stats: &mut PassStats,
+    deadline: Option<std::time::Instant>,
+) -> Vec<u32> {
     let mut by_inode: HashMap<u64, usize> = HashMap::with_capacity(connections.len());
     for (i, c) in connections.iter().enumerate() {
         if c.inode != 0 {
@@ -33,6 +39,10 @@ pub fn attribute(connections: &mut [Connection], stats: &mut PassStats) -> Vec<u
         }
     };
     for process in processes {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            stats.cut_short = true;
+            break;
+        }
         let process = match process {
             Ok(p) => p,
             Err(_) => {

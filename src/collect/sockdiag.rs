@@ -3,7 +3,7 @@
 
 use crate::snapshot::{Connection, Endpoint, TcpInfo, TcpState};
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
 use netlink_packet_sock_diag::{
     constants::{AF_INET, AF_INET6, IPPROTO_TCP},
@@ -27,6 +27,52 @@ pub struct Dump {
     pub warnings: Vec<String>,
     /// Sockets whose tcp_info was shorter than the fields the analysis reads.
     pub short_info: usize,
+    /// The kernel flagged the dump as interrupted (NLM_F_DUMP_INTR): sockets changed meanwhile.
+    pub interrupted: bool,
+}
+
+impl Dump {
+    fn absorb(&mut self, other: Dump) {
+        self.connections.extend(other.connections);
+        self.warnings.extend(other.warnings);
+        self.short_info += other.short_info;
+    }
+}
+
+/// Errors worth one more try: the receive buffer overflowed (ENOBUFS), a signal (EINTR).
+fn retryable(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ENOBUFS) | Some(libc::EINTR) | Some(libc::EBUSY)
+    )
+}
+
+/// Runs a dump; when it fails with a retryable error or comes back interrupted, runs it once
+/// more. A second failure keeps what the first saw, with a warning: the scan goes on.
+pub fn with_retry(mut attempt: impl FnMut() -> std::io::Result<Dump>) -> std::io::Result<Dump> {
+    let first = match attempt() {
+        Ok(dump) if !dump.interrupted => return Ok(dump),
+        Err(err) if !retryable(&err) => return Err(err),
+        other => other,
+    };
+    match attempt() {
+        Ok(mut dump) => {
+            if dump.interrupted {
+                dump.warnings.push(
+                    "the socket list changed during the sock_diag dump, twice; it may be incomplete"
+                        .to_string(),
+                );
+            }
+            Ok(dump)
+        }
+        Err(err) => {
+            let mut dump = first.unwrap_or_default();
+            dump.warnings.push(format!(
+                "the sock_diag dump failed twice ({err}); the socket list may be incomplete"
+            ));
+            Ok(dump)
+        }
+    }
 }
 
 /// Opens the netlink socket. Failing here means sock_diag is unavailable.
@@ -65,8 +111,23 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
 pub fn dump_all(socket: &Socket, dump: &mut Dump) -> std::io::Result<()> {
     let mut failures = Vec::new();
     for family in [AF_INET, AF_INET6] {
-        if let Err(err) = dump_family(socket, family, dump) {
-            failures.push(err);
+        let mut tries = 0;
+        let result = with_retry(|| {
+            tries += 1;
+            // After a failure mid-dump the socket may still hold its rest: retry on a fresh one.
+            let fresh;
+            let socket = if tries == 1 {
+                socket
+            } else {
+                fresh = open()?;
+                &fresh
+            };
+            let mut part = Dump::default();
+            dump_family(socket, family, &mut part).map(|()| part)
+        });
+        match result {
+            Ok(part) => dump.absorb(part),
+            Err(err) => failures.push(err),
         }
     }
     match failures.len() {
@@ -154,6 +215,9 @@ pub fn parse_datagram(data: &[u8], dump: &mut Dump) -> std::io::Result<bool> {
             }
         };
         let length = message.header.length as usize;
+        if message.header.flags & NLM_F_DUMP_INTR != 0 {
+            dump.interrupted = true;
+        }
         match message.payload {
             NetlinkPayload::Done(_) => return Ok(true),
             NetlinkPayload::Error(err) => {
@@ -204,5 +268,78 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
         owners: Vec::new(),
         blocked_threads: Vec::new(),
         netns: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enobufs() -> std::io::Error {
+        std::io::Error::from_raw_os_error(libc::ENOBUFS)
+    }
+
+    /// A dump that saw `n` sockets (counted in `short_info` for these tests).
+    fn seen(n: usize, interrupted: bool) -> Dump {
+        Dump {
+            short_info: n,
+            interrupted,
+            ..Dump::default()
+        }
+    }
+
+    #[test]
+    fn a_failure_mid_dump_is_retried_once() {
+        let mut calls = 0;
+        let dump = with_retry(|| {
+            calls += 1;
+            if calls == 1 {
+                Err(enobufs())
+            } else {
+                Ok(seen(7, false))
+            }
+        })
+        .unwrap();
+        assert_eq!((calls, dump.short_info), (2, 7));
+        assert!(dump.warnings.is_empty());
+    }
+
+    #[test]
+    fn two_failures_warn_and_keep_going() {
+        let mut calls = 0;
+        let dump = with_retry(|| {
+            calls += 1;
+            if calls == 1 {
+                Ok(seen(3, true))
+            } else {
+                Err(enobufs())
+            }
+        })
+        .unwrap();
+        assert_eq!(calls, 2);
+        assert_eq!(dump.short_info, 3, "what the first attempt saw is kept");
+        assert!(dump.warnings[0].contains("failed twice"));
+    }
+
+    #[test]
+    fn an_interrupted_dump_is_redone() {
+        let mut calls = 0;
+        let dump = with_retry(|| {
+            calls += 1;
+            Ok(seen(calls, calls == 1))
+        })
+        .unwrap();
+        assert_eq!((calls, dump.short_info), (2, 2));
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let mut calls = 0;
+        let err = with_retry(|| {
+            calls += 1;
+            Err(std::io::Error::from_raw_os_error(libc::EPERM))
+        });
+        assert!(err.is_err());
+        assert_eq!(calls, 1);
     }
 }
