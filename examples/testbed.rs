@@ -17,6 +17,7 @@
 //!   testbed hung-keepalive PORT  like hung-recv, with TCP keepalive probes every second
 //!   testbed leak PORT N          open a hung call every 200 ms until N are open, hold them
 //!   testbed churn PORT KEEP      open a hung call every 200 ms, close the oldest beyond KEEP
+//!   testbed fork-churn PORT      fork children that connect, send, and exit, as fast as it can
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
@@ -48,10 +49,11 @@ fn main() {
             .expect("this role needs a PORT")
     };
     match role {
+        // Reads until the peer closes; never answers. (The thread ends when the peer closes,
+        // so that a storm of short connections does not pile up threads.)
         "blackhole" => serve(|mut s| {
             let mut buf = [0u8; 4096];
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
-            hold()
         }),
         "responder" => serve(|mut s| {
             let mut buf = [0u8; 4096];
@@ -132,6 +134,28 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(200));
             }
             hold_with_all(open.into_iter().collect())
+        }
+        "fork-churn" => {
+            let port = port();
+            ready();
+            loop {
+                // SAFETY: the child only connects, writes and calls _exit.
+                match unsafe { libc::fork() } {
+                    0 => {
+                        if let Ok(mut s) = TcpStream::connect((addr().as_str(), port)) {
+                            let _ = s.write_all(REQUEST);
+                        }
+                        unsafe { libc::_exit(0) };
+                    }
+                    pid if pid > 0 => {
+                        // Reap whatever has exited, without waiting.
+                        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0
+                        {
+                        }
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
         }
         "hung-poll" => {
             let mut s = connect(port());

@@ -257,6 +257,7 @@ fn wire_checks(
         let flows: Vec<_> = watched.iter().map(|w| (w.local, w.remote)).collect();
         match live::run(&flows, duration, &wire.interface, wire.pcap_out.as_deref()) {
             Ok(outcome) => {
+                report.warnings.extend(outcome.warnings);
                 run.filter = Some(outcome.filter);
                 run.packets_unmatched = outcome.table.unmatched;
                 results.capture = Some((outcome.seconds, outcome.table.finish()));

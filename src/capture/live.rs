@@ -17,6 +17,8 @@ pub struct Outcome {
     pub filter: String,
     pub seconds: f64,
     pub packets: u64,
+    /// What went wrong without spoiling the capture (the pcap file could not be written).
+    pub warnings: Vec<String>,
 }
 
 /// Why a capture could not run. `Usage` is the user's mistake (exit 2); `Unavailable` is a
@@ -173,14 +175,21 @@ pub fn run(
         }
     }
     progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut warnings = Vec::new();
     if let Some(out) = savefile {
-        out.finish()?;
+        // A full disk costs the file (nothing half-written is left), not the verdicts.
+        if let Err(CaptureError::Unavailable(message) | CaptureError::Usage(message)) = out.finish()
+        {
+            warnings.push(message);
+        }
     }
     Ok(Outcome {
         table,
         filter,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         packets,
+        warnings,
     })
 }
 

@@ -1,0 +1,240 @@
+//! Faults during a scan: a storm of short-lived processes, a full disk, an overall deadline.
+//! The report stays right for what could be seen; what could not is a warning.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Processes forked since boot (/proc/stat).
+fn forks() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("processes "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_storm_of_short_lived_processes_does_not_break_the_scan() {
+    let blackhole = testbed(&["blackhole"]);
+    let port = blackhole.port().to_string();
+    let hung = testbed(&["hung-recv", &port]);
+    std::thread::sleep(Duration::from_millis(1200));
+    // Children that fork, connect, send and exit as fast as they can, during every scan.
+    let forks_before = forks();
+    let storm_target = testbed(&["blackhole"]);
+    let storm = testbed(&["fork-churn", &storm_target.port().to_string()]);
+    let started = Instant::now();
+    let scans = 5;
+    for scan in 1..=scans {
+        let (status, out, err) = run(stuckconn().args([
+            "scan",
+            "--format",
+            "json",
+            "--no-dns",
+            "--all",
+            "--min-idle",
+            "1s",
+            "--port",
+            &port,
+        ]));
+        assert_eq!(status, 1, "scan {scan}: {err}");
+        let report = json(&out);
+        assert_matches_schema(&report);
+        // The stable hung call is right in every scan, whatever else came and went.
+        assert_eq!(kind_of(&report, hung.pid()), "hung_call", "scan {scan}");
+        let f = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == "hung_call")
+            .expect("the hung call's finding");
+        assert!(f["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pids"].as_array().unwrap().contains(&hung.pid().into())));
+    }
+    let forks_after = forks();
+    drop(storm);
+    let rate = (forks_after - forks_before) as f64 / started.elapsed().as_secs_f64();
+    eprintln!(
+        "churn: {scans} scans in {:?} while {rate:.0} processes a second were forked",
+        started.elapsed()
+    );
+    assert!(
+        rate >= 1000.0,
+        "the storm forked only {rate:.0} processes a second"
+    );
+}
+
+/// A tmpfs of 64 KiB, filled to the brim; unmounted when dropped.
+struct FullDisk {
+    dir: tempfile::TempDir,
+}
+
+impl FullDisk {
+    fn new() -> Option<FullDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+        let disk = FullDisk { dir };
+        let filler = disk.dir.path().join("filler");
+        let _ = std::fs::write(&filler, vec![0u8; 1 << 20]); // ENOSPC after 64 KiB
+        Some(disk)
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn names(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gives_a_clean_error_and_leaves_nothing_half_written() {
+    if !is_root() {
+        skip(
+            "a_full_disk_gives_a_clean_error_and_leaves_nothing_half_written",
+            "needs root to mount a tmpfs",
+        );
+        return;
+    }
+    let Some(disk) = FullDisk::new() else {
+        skip(
+            "a_full_disk_gives_a_clean_error_and_leaves_nothing_half_written",
+            "mount -t tmpfs failed",
+        );
+        return;
+    };
+    let fixture = format!("{}/fixtures/incident.json", env!("CARGO_MANIFEST_DIR"));
+    for args in [
+        vec![
+            "record".to_string(),
+            "--no-dns".into(),
+            "-o".into(),
+            disk.path("snap.json").display().to_string(),
+        ],
+        vec![
+            "--from".into(),
+            fixture.clone(),
+            "--no-dns".into(),
+            "--format".into(),
+            "json".into(),
+            "--output".into(),
+            disk.path("report.json").display().to_string(),
+        ],
+    ] {
+        let (status, out, err) = run(stuckconn().args(&args));
+        assert_eq!(status, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("No space left"), "{err}");
+        assert_eq!(
+            disk.names(),
+            vec!["filler".to_string()],
+            "nothing half-written, no temporary file"
+        );
+    }
+
+    // --pcap-out on a full disk: the verdicts survive, the file does not half-exist.
+    let blackhole = testbed(&["blackhole"]);
+    let port = blackhole.port().to_string();
+    let _hung = testbed(&["hung-recv", &port]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let pcap = disk.path("flows.pcap");
+    let (status, out, err) = run(stuckconn()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-dns",
+            "--min-idle",
+            "1s",
+            "--port",
+            &port,
+            "--capture",
+            "1s",
+            "--pcap-out",
+        ])
+        .arg(&pcap));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_eq!(report["findings"][0]["capture"]["verdict"], "idle");
+    assert!(
+        report["warnings"].to_string().contains("flows.pcap"),
+        "{}",
+        report["warnings"]
+    );
+    assert_eq!(disk.names(), vec!["filler".to_string()]);
+}
+
+#[test]
+fn timeout_reports_what_it_has_and_says_it_is_partial() {
+    let (status, out, _) =
+        run(stuckconn().args(["scan", "--format", "json", "--no-dns", "--timeout", "1ms"]));
+    assert_eq!(status, 3, "exit status 3: the report is partial");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    assert_eq!(report["partial"], true);
+    assert!(
+        report["summary"]["sockets"].as_u64().unwrap() > 0,
+        "what was collected is reported"
+    );
+    assert!(report["warnings"].to_string().contains("--timeout reached"));
+
+    // A capture longer than the deadline is cut to it.
+    let blackhole = testbed(&["blackhole"]);
+    let port = blackhole.port().to_string();
+    let _hung = testbed(&["hung-recv", &port]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let started = Instant::now();
+    let (status, out, _) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--min-idle",
+        "1s",
+        "--port",
+        &port,
+        "--confirm",
+        "10s",
+        "--timeout",
+        "2s",
+    ]));
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 3);
+    let report = json(&out);
+    assert_eq!(report["partial"], true);
+    assert_eq!(
+        report["findings"][0]["confirm"]["verdict"], "idle",
+        "the shortened window still decides"
+    );
+}
