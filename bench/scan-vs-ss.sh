@@ -4,6 +4,10 @@
 # wall time of RUNS runs of each and stuckconn's peak RSS.
 #
 #   bench/scan-vs-ss.sh [CONNS=10000] [PROCS=200] [RUNS=7]
+#   bench/scan-vs-ss.sh 100000 1000 5        # the scale case of the hardening issue
+#
+# One sink server takes at most 25,000 connections (the ephemeral ports of one source address
+# towards one port) and fewer than the open-files limit; more are spread over more sinks.
 #
 # Needs: root (to see every process's fds), ss (iproute2), GNU time (`time` package).
 set -euo pipefail
@@ -15,7 +19,11 @@ PER=$((CONNS / PROCS))
 
 command -v ss >/dev/null || { echo "bench: needs ss (apt-get install iproute2)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time (apt-get install time)" >&2; exit 2; }
-ulimit -n $((CONNS + 1024))
+# As many fds as allowed; a sink holds at most 25,000 connections and fewer than the limit.
+ulimit -n $((CONNS + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+PER_SINK=$(( $(ulimit -n) - 1000 ))
+[ "$PER_SINK" -gt 25000 ] && PER_SINK=25000
+SINKS=$(( (CONNS + PER_SINK - 1) / PER_SINK ))
 cargo build --release --quiet --bin stuckconn --example testbed
 BIN=target/release/stuckconn
 TESTBED=target/release/examples/testbed
@@ -24,19 +32,23 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-fifo=$(mktemp -u); mkfifo "$fifo"
-"$TESTBED" sink >"$fifo" & pids+=($!)
-read -r _ port <"$fifo"; rm -f "$fifo"
-for _ in $(seq "$PROCS"); do
-    "$TESTBED" hold "$port" "$PER" >/dev/null & pids+=($!)
+ports=()
+for _ in $(seq "$SINKS"); do
+    fifo=$(mktemp -u); mkfifo "$fifo"
+    "$TESTBED" sink >"$fifo" & pids+=($!)
+    read -r _ port <"$fifo"; rm -f "$fifo"
+    ports+=("$port")
+done
+for i in $(seq "$PROCS"); do
+    "$TESTBED" hold "${ports[$(( i % SINKS ))]}" "$PER" >/dev/null & pids+=($!)
 done
 # Wait until every connection is established.
-for _ in $(seq 100); do
-    n=$(ss -tanH state established "( dport = :$port )" | wc -l)
-    [ "$n" -ge "$CONNS" ] && break
-    sleep 0.2
+for _ in $(seq 600); do
+    n=$(ss -tanH state established | wc -l)
+    [ "$n" -ge $((2 * CONNS)) ] && break
+    sleep 0.5
 done
-echo "held $n connections to port $port over $PROCS processes ($(ss -tanH | wc -l) TCP sockets in all)"
+echo "held $((n / 2)) connections over $PROCS processes and $SINKS sinks ($(ss -tanH | wc -l) TCP sockets in all)"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() { # prints "wall_secs peak_kib" per run

@@ -130,19 +130,21 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
         deadline,
     );
     wire_checks(&mut report, &snapshot, wire, deadline)?;
-    let text = match args.format {
-        Format::Table => render::table::render(&report, style(args.color)),
-        Format::Json => render::json::render(&report),
-        Format::Prometheus => render::prometheus::render(&report),
+    let style = style(args.color);
+    let render = |w: &mut dyn Write| -> std::io::Result<()> {
+        match args.format {
+            // Streamed: a report of 100,000 connections is never one string in memory.
+            Format::Json => render::json::write(&report, w),
+            Format::Table => w.write_all(render::table::render(&report, style).as_bytes()),
+            Format::Prometheus => w.write_all(render::prometheus::render(&report).as_bytes()),
+        }
     };
     match &args.output {
-        Some(path) => {
-            write_atomically(path, text.as_bytes(), 0o644).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?
-        }
-        None => write_stdout(text.as_bytes())?,
+        Some(path) => write_atomically(path, 0o644, render).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?,
+        None => stream_stdout(render)?,
     }
     if args.format == Format::Table || args.output.is_some() {
         warn_all(&report.warnings);
@@ -546,12 +548,14 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
             .filter(|w| w.starts_with("reverse DNS"))
             .cloned(),
     );
-    let mut bytes = serde_json::to_vec_pretty(&snapshot).expect("snapshot serializes");
-    bytes.push(b'\n');
+    let render = |w: &mut dyn Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, &snapshot)?;
+        w.write_all(b"\n")
+    };
     if args.output.as_os_str() == "-" {
-        write_stdout(&bytes)?;
+        stream_stdout(render)?;
     } else {
-        write_atomically(&args.output, &bytes, 0o600).map_err(|source| Error::Write {
+        write_atomically(&args.output, 0o600, render).map_err(|source| Error::Write {
             path: args.output.clone(),
             source,
         })?;
@@ -572,14 +576,22 @@ fn warn_all(warnings: &[String]) {
     }
 }
 
-/// Writes to standard output; a closed pipe (`stuckconn | head`) is not an error.
-fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
-    emit(bytes).map(|_| ())
+/// Streams to standard output; a closed pipe (`stuckconn | head`) is not an error.
+fn stream_stdout(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match render(&mut out).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(err)),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a file with `mode` through a temporary file in the same directory and a rename:
 /// never half-written, and an existing symlink at `path` is replaced, not followed.
-pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub fn write_atomically(
+    path: &Path,
+    mode: u32,
+    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -588,7 +600,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result
     let mut file = tempfile::Builder::new()
         .prefix(".stuckconn-")
         .tempfile_in(dir)?;
-    file.write_all(bytes)?;
+    {
+        let mut buffered = std::io::BufWriter::new(file.as_file_mut());
+        render(&mut buffered)?;
+        buffered.flush()?;
+    }
     file.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.as_file().sync_all()?;

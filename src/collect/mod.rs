@@ -81,15 +81,23 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     };
     let (mut connections, collector) = match dumped {
         Ok(own_dumps) => {
-            let mut connections = Vec::new();
+            // The largest dump's vector is kept and the others moved into it: no copy of
+            // every socket while the original is still alive.
+            let mut all: Vec<(u64, sockdiag::Dump)> = own_dumps.into_iter().chain(dumps).collect();
+            all.sort_by_key(|(_, d)| std::cmp::Reverse(d.connections.len()));
+            let mut connections: Vec<crate::snapshot::Connection> = Vec::new();
             let mut short_info = 0;
-            for (inode, dump) in own_dumps.into_iter().chain(dumps) {
-                warnings.extend(dump.warnings);
+            for (inode, mut dump) in all {
+                warnings.append(&mut dump.warnings);
                 short_info += dump.short_info;
-                connections.extend(dump.connections.into_iter().map(|mut c| {
+                for c in &mut dump.connections {
                     c.netns = Some(inode);
-                    c
-                }));
+                }
+                if connections.is_empty() {
+                    connections = dump.connections;
+                } else {
+                    connections.append(&mut dump.connections);
+                }
             }
             if short_info > 0 {
                 warnings.push(format!(
@@ -112,6 +120,8 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
         }
     };
 
+    // Vectors grow by doubling: give back the unused half (an mremap, not a copy).
+    connections.shrink_to_fit();
     let mut pass = procs::PassStats::default();
     let holders = procs::attribute(&mut connections, &mut pass, options.deadline);
     if pass.cut_short {

@@ -32,8 +32,12 @@ pub struct Dump {
 }
 
 impl Dump {
-    fn absorb(&mut self, other: Dump) {
-        self.connections.extend(other.connections);
+    fn absorb(&mut self, mut other: Dump) {
+        if self.connections.is_empty() {
+            std::mem::swap(&mut self.connections, &mut other.connections);
+        } else {
+            self.connections.append(&mut other.connections);
+        }
         self.warnings.extend(other.warnings);
         self.short_info += other.short_info;
     }
