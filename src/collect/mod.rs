@@ -1,6 +1,7 @@
 //! Everything that touches the OS for sockets and processes: the live collection
 //! (sock_diag + one pass over /proc), and recorded snapshots.
 
+pub mod caps;
 pub mod cgroup;
 pub mod netns;
 pub mod procnet;
@@ -135,10 +136,13 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
         .filter(|c| c.inode != 0 && c.owners.is_empty())
         .count();
     if pass.denied > 0 || unattributed > 0 {
-        let how = if root {
-            "they belong to processes that exited or to the kernel"
+        let lacking = caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]);
+        let how = if root || lacking.is_empty() {
+            "they belong to processes that exited or to the kernel".to_string()
         } else {
-            "other users' /proc/PID/fd is readable only by root (or with CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE); run with sudo to see them"
+            format!(
+                "other users' /proc/PID/fd needs {lacking} (root has them); run with sudo to see them"
+            )
         };
         let denied = match pass.denied {
             0 => String::new(),
@@ -201,10 +205,11 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
         warnings.push(format!(
             "the threads of {not_examined} processes could not all be examined ({}): \
              threads blocked on their connections may be missing",
-            if root {
-                "they exited, or their memory was not readable"
-            } else {
-                "needs root or CAP_SYS_PTRACE"
+            match caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]) {
+                lacking if root || lacking.is_empty() => {
+                    "they exited, or their memory was not readable".to_string()
+                }
+                lacking => format!("needs {lacking}, or root"),
             }
         ));
     }

@@ -52,16 +52,7 @@ pub fn own_inode() -> Option<u64> {
 
 /// Whether the effective capabilities include CAP_SYS_ADMIN (needed for setns).
 pub fn can_enter() -> bool {
-    const CAP_SYS_ADMIN: u32 = 21;
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0)
+    super::caps::has(super::caps::SYS_ADMIN)
 }
 
 /// The names under /run/netns, by namespace inode.

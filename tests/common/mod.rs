@@ -240,6 +240,11 @@ impl Nobody {
         Nobody { dir }
     }
 
+    /// The copy nobody may run.
+    pub fn binary(&self) -> PathBuf {
+        self.dir.path().join("stuckconn")
+    }
+
     /// `setpriv ... stuckconn`, ready for arguments.
     pub fn stuckconn(&self) -> Command {
         let mut cmd = Command::new("setpriv");

@@ -1,0 +1,36 @@
+//! The capabilities the tool runs with, to say exactly which one would unlock what is missing.
+
+/// Capability numbers (linux/capability.h) and names.
+pub const DAC_READ_SEARCH: (u32, &str) = (2, "CAP_DAC_READ_SEARCH");
+pub const NET_ADMIN: (u32, &str) = (12, "CAP_NET_ADMIN");
+pub const NET_RAW: (u32, &str) = (13, "CAP_NET_RAW");
+pub const SYS_PTRACE: (u32, &str) = (19, "CAP_SYS_PTRACE");
+pub const SYS_ADMIN: (u32, &str) = (21, "CAP_SYS_ADMIN");
+
+/// The effective capability set (0 when it cannot be read).
+pub fn effective() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn has(cap: (u32, &str)) -> bool {
+    effective() & (1 << cap.0) != 0
+}
+
+/// The names of the capabilities in `needed` that the tool lacks, joined with " and ".
+pub fn missing(needed: &[(u32, &'static str)]) -> String {
+    let caps = effective();
+    needed
+        .iter()
+        .filter(|(bit, _)| caps & (1 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
