@@ -154,9 +154,9 @@ pub struct Connection {
     /// Bytes sent and not yet acknowledged by the peer.
     pub send_q: u32,
     pub tcp_info: Option<TcpInfo>,
-    /// Every (pid, fd) that holds this socket.
+    /// Every (pid, fd) that holds this socket (one, almost always: kept inline, no allocation).
     #[serde(default)]
-    pub owners: Vec<Owner>,
+    pub owners: smallvec::SmallVec<[Owner; 1]>,
     /// Threads seen blocked in a syscall waiting on this socket.
     #[serde(default)]
     pub blocked_threads: Vec<BlockedThread>,

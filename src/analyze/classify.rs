@@ -137,7 +137,7 @@ mod tests {
             recv_q: 0,
             send_q: 0,
             tcp_info: info,
-            owners: vec![],
+            owners: Default::default(),
             blocked_threads: vec![],
             netns: None,
         }

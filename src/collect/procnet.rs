@@ -21,7 +21,7 @@ pub fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
                 recv_q: e.rx_queue,
                 send_q: e.tx_queue,
                 tcp_info: None,
-                owners: Vec::new(),
+                owners: Default::default(),
                 blocked_threads: Vec::new(),
                 netns: None,
             })),

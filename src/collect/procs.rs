@@ -4,7 +4,6 @@
 use crate::snapshot::{Connection, Owner, Process};
 use procfs::process::FDTarget;
 use procfs::ProcError;
-use std::collections::HashMap;
 
 /// What the /proc pass could not see. Both are normal on a live host.
 #[derive(Debug, Default)]
@@ -24,12 +23,20 @@ pub fn attribute(
     stats: &mut PassStats,
     deadline: Option<std::time::Instant>,
 ) -> Vec<u32> {
-    let mut by_inode: HashMap<u64, usize> = HashMap::with_capacity(connections.len());
-    for (i, c) in connections.iter().enumerate() {
-        if c.inode != 0 {
-            by_inode.insert(c.inode, i);
-        }
-    }
+    // Sorted (inode, index) pairs: half the memory of a hash map at 200,000 sockets.
+    let mut by_inode: Vec<(u64, u32)> = connections
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.inode != 0)
+        .map(|(i, c)| (c.inode, i as u32))
+        .collect();
+    by_inode.sort_unstable();
+    let index_of = |inode: u64| {
+        by_inode
+            .binary_search_by_key(&inode, |&(ino, _)| ino)
+            .ok()
+            .map(|at| by_inode[at].1 as usize)
+    };
     let mut holders = Vec::new();
     let processes = match procfs::process::all_processes() {
         Ok(iter) => iter,
@@ -65,7 +72,7 @@ pub fn attribute(
         let mut holds = false;
         for fd in fds.flatten() {
             if let FDTarget::Socket(inode) = fd.target {
-                if let Some(&i) = by_inode.get(&inode) {
+                if let Some(i) = index_of(inode) {
                     connections[i].owners.push(Owner {
                         pid,
                         fd: fd.fd as u32,

@@ -269,7 +269,7 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
         recv_q: h.recv_queue,
         send_q: h.send_queue,
         tcp_info,
-        owners: Vec::new(),
+        owners: Default::default(),
         blocked_threads: Vec::new(),
         netns: None,
     }
