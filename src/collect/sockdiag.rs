@@ -227,7 +227,8 @@ pub fn parse_datagram(data: &[u8], dump: &mut Dump) -> std::io::Result<bool> {
             NetlinkPayload::Error(err) => {
                 return Err(err
                     .code
-                    .map(|code| std::io::Error::from_raw_os_error(-code.get()))
+                    // The kernel sends -errno; any other value (i32::MIN) must not overflow.
+                    .map(|code| std::io::Error::from_raw_os_error(code.get().saturating_neg()))
                     .unwrap_or_else(|| std::io::Error::other("sock_diag error")));
             }
             NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
@@ -334,6 +335,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!((calls, dump.short_info), (2, 2));
+    }
+
+    /// Found by the fuzzer (fuzz/ sock_diag): an error message with code i32::MIN.
+    #[test]
+    fn an_error_code_of_i32_min_is_an_error_not_a_panic() {
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&36u32.to_ne_bytes()); // length
+        raw.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+        raw.extend_from_slice(&[0u8; 10]); // flags, seq, pid
+        raw.extend_from_slice(&i32::MIN.to_ne_bytes());
+        raw.extend_from_slice(&[0u8; 16]); // the request's header
+        let mut dump = Dump::default();
+        assert!(parse_datagram(&raw, &mut dump).is_err());
     }
 
     #[test]
