@@ -54,10 +54,11 @@ fn redact_pairs(arg: &str) -> String {
         let end = value.find(['&', ';', ' ', ',']).unwrap_or(value.len());
         if is_secret_key(key) && end > 0 {
             out.push_str(MASK);
+            rest = &value[end..];
         } else {
-            out.push_str(&value[..end]);
+            // Not a secret: keep scanning inside the value (`--opt=token=abc`).
+            rest = value;
         }
-        rest = &value[end..];
     }
     out.push_str(rest);
     out
@@ -91,7 +92,12 @@ fn redact_userinfo(arg: &str) -> String {
 
 /// Masks the secrets of a command line given as its arguments.
 pub fn redact_args(args: &[String]) -> Vec<String> {
-    let program = args.first().map(String::as_str).unwrap_or("");
+    // Judged on the redacted program name, so that redacting twice changes nothing.
+    let program = args
+        .first()
+        .map(|p| redact_userinfo(&redact_pairs(p)))
+        .unwrap_or_default();
+    let program = program.as_str();
     let mut out = Vec::with_capacity(args.len());
     let mut mask_next = false;
     for (i, arg) in args.iter().enumerate() {
@@ -181,6 +187,22 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(redact(raw), want, "{raw}");
         }
+    }
+
+    /// Found by the fuzzer (fuzz/ names): a secret inside another option's value.
+    #[test]
+    fn a_secret_inside_another_value() {
+        assert_eq!(redact("app --opt=token=abc"), "app --opt=token=***");
+        assert_eq!(redact("x=a_password=b c"), "x=a_password=*** c");
+    }
+
+    /// Found by the fuzzer: redacting twice must change nothing, argv[0] included.
+    #[test]
+    fn redaction_is_idempotent_when_argv0_holds_a_secret() {
+        let raw = "mysql.pass=x&y -pwd,z";
+        let once = redact(raw);
+        assert_eq!(redact(&once), once);
+        assert_eq!(once, "mysql.pass=***&y -p***");
     }
 
     #[test]
