@@ -287,12 +287,8 @@ impl Tracker {
             }
             group.oldest_idle_secs = oldest;
             group.pids.extend(pids);
-            if let Some(f) = report
-                .findings
-                .iter()
-                .find(|f| f.remote.ip == key.remote.ip && f.remote.port == key.remote.port)
-            {
-                group.remote = f.remote.clone();
+            if let Some(remote) = remotes.get(&(key.remote.ip, key.remote.port)) {
+                group.remote = (*remote).clone();
             }
             let was_leak = group.leak;
             group.leak = is_leak(&group.history);
