@@ -217,7 +217,7 @@ fn build(options: &Options) -> Result<TokioResolver, String> {
 }
 
 /// Addresses that are named without asking anyone.
-fn local_label(ip: IpAddr) -> Option<HostName> {
+pub fn local_label(ip: IpAddr) -> Option<HostName> {
     if ip.is_loopback() {
         return Some(HostName {
             hostname: Some("localhost".to_string()),

@@ -118,14 +118,14 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
         ),
     };
     let options = analyze_options(&args.filter, args.all);
-    let resolver = args.dns.options().map(Resolver::new);
+    let mut resolver = None;
     let mut names = snapshot.names.clone();
     let mut report = analyze_and_name(
         &snapshot,
         &options,
         &source,
         &args.dns,
-        resolver.as_ref(),
+        &mut resolver,
         &mut names,
         deadline,
     );
@@ -152,43 +152,56 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     Ok(status_of(&report))
 }
 
-/// Analyses, names the remotes and clients of the findings with `resolver` (addresses in
-/// `names` are not looked up again; new names are added to it), and analyses again with
-/// the names.
+/// Analyses, names the remotes and clients of the findings (addresses in `names` are not
+/// looked up again; new names are added to it), and analyses again with the names. The
+/// resolver is made the first time an address needs a name, then kept in `resolver`.
 fn analyze_and_name(
     snapshot: &Snapshot,
     options: &analyze::Options,
     source: &str,
     dns: &DnsArgs,
-    resolver: Option<&Resolver>,
+    resolver: &mut Option<Resolver>,
     names: &mut Names,
     deadline: Instant,
 ) -> Report {
     let now = SystemTime::now();
     let mut report = analyze::analyze(snapshot, options, source, now, names);
-    let (Some(resolver), Some(dns_options)) = (resolver, dns.options()) else {
+    let Some(dns_options) = dns.options() else {
         return report;
     };
-    let wanted: Vec<_> = report
+    let known = names.len();
+    let mut wanted: Vec<_> = report
         .named_addresses()
         .map(|(ip, _)| ip)
         .filter(|ip| !names.contains_key(ip))
         .collect();
+    // Loopback and link-local addresses are named without a resolver (or its runtime).
+    wanted.retain(|&ip| match crate::resolve::local_label(ip) {
+        Some(name) => {
+            names.insert(ip, name);
+            false
+        }
+        None => true,
+    });
     let mut timings = report.timings.clone();
     let mut warnings = Vec::new();
+    let mut cut = false;
     if !wanted.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
+        let resolver = resolver.get_or_insert_with(|| Resolver::new(dns_options.clone()));
         let outcome = resolver.resolve(wanted, Some(left));
-        let cut = left < dns_options.deadline
+        cut = left < dns_options.deadline
             && outcome.names.values().any(|n| n.dns == DnsStatus::Timeout);
         names.extend(outcome.names);
         warnings = outcome.warnings;
         timings.dns_secs = outcome.secs;
+    }
+    if names.len() != known {
         report = analyze::analyze(snapshot, options, source, now, names);
-        if cut {
-            report.partial = true;
-            warnings.push("--timeout reached during reverse DNS: the report is partial".into());
-        }
+    }
+    if cut {
+        report.partial = true;
+        warnings.push("--timeout reached during reverse DNS: the report is partial".into());
     }
     report.options.dns_timeout_secs = Some(dns_options.timeout.as_secs_f64());
     report.options.dns_servers = dns_options.servers.iter().map(|s| s.to_string()).collect();
@@ -345,7 +358,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
     });
     let style = style(args.color);
     let options = analyze_options(&args.filter, false);
-    let resolver = args.dns.options().map(Resolver::new);
+    let mut resolver = None;
     let mut names = Names::new();
     let mut tracker = Tracker::new();
     let started = Instant::now();
@@ -365,7 +378,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
             &options,
             "live",
             &args.dns,
-            resolver.as_ref(),
+            &mut resolver,
             &mut names,
             deadline,
         );
@@ -485,14 +498,14 @@ fn check(args: &CheckArgs) -> i32 {
             Err(err) => return fail(err.to_string()),
         },
     };
-    let resolver = args.dns.options().map(Resolver::new);
+    let mut resolver = None;
     let mut names = snapshot.names.clone();
     let report = analyze_and_name(
         &snapshot,
         &analyze_options(&args.filter, false),
         &source,
         &args.dns,
-        resolver.as_ref(),
+        &mut resolver,
         &mut names,
         deadline,
     );
@@ -525,14 +538,14 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
         all: false,
         filter: Filter::default(),
     };
-    let resolver = args.dns.options().map(Resolver::new);
+    let mut resolver = None;
     let mut names = Names::new();
     let report = analyze_and_name(
         &snapshot,
         &options,
         "live",
         &args.dns,
-        resolver.as_ref(),
+        &mut resolver,
         &mut names,
         deadline,
     );
