@@ -31,23 +31,40 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 }
 
-/// A bad command line: exit 2 as clap does, but for `check` a plugin's UNKNOWN (3) with its
-/// one status line on standard output, as monitoring expects.
+/// A bad command line: one error line on standard error and exit 2; for `check`, a plugin's
+/// UNKNOWN (3) status line on standard output, as monitoring expects. `--help` and
+/// `--version` are printed as clap prints them.
 pub fn exit_on_usage_error(err: clap::Error) -> ! {
     use clap::error::ErrorKind;
-    let is_check = std::env::args().nth(1).as_deref() == Some("check");
-    if is_check
-        && !matches!(
-            err.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        )
-    {
-        let first = err.to_string();
-        let first = first.lines().next().unwrap_or("bad arguments");
-        let _ = emit(render::nagios::unknown(first.trim_start_matches("error: ")).as_bytes());
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit()
+    }
+    // clap's message up to its first blank line ("error: ...", the arguments it names),
+    // and its tip ("a similar argument exists"), on one line.
+    let text = err.render().to_string();
+    let message = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.trim_start_matches("error: ");
+    if std::env::args().nth(1).as_deref() == Some("check") {
+        let _ = emit(render::nagios::unknown(message).as_bytes());
         std::process::exit(render::nagios::UNKNOWN);
     }
-    err.exit()
+    let tip = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(|t| format!("; {t}"))
+        .unwrap_or_default();
+    eprintln!("stuckconn: error: {message}{tip} (see stuckconn --help)");
+    std::process::exit(crate::error::EXIT_ERROR)
 }
 
 fn analyze_options(filter: &FilterArgs, all: bool) -> analyze::Options {

@@ -281,7 +281,8 @@ fn bad_input_exits_2() {
         let (status, out, err) = run(stuckconn().args(*args));
         assert_eq!(status, 2, "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?}");
-        assert!(err.contains("error"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("stuckconn: error: "), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
