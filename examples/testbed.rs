@@ -18,6 +18,8 @@
 //!   testbed leak PORT N          open a hung call every 200 ms until N are open, hold them
 //!   testbed churn PORT KEEP      open a hung call every 200 ms, close the oldest beyond KEEP
 //!   testbed fork-churn PORT      fork children that connect, send, and exit, as fast as it can
+//!   testbed poll-unmapped PORT   a hung call polled from an array whose page is then unmapped:
+//!                                the poll goes on, /proc/PID/mem can no longer show its fds
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
@@ -156,6 +158,41 @@ fn main() {
                     _ => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
+        }
+        "poll-unmapped" => {
+            let mut s = connect(port());
+            s.write_all(REQUEST).unwrap();
+            let page = 4096;
+            // SAFETY: an anonymous private page, written before the poll and unmapped once the
+            // kernel has copied the pollfd array (poll keeps its own copy while it blocks).
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(ptr, libc::MAP_FAILED);
+            let fds = ptr as *mut libc::pollfd;
+            unsafe {
+                *fds = libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }
+            };
+            let addr = ptr as usize;
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                unsafe { libc::munmap(addr as *mut libc::c_void, page) };
+                ready();
+            });
+            // SAFETY: one valid pollfd at the start of the page.
+            unsafe { libc::poll(fds, 1, -1) };
+            hold()
         }
         "hung-poll" => {
             let mut s = connect(port());

@@ -300,7 +300,8 @@ pub enum ThreadEvidence {
     NotCollected,
     /// Every thread's syscall was read.
     Read,
-    /// Some threads' syscalls could be read, others not (permission, or they vanished).
+    /// Some of the evidence could not be read (a thread's syscall, or the fd set of its poll
+    /// in /proc/PID/mem): what was read is reported, nothing is guessed.
     Partial,
     /// The threads could not be examined (permission denied).
     Denied,

@@ -238,3 +238,77 @@ fn timeout_reports_what_it_has_and_says_it_is_partial() {
         "the shortened window still decides"
     );
 }
+
+#[test]
+fn a_poll_array_that_cannot_be_read_is_said_not_guessed() {
+    if !is_root() {
+        skip(
+            "a_poll_array_that_cannot_be_read_is_said_not_guessed",
+            "reading another process's memory needs root",
+        );
+        return;
+    }
+    let blackhole = testbed(&["blackhole"]);
+    let port = blackhole.port().to_string();
+    // Blocked in poll() on a pollfd array whose page is gone: /proc/PID/mem fails there.
+    let client = testbed(&["poll-unmapped", &port]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let (status, out, err) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--min-idle",
+        "1s",
+        "--port",
+        &port,
+    ]));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    let f = &report["findings"][0];
+    assert_eq!(
+        f["kind"], "hung_call",
+        "still a hung call: nothing came back"
+    );
+    assert_eq!(f["processes"][0]["pids"][0], client.pid());
+    assert_eq!(
+        f["threads_blocked"], 0,
+        "no blocked thread is claimed without seeing it"
+    );
+    assert_eq!(f["processes"][0]["thread_evidence"], "partial");
+    assert!(
+        f["evidence"].to_string().contains("threads not examined"),
+        "{}",
+        f["evidence"]
+    );
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("threads of 1 processes could not all be examined"),
+        "{}",
+        report["warnings"]
+    );
+}
+
+#[test]
+fn processes_that_vanish_between_passes_are_skipped() {
+    use stuckconn::collect::{procs, threads};
+    use stuckconn::snapshot::ThreadEvidence;
+    // A real process, gone (killed and reaped) before it is looked at.
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        procs::describe(pid, None, 100, true).is_none(),
+        "a vanished process is not described"
+    );
+    let mut found = Vec::new();
+    let evidence = threads::examine(pid, &std::collections::HashMap::new(), &mut found);
+    assert_ne!(
+        evidence,
+        ThreadEvidence::Read,
+        "and its threads are not claimed to be read"
+    );
+    assert!(found.is_empty());
+}

@@ -103,6 +103,9 @@ pub fn examine(
         Err(_) => return ThreadEvidence::Partial,
     };
     let mut read = 0usize;
+    // Threads whose syscall file we may not read, and threads whose evidence failed otherwise
+    // (their poll array in /proc/PID/mem could not be read, say).
+    let mut denied = 0usize;
     let mut unreadable = 0usize;
     let mut mem: Option<std::io::Result<std::fs::File>> = None;
     for task in tasks.flatten() {
@@ -116,6 +119,10 @@ pub fn examine(
         let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                denied += 1;
+                continue;
+            }
             Err(_) => {
                 unreadable += 1;
                 continue;
@@ -175,9 +182,9 @@ pub fn examine(
             }
         }
     }
-    match (read, unreadable) {
-        (_, 0) => ThreadEvidence::Read,
-        (0, _) => ThreadEvidence::Denied,
+    match (read, denied, unreadable) {
+        (_, 0, 0) => ThreadEvidence::Read,
+        (0, _, 0) => ThreadEvidence::Denied,
         _ => ThreadEvidence::Partial,
     }
 }
