@@ -67,6 +67,11 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
     std::process::exit(crate::error::EXIT_ERROR)
 }
 
+/// How `scan`, `watch` and `check` collect, from their shared flags.
+fn filter_collect_options(filter: &FilterArgs, deadline: Instant) -> collect::Options {
+    collect_options(filter.min_idle, &filter.netns, filter.no_redact, deadline)
+}
+
 fn analyze_options(filter: &FilterArgs, all: bool) -> analyze::Options {
     analyze::Options {
         min_idle: filter.min_idle,
@@ -125,12 +130,7 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     let (snapshot, source) = match &args.from {
         Some(path) => (collect::load(path)?, path.display().to_string()),
         None => (
-            collect::live(&collect_options(
-                args.filter.min_idle,
-                &args.filter.netns,
-                args.filter.no_redact,
-                deadline,
-            ))?,
+            collect::live(&filter_collect_options(&args.filter, deadline))?,
             "live".to_string(),
         ),
     };
@@ -384,12 +384,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
         let tick = Instant::now();
         // In watch, --timeout bounds each sample.
         let deadline = tick + args.filter.timeout;
-        let snapshot = collect::live(&collect_options(
-            args.filter.min_idle,
-            &args.filter.netns,
-            args.filter.no_redact,
-            deadline,
-        ))?;
+        let snapshot = collect::live(&filter_collect_options(&args.filter, deadline))?;
         let report = analyze_and_name(
             &snapshot,
             &options,
@@ -505,12 +500,7 @@ fn check(args: &CheckArgs) -> i32 {
             Ok(snapshot) => (snapshot, path.display().to_string()),
             Err(err) => return fail(err.to_string()),
         },
-        None => match collect::live(&collect_options(
-            args.filter.min_idle,
-            &args.filter.netns,
-            args.filter.no_redact,
-            deadline,
-        )) {
+        None => match collect::live(&filter_collect_options(&args.filter, deadline)) {
             Ok(snapshot) => (snapshot, "live".to_string()),
             Err(err) => return fail(err.to_string()),
         },
