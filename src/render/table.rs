@@ -13,11 +13,10 @@ pub fn render(report: &Report, style: Style) -> String {
     let min_idle = human_duration(report.options.min_idle_secs);
     let problems = report.summary.problems;
     let header = format!(
-        "{} · {} TCP sockets · {} finding{} (idle ≥ {}) · {}{}",
+        "{} · {} · {} (idle ≥ {}) · {}{}",
         sanitize(&report.host.hostname),
-        report.summary.sockets,
-        problems,
-        if problems == 1 { "" } else { "s" },
+        count(report.summary.sockets, "TCP socket"),
+        count(problems, "finding"),
         min_idle,
         utc_time(&report.taken_at),
         if report.source == "live" {
@@ -30,8 +29,9 @@ pub fn render(report: &Report, style: Style) -> String {
 
     if report.findings.is_empty() {
         let line = format!(
-            "{} TCP sockets, {} connections checked: none idle ≥ {min_idle} waiting on a reply, none left in CLOSE-WAIT, none stalled or stuck connecting.",
-            report.summary.sockets, report.summary.connections
+            "{}, {} checked: none idle ≥ {min_idle} waiting on a reply, none left in CLOSE-WAIT, none stalled or stuck connecting.",
+            count(report.summary.sockets, "TCP socket"),
+            count(report.summary.connections, "connection")
         );
         out.push_str(&wrap(&line, style.width, ""));
     } else {
@@ -75,6 +75,11 @@ pub fn render(report: &Report, style: Style) -> String {
         out.push_str(&connections_table(report, style));
     }
     out
+}
+
+/// `1 finding`, `2 findings`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub(crate) fn new_table(style: Style, header: &[&str]) -> Table {
