@@ -10,7 +10,7 @@ use crate::cli::{
 use crate::collect;
 use crate::error::{Error, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
 use crate::render::{self, sanitize, Style};
-use crate::report::{Report, WireRun};
+use crate::report::{Kind, Report, WireRun};
 use crate::resolve::{DnsStatus, Names, Resolver};
 use crate::snapshot::{Snapshot, TcpInfo};
 use std::collections::HashMap;
@@ -459,12 +459,10 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
 }
 
 fn watch_header(report: &Report, tracker: &Tracker, args: &WatchArgs, time: &str) -> String {
-    let stuck: usize = report
-        .summary
-        .by_kind
+    let stuck: usize = Kind::ALL
         .iter()
-        .filter(|(k, _)| ["hung_call", "close_wait", "stalled_send", "syn_sent"].contains(k))
-        .map(|(_, n)| n)
+        .filter(|k| k.is_problem())
+        .filter_map(|k| report.summary.by_kind.get(k.key()))
         .sum();
     format!(
         "{} · sample {} every {} · {stuck} stuck now (idle ≥ {}) · {} · Ctrl-C to stop",
@@ -556,11 +554,11 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
         &mut names,
         deadline,
     );
-    for (ip, name) in report.named_addresses() {
-        if name.dns != DnsStatus::Skipped {
-            snapshot.names.insert(ip, name.clone());
-        }
-    }
+    // The names just looked up (or labelled) are those of the findings' addresses.
+    snapshot.names = names
+        .into_iter()
+        .filter(|(_, name)| name.dns != DnsStatus::Skipped)
+        .collect();
     snapshot.warnings.extend(
         report
             .warnings

@@ -244,10 +244,7 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
 /// Reads every socket's tcp_info again (one more sock_diag dump), by socket cookie: the
 /// second reading of `--confirm`.
 pub fn recount() -> std::io::Result<HashMap<u64, crate::snapshot::TcpInfo>> {
-    let socket = sockdiag::open()?;
-    let mut dump = sockdiag::Dump::default();
-    sockdiag::dump_all(&socket, &mut dump)?;
-    Ok(dump
+    Ok(sockdiag::dump_here()?
         .connections
         .into_iter()
         .filter_map(|c| Some((c.cookie?, c.tcp_info?)))

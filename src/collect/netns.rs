@@ -202,14 +202,8 @@ pub fn targets(selection: &Selection, warnings: &mut Vec<String>) -> Result<Vec<
 
 /// Dumps the namespace's TCP sockets, inside it when it is not the tool's own.
 pub fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
-    let run = || -> std::io::Result<sockdiag::Dump> {
-        let socket = sockdiag::open()?;
-        let mut dump = sockdiag::Dump::default();
-        sockdiag::dump_all(&socket, &mut dump)?;
-        Ok(dump)
-    };
     let Some(path) = target.path.clone() else {
-        return run();
+        return sockdiag::dump_here();
     };
     // A thread of its own enters the namespace, dumps, and ends: the main thread never moves.
     std::thread::Builder::new()
@@ -220,7 +214,7 @@ pub fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
             if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            run()
+            sockdiag::dump_here()
         })?
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the namespace thread failed")))

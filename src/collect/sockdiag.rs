@@ -110,6 +110,14 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
     }
 }
 
+/// Dumps every TCP socket of the calling thread's network namespace, on a socket of its own.
+pub fn dump_here() -> std::io::Result<Dump> {
+    let socket = open()?;
+    let mut dump = Dump::default();
+    dump_all(&socket, &mut dump)?;
+    Ok(dump)
+}
+
 /// Dumps every TCP socket of both families into `dump`. A family that fails is warned about;
 /// the other one is still dumped. Returns an error only if neither family could be dumped.
 pub fn dump_all(socket: &Socket, dump: &mut Dump) -> std::io::Result<()> {
