@@ -1,9 +1,9 @@
 //! Faults during a scan: a storm of short-lived processes, a full disk, an overall deadline.
 //! The report stays right for what could be seen; what could not is a warning.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

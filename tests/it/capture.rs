@@ -1,9 +1,9 @@
 //! Idleness on the wire: a real libpcap capture of real flows on loopback, the counter proof
 //! with and without privileges, and pcap files of every link type the parser knows.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

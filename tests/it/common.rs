@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: the testbed processes, the binary, JSON checks.
-#![allow(dead_code)]
+
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -258,4 +258,9 @@ impl Nobody {
         .arg(self.dir.path().join("stuckconn"));
         cmd
     }
+}
+
+/// The path of a file under fixtures/.
+pub fn fixture(name: &str) -> String {
+    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }

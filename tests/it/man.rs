@@ -1,6 +1,6 @@
 //! The man page is generated from the clap definitions (clap_mangen) plus man/extra.roff.
 //! This test fails when the committed man/stuckconn.1 is stale; regenerate it with
-//! `UPDATE_MAN=1 cargo test --test man`.
+//! `UPDATE_MAN=1 cargo test --test it man`.
 
 use clap::CommandFactory;
 use clap_mangen::Man;
@@ -47,7 +47,7 @@ fn committed_man_page_is_current() {
     let committed = std::fs::read(path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "man/stuckconn.1 is stale: run `UPDATE_MAN=1 cargo test --test man` and commit it"
+        "man/stuckconn.1 is stale: run `UPDATE_MAN=1 cargo test --test it man` and commit it"
     );
     let text = String::from_utf8(fresh).unwrap();
     for section in [

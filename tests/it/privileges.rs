@@ -1,9 +1,9 @@
 //! Least privilege: what a run as nobody with exactly one (or two) capabilities sees of root's
 //! processes, and that each warning names the capability that would unlock the rest.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;
 

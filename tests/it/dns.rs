@@ -2,15 +2,11 @@
 //! format), a resolver that never answers (testbed `dns-blackhole`), and a live hung call to a
 //! documentation address inside a test namespace.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-fn fixture(name: &str) -> String {
-    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A DNS server serving `records` (the testbed `dns` file format); returns it and its port.
 fn dns_server(records: &str) -> (Proc, tempfile::TempDir, u16) {

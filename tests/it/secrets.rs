@@ -1,9 +1,9 @@
 //! Secrets in command lines never reach the report or a snapshot, unless asked for; files the
 //! tool writes are private and never follow a symlink planted where they go.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 
 const SECRETS: [&str; 3] = ["hunter2", "abc123tok", "s3cretpw"];

@@ -1,14 +1,10 @@
 //! Recorded snapshots replayed with `scan --from`: the analysis, deterministic. Also bad input:
 //! malformed snapshots and bad flags give one clear error line and exit status 2.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use serde_json::Value;
-
-fn fixture(name: &str) -> String {
-    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn replay(name: &str, extra: &[&str]) -> (i32, Value) {
     let mut cmd = stuckconn();

@@ -1,8 +1,8 @@
 //! Watching over time, the monitoring plugin and the Prometheus output.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -182,10 +182,6 @@ fn perf(values: &[(String, f64)], label: &str) -> f64 {
         .find(|(l, _)| l == label)
         .unwrap_or_else(|| panic!("no {label}"))
         .1
-}
-
-fn fixture(name: &str) -> String {
-    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! server and hung clients, seen from the root namespace; namespaces that come and go during a
 //! scan; an unprivileged scan that can only see its own.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;
 

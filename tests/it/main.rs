@@ -1,0 +1,17 @@
+//! stuckconn's integration tests: one crate (one binary to build and link), a module per area.
+//! Live tests start real processes and scope every scan to a network namespace they made.
+
+mod common;
+
+mod capture;
+mod dns;
+mod faults;
+mod live;
+mod man;
+mod monitor;
+mod netns;
+mod privileges;
+mod properties;
+mod replay;
+mod secrets;
+mod terminal;
