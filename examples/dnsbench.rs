@@ -33,7 +33,10 @@ fn main() {
         concurrency: 64,
     });
     for pass in ["cold", "warm"] {
-        let outcome = resolver.resolve(addresses.iter().copied(), None);
+        let outcome = resolver.resolve(
+            addresses.iter().copied(),
+            &stuckconn::deadline::Deadline::none(),
+        );
         let ok = outcome
             .names
             .values()

@@ -24,7 +24,8 @@ Run without a subcommand, stuckconn scans this host (the same as `stuckconn scan
 
 const AFTER_HELP: &str = "\
 Exit status: 0 no finding, 1 at least one hung_call, close_wait, stalled_send or syn_sent \
-finding, 2 error.
+finding, 2 error, 3 partial report (--timeout or a signal cut it short; `check`: 0 OK, \
+1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 Run as root to see every process's sockets and threads; see `man stuckconn` (PERMISSIONS).";
 
 #[derive(Debug, Parser)]
@@ -88,6 +89,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
 
+    /// Refuse snapshots larger than this (bytes, or with K, M, G)
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
+    pub snapshot_limit: u64,
+
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -138,10 +143,11 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PORT")]
     pub port: Vec<u16>,
 
-    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, or a namespace file
-    /// (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the own one
-    #[arg(long, value_name = "self|NAME|PID|PATH")]
-    pub netns: Vec<String>,
+    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, `net:[INODE]`, or a
+    /// namespace file (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the
+    /// own one. With --from: the recorded namespaces of that name, inode or pid
+    #[arg(long, value_name = "self|NAME|PID|PATH", value_parser = crate::collect::netns::Choice::parse)]
+    pub netns: Vec<crate::collect::netns::Choice>,
 
     /// Show command lines as they are: by default passwords, tokens and URL credentials in
     /// them are masked as ***
@@ -157,16 +163,16 @@ pub struct FilterArgs {
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     /// Time between samples (one collection each)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval)]
     pub interval: Duration,
 
     /// Stop after this long (default: until Ctrl-C)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "count")]
     pub duration: Option<Duration>,
 
-    /// Stop after this many samples
-    #[arg(long, value_name = "N")]
-    pub count: Option<usize>,
+    /// Stop after this many samples (at least 1)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
 
     /// Output: a table redrawn in place on a terminal, ndjson otherwise
     #[arg(long, value_enum)]
@@ -201,6 +207,10 @@ pub struct CheckArgs {
     /// Check a snapshot written by `stuckconn record` instead of this host
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
+
+    /// Refuse snapshots larger than this (bytes, or with K, M, G)
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
+    pub snapshot_limit: u64,
 
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -273,10 +283,11 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub min_idle: Duration,
 
-    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, or a namespace file
-    /// (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the own one
-    #[arg(long, value_name = "self|NAME|PID|PATH")]
-    pub netns: Vec<String>,
+    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, `net:[INODE]`, or a
+    /// namespace file (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the
+    /// own one. With --from: the recorded namespaces of that name, inode or pid
+    #[arg(long, value_name = "self|NAME|PID|PATH", value_parser = crate::collect::netns::Choice::parse)]
+    pub netns: Vec<crate::collect::netns::Choice>,
 
     /// Show command lines as they are: by default passwords, tokens and URL credentials in
     /// them are masked as ***
@@ -292,8 +303,45 @@ pub struct RecordArgs {
     pub dns: DnsArgs,
 }
 
+/// The longest duration any flag takes. Longer ones would overflow clocks, and mean nothing
+/// here anyway: the kernel's idle times wrap after 49.7 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))
+    let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "{text} is longer than 30 days, the most any duration here may be"
+        ));
+    }
+    Ok(duration)
+}
+
+/// A size in bytes: `1000`, `64K`, `512M`, `2G` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.trim().to_ascii_uppercase().chars().last() {
+        Some('K') => (&text[..text.len() - 1], 10),
+        Some('M') => (&text[..text.len() - 1], 20),
+        Some('G') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("{text:?} is not a size (try 1000, 64K, 512M, 2G)"))
+}
+
+/// The time between `watch` samples: at least 100 ms (zero would be a busy loop).
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_millis(100) {
+        return Err(format!(
+            "{text} is too short: samples are at least 100ms apart"
+        ));
+    }
+    Ok(duration)
 }
 
 fn parse_remote(text: &str) -> Result<IpNet, String> {

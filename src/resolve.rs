@@ -109,7 +109,7 @@ impl Resolver {
     pub fn resolve(
         &self,
         addresses: impl IntoIterator<Item = IpAddr>,
-        limit: Option<Duration>,
+        limit: &crate::deadline::Deadline,
     ) -> Outcome {
         let started = Instant::now();
         let mut outcome = Outcome::default();
@@ -139,10 +139,8 @@ impl Resolver {
             (None, Ok(_)) => unreachable!("a resolver is only built on a runtime"),
         };
         let mut options = self.options.clone();
-        if let Some(limit) = limit {
-            options.deadline = options.deadline.min(limit);
-        }
-        let results = runtime.block_on(batch(resolver, wanted.clone(), options));
+        options.deadline = options.deadline.min(limit.left());
+        let results = runtime.block_on(batch(resolver, wanted.clone(), options, limit));
         let mut rejected = 0;
         let mut timed_out = 0;
         for ip in wanted {
@@ -237,6 +235,7 @@ async fn batch(
     resolver: Arc<TokioResolver>,
     addresses: Vec<IpAddr>,
     options: Options,
+    stop: &crate::deadline::Deadline,
 ) -> BTreeMap<IpAddr, HostName> {
     let deadline = tokio::time::Instant::now() + options.deadline;
     let mut results = BTreeMap::new();
@@ -254,13 +253,16 @@ async fn batch(
         spawn_next(&mut running, &mut pending);
     }
     loop {
-        match tokio::time::timeout_at(deadline, running.join_next()).await {
+        // Wake at least every tick to notice a signal.
+        let wake = deadline.min(tokio::time::Instant::now() + crate::deadline::TICK);
+        match tokio::time::timeout_at(wake, running.join_next()).await {
             Ok(Some(Ok((ip, name)))) => {
                 results.insert(ip, name);
                 spawn_next(&mut running, &mut pending);
             }
             Ok(Some(Err(_))) => spawn_next(&mut running, &mut pending),
             Ok(None) => break,
+            Err(_) if tokio::time::Instant::now() < deadline && !stop.passed() => {}
             Err(_) => {
                 running.abort_all();
                 break;
@@ -330,7 +332,7 @@ pub fn clean_name(raw: &str) -> Option<String> {
         && name.chars().count() <= MAX_NAME_LEN
         && !name
             .chars()
-            .any(|c| c.is_whitespace() || c == '\\' || crate::render::sanitize::is_unsafe(c));
+            .any(|c| c.is_whitespace() || c == '\\' || crate::text::is_unsafe(c));
     usable.then(|| name.to_string())
 }
 

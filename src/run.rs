@@ -8,16 +8,17 @@ use crate::cli::{
     WatchArgs, WatchFormat, WireArgs,
 };
 use crate::collect;
+use crate::deadline::{self, Deadline};
 use crate::error::{Error, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
+use crate::messages;
+use crate::output::{self, Output};
 use crate::render::{self, sanitize, Style};
 use crate::report::{Kind, Report, WireRun};
 use crate::resolve::{DnsStatus, Names, Resolver};
-use crate::snapshot::{Snapshot, TcpInfo};
+use crate::snapshot::{Endpoint, Snapshot, TcpInfo};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 /// Runs the command the user asked for and returns its exit status.
@@ -63,12 +64,22 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
         .find_map(|l| l.trim().strip_prefix("tip: "))
         .map(|t| format!("; {t}"))
         .unwrap_or_default();
-    eprintln!("stuckconn: error: {message}{tip} (see stuckconn --help)");
+    messages::error(&format!("{message}{tip} (see {} --help)", command_name()));
     std::process::exit(crate::error::EXIT_ERROR)
 }
 
+/// `stuckconn` or `stuckconn SUBCOMMAND`, as the user typed it: where `--help` is.
+fn command_name() -> String {
+    use clap::CommandFactory;
+    let typed = std::env::args().nth(1).unwrap_or_default();
+    match Cli::command().find_subcommand(&typed) {
+        Some(sub) => format!("stuckconn {}", sub.get_name()),
+        None => "stuckconn".to_string(),
+    }
+}
+
 /// How `scan`, `watch` and `check` collect, from their shared flags.
-fn filter_collect_options(filter: &FilterArgs, deadline: Instant) -> collect::Options {
+fn filter_collect_options(filter: &FilterArgs, deadline: Deadline) -> collect::Options {
     collect_options(filter.min_idle, &filter.netns, filter.no_redact, deadline)
 }
 
@@ -97,21 +108,21 @@ fn status_of(report: &Report) -> i32 {
 
 fn collect_options(
     min_idle: std::time::Duration,
-    netns: &[String],
+    netns: &[collect::netns::Choice],
     no_redact: bool,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> collect::Options {
     collect::Options {
         thread_min_idle: min_idle,
         proc_net_only: std::env::var_os("STUCKCONN_PROC_NET").is_some_and(|v| v == "1"),
         netns: collect::netns::Selection::from_args(netns),
         redact: !no_redact,
-        deadline: Some(deadline),
+        deadline,
     }
 }
 
 fn scan(args: &ScanArgs) -> Result<i32, Error> {
-    let deadline = Instant::now() + args.filter.timeout;
+    let deadline = Deadline::after(args.filter.timeout);
     let wire = &args.wire;
     if args.from.is_some() && (wire.capture.is_some() || wire.confirm.is_some()) {
         return Err(Error::Usage(
@@ -127,8 +138,18 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
     if let Err(CaptureError::Usage(message)) = live::check_interfaces(&wire.interface) {
         return Err(Error::Usage(message));
     }
+    // Opened before the scan: a path that cannot be written fails at once, not after it.
+    let mode = match args.format {
+        Format::Prometheus => output::PUBLIC,
+        _ => output::PRIVATE,
+    };
+    let out = open_output(args.output.as_deref(), mode)?;
     let (snapshot, source) = match &args.from {
-        Some(path) => (collect::load(path)?, path.display().to_string()),
+        Some(path) => {
+            let mut snapshot = collect::load(path, args.snapshot_limit)?;
+            collect::select_namespaces(&mut snapshot, &args.filter.netns)?;
+            (snapshot, path.display().to_string())
+        }
         None => (
             collect::live(&filter_collect_options(&args.filter, deadline))?,
             "live".to_string(),
@@ -147,6 +168,7 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
         deadline,
     );
     wire_checks(&mut report, &snapshot, wire, deadline)?;
+    mark_interrupted(&mut report.partial, &mut report.warnings);
     let style = style(args.color);
     let render = |w: &mut dyn Write| -> std::io::Result<()> {
         match args.format {
@@ -156,13 +178,7 @@ fn scan(args: &ScanArgs) -> Result<i32, Error> {
             Format::Prometheus => w.write_all(render::prometheus::render(&report).as_bytes()),
         }
     };
-    match &args.output {
-        Some(path) => write_atomically(path, 0o644, render).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?,
-        None => stream_stdout(render)?,
-    }
+    write_report(out, render)?;
     if args.format == Format::Table || args.output.is_some() {
         warn_all(&report.warnings);
     }
@@ -179,7 +195,7 @@ fn analyze_and_name(
     dns: &DnsArgs,
     resolver: &mut Option<Resolver>,
     names: &mut Names,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Report {
     let now = SystemTime::now();
     let mut report = analyze::analyze(snapshot, options, source, now, names);
@@ -204,10 +220,10 @@ fn analyze_and_name(
     let mut warnings = Vec::new();
     let mut cut = false;
     if !wanted.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.left();
         let resolver = resolver.get_or_insert_with(|| Resolver::new(dns_options.clone()));
-        let outcome = resolver.resolve(wanted, Some(left));
-        cut = left < dns_options.deadline
+        let outcome = resolver.resolve(wanted, &deadline);
+        cut = (left < dns_options.deadline || deadline.passed())
             && outcome.names.values().any(|n| n.dns == DnsStatus::Timeout);
         names.extend(outcome.names);
         warnings = outcome.warnings;
@@ -218,7 +234,10 @@ fn analyze_and_name(
     }
     if cut {
         report.partial = true;
-        warnings.push("--timeout reached during reverse DNS: the report is partial".into());
+        warnings.push(format!(
+            "{} during reverse DNS: the report is partial",
+            deadline.reason()
+        ));
     }
     report.options.dns_timeout_secs = Some(dns_options.timeout.as_secs_f64());
     report.options.dns_servers = dns_options.servers.iter().map(|s| s.to_string()).collect();
@@ -232,7 +251,7 @@ fn wire_checks(
     report: &mut Report,
     snapshot: &Snapshot,
     wire: &WireArgs,
-    deadline: Instant,
+    deadline: Deadline,
 ) -> Result<(), Error> {
     let asked = match (wire.capture, wire.confirm) {
         (None, None) => return Ok(()),
@@ -240,13 +259,14 @@ fn wire_checks(
     };
     // Leave a moment for the second counter reading and the report.
     let left = deadline
-        .saturating_duration_since(Instant::now())
+        .left()
         .saturating_sub(std::time::Duration::from_millis(200));
     let window = asked.min(left);
     if window < asked {
         report.partial = true;
         report.warnings.push(format!(
-            "--timeout reached: the wire was watched for {} instead of {}; the report is partial",
+            "{}: the wire was watched for {} instead of {}; the report is partial",
+            deadline.reason(),
             humantime::format_duration(std::time::Duration::from_millis(window.as_millis() as u64)),
             humantime::format_duration(asked)
         ));
@@ -279,15 +299,44 @@ fn wire_checks(
              --capture and --confirm see only stuckconn's own namespace (run it there with --netns self)"
         ));
     }
+    // A binary given CAP_NET_RAW with setcap (or setuid) must not become a sniffer for every
+    // local user: such a run captures only the caller's own sockets (the counter proof needs
+    // no privilege and still covers every flow).
+    let mut captured: Vec<(Endpoint, Endpoint)> =
+        watched.iter().map(|w| (w.local, w.remote)).collect();
+    if wire.capture.is_some() && collect::caps::secure_exec() {
+        let uid = rustix::process::getuid().as_raw();
+        captured = watched
+            .iter()
+            .filter(|w| report.connections[w.index].uid == uid)
+            .map(|w| (w.local, w.remote))
+            .collect();
+        if captured.len() < watched.len() {
+            report.warnings.push(format!(
+                "{} stuck connections of other users were not captured: this stuckconn runs \
+                 with file capabilities or setuid, so it captures only the sockets of uid {uid} \
+                 (run it as root to capture them all)",
+                watched.len() - captured.len()
+            ));
+        }
+    }
     if watched.is_empty() {
         report.wire = Some(run);
         return Ok(());
     }
     let started = Instant::now();
     let mut results = capture::Results::default();
-    if let (Some(duration), None) = (wire.capture.map(|d| d.min(window)), &run.capture_error) {
-        let flows: Vec<_> = watched.iter().map(|w| (w.local, w.remote)).collect();
-        match live::run(&flows, duration, &wire.interface, wire.pcap_out.as_deref()) {
+    let capture_window = wire
+        .capture
+        .map(|d| d.min(window))
+        .filter(|_| !captured.is_empty());
+    if let (Some(duration), None) = (capture_window, &run.capture_error) {
+        match live::run(
+            &captured,
+            duration,
+            &wire.interface,
+            wire.pcap_out.as_deref(),
+        ) {
             Ok(outcome) => {
                 report.warnings.extend(outcome.warnings);
                 run.filter = Some(outcome.filter);
@@ -303,7 +352,7 @@ fn wire_checks(
     }
     // The counter proof spans the whole window, from the collection to a second reading.
     if let Some(left) = window.checked_sub(started.elapsed()) {
-        wait(left);
+        wait(left, &deadline);
     }
     let before: HashMap<u64, &TcpInfo> = snapshot
         .connections
@@ -339,21 +388,35 @@ fn wire_checks(
     Ok(())
 }
 
-/// Sleeps, with a countdown on stderr when it is a terminal.
-fn wait(duration: std::time::Duration) {
+/// A signal that arrived after the collection still cut something short (DNS, the wire
+/// window): the report says so.
+fn mark_interrupted(partial: &mut bool, warnings: &mut Vec<String>) {
+    if let Some(signal) = deadline::interrupted_by() {
+        if !*partial {
+            *partial = true;
+            warnings.push(format!("interrupted by {signal}: the report is partial"));
+        }
+    }
+}
+
+/// Sleeps, with a countdown on stderr when it is a terminal; a signal ends it early.
+fn wait(duration: std::time::Duration, deadline: &Deadline) {
     let progress = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let deadline = Instant::now() + duration;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+    let until = Instant::now() + duration;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if deadline.passed() {
+            break;
+        }
         progress.set_message(format!(
             "confirming: {}s left",
             left.as_secs_f64().ceil() as u64
         ));
         progress.tick();
-        std::thread::sleep(left.min(std::time::Duration::from_millis(200)));
+        deadline.sleep(left.min(std::time::Duration::from_millis(200)));
     }
     progress.finish_and_clear();
 }
@@ -362,11 +425,6 @@ fn wait(duration: std::time::Duration) {
 /// `--duration`, `--count`, Ctrl-C (SIGINT) or SIGTERM, with a summary and the exit status
 /// of the last sample.
 fn watch(args: &WatchArgs) -> Result<i32, Error> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone())
-            .map_err(|e| Error::Usage(format!("cannot handle signals: {e}")))?;
-    }
     let terminal = std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if terminal {
         WatchFormat::Table
@@ -383,7 +441,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
     let ended_by = loop {
         let tick = Instant::now();
         // In watch, --timeout bounds each sample.
-        let deadline = tick + args.filter.timeout;
+        let deadline = Deadline::after(args.filter.timeout);
         let snapshot = collect::live(&filter_collect_options(&args.filter, deadline))?;
         let report = analyze_and_name(
             &snapshot,
@@ -420,7 +478,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
         if !emit(text.as_bytes())? {
             break "closed pipe";
         }
-        if args.count.is_some_and(|n| tracker.samples() >= n) {
+        if args.count.is_some_and(|n| tracker.samples() as u64 >= n) {
             break "count";
         }
         let next = tick + args.interval;
@@ -430,13 +488,8 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
         {
             break "duration";
         }
-        while let Some(left) = next.checked_duration_since(Instant::now()) {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
-        }
-        if stop.load(Ordering::Relaxed) {
+        Deadline::none().sleep(next.saturating_duration_since(Instant::now()));
+        if deadline::interrupted_by().is_some() {
             break "signal";
         }
     };
@@ -476,7 +529,7 @@ fn watch_header(report: &Report, tracker: &Tracker, args: &WatchArgs, time: &str
 
 /// `check`: the Nagios/Icinga plugin. Every failure is UNKNOWN (3), on standard output.
 fn check(args: &CheckArgs) -> i32 {
-    let deadline = Instant::now() + args.filter.timeout;
+    let deadline = Deadline::after(args.filter.timeout);
     use render::nagios::{self, Thresholds};
     let thresholds = Thresholds {
         warning: args.warning,
@@ -494,7 +547,9 @@ fn check(args: &CheckArgs) -> i32 {
         ));
     }
     let (snapshot, source) = match &args.from {
-        Some(path) => match collect::load(path) {
+        Some(path) => match collect::load(path, args.snapshot_limit)
+            .and_then(|mut s| collect::select_namespaces(&mut s, &args.filter.netns).map(|()| s))
+        {
             Ok(snapshot) => (snapshot, path.display().to_string()),
             Err(err) => return fail(err.to_string()),
         },
@@ -530,7 +585,8 @@ fn emit(bytes: &[u8]) -> Result<bool, Error> {
 }
 
 fn record(args: &RecordArgs) -> Result<i32, Error> {
-    let deadline = Instant::now() + args.timeout;
+    let deadline = Deadline::after(args.timeout);
+    let out = open_output(Some(&args.output), output::PRIVATE)?;
     let mut snapshot = collect::live(&collect_options(
         args.min_idle,
         &args.netns,
@@ -566,23 +622,19 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
             .filter(|w| w.starts_with("reverse DNS"))
             .cloned(),
     );
+    mark_interrupted(&mut snapshot.partial, &mut snapshot.warnings);
     let render = |w: &mut dyn Write| -> std::io::Result<()> {
         serde_json::to_writer_pretty(&mut *w, &snapshot)?;
         w.write_all(b"\n")
     };
-    if args.output.as_os_str() == "-" {
-        stream_stdout(render)?;
-    } else {
-        write_atomically(&args.output, 0o600, render).map_err(|source| Error::Write {
-            path: args.output.clone(),
-            source,
-        })?;
-        eprintln!(
-            "stuckconn: recorded {} sockets and {} processes to {}",
+    write_report(out, render)?;
+    if args.output.as_os_str() != "-" {
+        messages::note(&format!(
+            "recorded {} sockets and {} processes to {}",
             snapshot.connections.len(),
             snapshot.processes.len(),
             args.output.display()
-        );
+        ));
     }
     warn_all(&snapshot.warnings);
     Ok(EXIT_OK)
@@ -590,44 +642,36 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
 
 fn warn_all(warnings: &[String]) {
     for warning in warnings {
-        eprintln!("stuckconn: warning: {}", sanitize(warning));
+        messages::warning(warning);
     }
 }
 
-/// Streams to standard output; a closed pipe (`stuckconn | head`) is not an error.
-fn stream_stdout(render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match render(&mut out).and_then(|()| out.flush()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(err)),
-        _ => Ok(()),
+/// Opens where a report goes (`None`: standard output).
+fn open_output(path: Option<&Path>, mode: u32) -> Result<Output, Error> {
+    match path {
+        Some(path) => Output::open(path, mode).map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
+        None => Ok(Output::stdout()),
     }
 }
 
-/// Writes a file with `mode` through a temporary file in the same directory and a rename:
-/// never half-written, and an existing symlink at `path` is replaced, not followed.
-pub fn write_atomically(
-    path: &Path,
-    mode: u32,
+/// Renders into `out` and commits it; a closed pipe on standard output is not an error.
+fn write_report(
+    mut out: Output,
     render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".stuckconn-")
-        .tempfile_in(dir)?;
-    {
-        let mut buffered = std::io::BufWriter::new(file.as_file_mut());
-        render(&mut buffered)?;
-        buffered.flush()?;
+) -> Result<(), Error> {
+    let to_stdout = out.path().is_none();
+    let path = out.path().map(Path::to_path_buf);
+    match render(out.writer()).and_then(|()| out.commit()) {
+        Err(err) if to_stdout && err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(match path {
+            Some(path) => Error::Write { path, source },
+            None => Error::Output(source),
+        }),
+        Ok(()) => Ok(()),
     }
-    file.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// Colour and width, decided once from the flag, the terminal and NO_COLOR.

@@ -79,15 +79,15 @@ impl FlowTable {
         }
     }
 
-    /// Accounts one segment, in capture order.
-    pub fn add(&mut self, seg: &Segment) {
+    /// Accounts one segment, in capture order. Returns whether it belongs to a watched flow.
+    pub fn add(&mut self, seg: &Segment) -> bool {
         let (flow, from) = if let Some(flow) = self.flows.get_mut(&(seg.src, seg.dst)) {
             (flow, 0)
         } else if let Some(flow) = self.flows.get_mut(&(seg.dst, seg.src)) {
             (flow, 1)
         } else {
             self.unmatched += 1;
-            return;
+            return false;
         };
         let counts = &mut flow.counts;
         counts.packets += 1;
@@ -117,6 +117,7 @@ impl FlowTable {
         if side.next_seq.is_none_or(|next| seq_after(end, next)) {
             side.next_seq = Some(end);
         }
+        true
     }
 
     /// The counts per flow. Zero-length segments whose byte the peer acknowledged later in the
@@ -158,6 +159,7 @@ mod tests {
             syn: false,
             fin: false,
             rst: false,
+            headers_len: 54,
         }
     }
 

@@ -7,8 +7,10 @@ use crate::snapshot::Endpoint;
 use std::path::Path;
 use std::time::Duration;
 
-/// Enough for Linux cooked v2 + IPv6 + TCP with options.
-pub const SNAPLEN: i32 = 256;
+/// Enough for the headers of Linux cooked v2 (20 bytes) + IPv6 with an extension header
+/// (80) + TCP with options (60). Payload beyond that is never captured; `--pcap-out` keeps
+/// only the headers of each packet.
+pub const SNAPLEN: i32 = 160;
 
 /// What a capture produced.
 #[derive(Debug)]
@@ -120,7 +122,7 @@ pub fn run(
     }
 
     let mut savefile = match pcap_out {
-        Some(path) => Some(PcapOut::create(&captures[0].0, path)?),
+        Some(path) => Some(PcapOut::create(path, captures[0].1)?),
         None => None,
     };
     let progress = if std::io::stderr().is_terminal() {
@@ -137,7 +139,7 @@ pub fn run(
     let deadline = started + duration;
     loop {
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || crate::deadline::interrupted_by().is_some() {
             break;
         }
         let left = deadline - now;
@@ -153,7 +155,7 @@ pub fn run(
                 revents: 0,
             })
             .collect();
-        let wait_ms = left.min(Duration::from_millis(200)).as_millis().max(1) as libc::c_int;
+        let wait_ms = left.min(crate::deadline::TICK).as_millis().max(1) as libc::c_int;
         // SAFETY: a valid array of pollfd for fds that stay open during the call.
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
         for (capture, linktype) in captures.iter_mut() {
@@ -162,11 +164,14 @@ pub fn run(
                 match capture.next_packet() {
                     Ok(packet) => {
                         packets += 1;
-                        if let Some(segment) = super::packet::parse(*linktype, packet.data) {
-                            table.add(&segment);
-                        }
-                        if let Some(out) = savefile.as_mut() {
-                            out.file.write(&packet);
+                        let Some(segment) = super::packet::parse(*linktype, packet.data) else {
+                            continue;
+                        };
+                        // Only packets of the watched flows, and only their headers, are kept.
+                        if table.add(&segment) {
+                            if let Some(out) = savefile.as_mut() {
+                                out.write(&packet, segment.headers_len);
+                            }
                         }
                     }
                     Err(_) => break,
@@ -227,51 +232,58 @@ fn unavailable(device: &str, err: &pcap::Error) -> CaptureError {
     CaptureError::Unavailable(format!("cannot capture on {device}: {text}"))
 }
 
-/// A pcap file written through a private temporary file, renamed into place when complete.
+/// `--pcap-out`: a savefile written through the descriptor `crate::output` opened (an
+/// unnamed temporary file renamed into place when complete, or a device written in place).
 #[cfg(feature = "capture")]
 struct PcapOut {
-    file: pcap::Savefile,
-    temp: tempfile::TempPath,
+    file: super::savefile::Savefile<crate::output::Output>,
+    /// The first write error: the file is then abandoned (nothing half-written is left).
+    error: Option<std::io::Error>,
     path: std::path::PathBuf,
 }
 
 #[cfg(feature = "capture")]
 impl PcapOut {
-    fn create(capture: &pcap::Capture<pcap::Active>, path: &Path) -> Result<PcapOut, CaptureError> {
+    fn create(path: &Path, linktype: i32) -> Result<PcapOut, CaptureError> {
         let fail = |e: &dyn std::fmt::Display| {
             CaptureError::Usage(format!("cannot write {}: {e}", path.display()))
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        // Created 0600 by tempfile; libpcap truncates and writes it, keeping the mode.
-        let temp = tempfile::Builder::new()
-            .prefix(".stuckconn-")
-            .suffix(".pcap")
-            .tempfile_in(dir)
-            .map_err(|e| fail(&e))?
-            .into_temp_path();
-        let file = capture.savefile(&temp).map_err(|e| fail(&e))?;
+        let out =
+            crate::output::Output::open(path, crate::output::PRIVATE).map_err(|e| fail(&e))?;
+        let linktype = u32::try_from(linktype).unwrap_or(0);
+        let file =
+            super::savefile::Savefile::new(out, linktype, SNAPLEN as u32).map_err(|e| fail(&e))?;
         Ok(PcapOut {
             file,
-            temp,
+            error: None,
             path: path.to_path_buf(),
         })
     }
 
+    fn write(&mut self, packet: &pcap::Packet, headers_len: u32) {
+        if self.error.is_some() {
+            return;
+        }
+        let data = packet.data;
+        let headers = &data[..data.len().min(headers_len as usize)];
+        let (secs, micros) = (packet.header.ts.tv_sec, packet.header.ts.tv_usec);
+        if let Err(err) = self.file.packet(
+            u32::try_from(secs).unwrap_or(0),
+            u32::try_from(micros).unwrap_or(0),
+            packet.header.len,
+            headers,
+        ) {
+            self.error = Some(err);
+        }
+    }
+
     fn finish(self) -> Result<(), CaptureError> {
-        let PcapOut {
-            mut file,
-            temp,
-            path,
-        } = self;
         let fail = |e: &dyn std::fmt::Display| {
-            CaptureError::Unavailable(format!("cannot write {}: {e}", path.display()))
+            CaptureError::Unavailable(format!("cannot write {}: {e}", self.path.display()))
         };
-        file.flush().map_err(|e| fail(&e))?;
-        drop(file);
-        temp.persist(&path).map_err(|e| fail(&e))?;
-        Ok(())
+        if let Some(err) = &self.error {
+            return Err(fail(err));
+        }
+        self.file.into_inner().commit().map_err(|e| fail(&e))
     }
 }

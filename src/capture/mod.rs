@@ -6,6 +6,7 @@
 pub mod flows;
 pub mod live;
 pub mod packet;
+pub mod savefile;
 
 use crate::report::{CounterChange, Report, Verdict, WireSummary};
 use crate::snapshot::{Endpoint, TcpInfo};
@@ -131,7 +132,8 @@ pub fn apply(report: &mut Report, watched: &[Watched], results: &Results) {
     for (n, w) in watched.iter().enumerate() {
         let conn = &mut report.connections[w.index];
         if let Some((_, flows)) = &results.capture {
-            conn.capture = Some(flows.get(&(w.local, w.remote)).cloned().unwrap_or_default());
+            // Flows that were not captured (another user's, in a restricted run) stay null.
+            conn.capture = flows.get(&(w.local, w.remote)).cloned();
         }
         if let Some((_, changes)) = &results.confirm {
             conn.confirm = changes.get(n).cloned().flatten();

@@ -24,6 +24,8 @@ pub struct Segment {
     pub syn: bool,
     pub fin: bool,
     pub rst: bool,
+    /// Bytes of the frame up to the end of the TCP header: what `--pcap-out` keeps.
+    pub headers_len: u32,
 }
 
 /// Parses one captured frame of the given link type.
@@ -55,6 +57,7 @@ pub fn parse(linktype: i32, frame: &[u8]) -> Option<Segment> {
         return None;
     };
     let payload_len = ip_payload_len.saturating_sub(tcp.header_len());
+    let headers_len = frame.len().saturating_sub(tcp.payload().len());
     Some(Segment {
         src: Endpoint::normalized(src_ip, tcp.source_port()),
         dst: Endpoint::normalized(dst_ip, tcp.destination_port()),
@@ -64,6 +67,7 @@ pub fn parse(linktype: i32, frame: &[u8]) -> Option<Segment> {
         syn: tcp.syn(),
         fin: tcp.fin(),
         rst: tcp.rst(),
+        headers_len: u32::try_from(headers_len).unwrap_or(u32::MAX),
     })
 }
 
@@ -97,15 +101,28 @@ mod tests {
         assert_eq!(expected.payload_len, 5);
         assert_eq!(expected.src.to_string(), "192.0.2.1:40000");
         assert_eq!(expected.ack, Some(5000));
-        for (linktype, frame) in [
-            (LINKTYPE_LINUX_SLL, &sll),
-            (LINKTYPE_LINUX_SLL2, &sll2),
-            (LINKTYPE_ETHERNET, &eth),
+        assert_eq!(
+            expected.headers_len, 40,
+            "IPv4 and TCP headers, not the 5 payload bytes"
+        );
+        for (linktype, frame, link_len) in [
+            (LINKTYPE_LINUX_SLL, &sll, 16),
+            (LINKTYPE_LINUX_SLL2, &sll2, 20),
+            (LINKTYPE_ETHERNET, &eth, 14),
         ] {
+            let headers_len = expected.headers_len + link_len;
             assert_eq!(
                 parse(linktype, frame),
-                Some(expected),
+                Some(Segment {
+                    headers_len,
+                    ..expected
+                }),
                 "linktype {linktype}"
+            );
+            assert_eq!(
+                &frame[headers_len as usize..],
+                b"GET /",
+                "the payload starts there"
             );
         }
     }

@@ -34,3 +34,20 @@ pub fn missing(needed: &[(u32, &'static str)]) -> String {
         .collect::<Vec<_>>()
         .join(" and ")
 }
+
+/// Whether this process was started with more privilege than the user who started it: a
+/// setuid or setgid binary, or one given file capabilities with `setcap` (the kernel's
+/// AT_SECURE flag, read from /proc/self/auxv). Such a run acts for its real user only.
+pub fn secure_exec() -> bool {
+    const AT_SECURE: u64 = 23;
+    let Ok(auxv) = std::fs::read("/proc/self/auxv") else {
+        // Unreadable: assume the cautious answer when the ids differ.
+        return rustix::process::getuid() != rustix::process::geteuid();
+    };
+    auxv.chunks_exact(16)
+        .map(|pair| {
+            let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
+            (word(&pair[..8]), word(&pair[8..]))
+        })
+        .any(|(key, value)| key == AT_SECURE && value != 0)
+}

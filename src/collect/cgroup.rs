@@ -1,5 +1,34 @@
 //! The systemd unit and the container id, read from a process's cgroup paths.
 
+/// What a process's cgroup says about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The systemd unit (`apache2.service`).
+    pub unit: Option<String>,
+    /// The container id (64 hex digits).
+    pub container: Option<String>,
+    /// The Kubernetes pod uid.
+    pub pod_uid: Option<String>,
+}
+
+/// Reads `/proc/PID/cgroup` (every hierarchy) once. Empty when it cannot be read.
+pub fn of_process(pid: u32) -> Identity {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Identity::default();
+    };
+    let paths: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .map(str::to_string)
+        .collect();
+    let (unit, container) = identify(&paths);
+    Identity {
+        unit,
+        container,
+        pod_uid: pod_uid(&paths),
+    }
+}
+
 /// Returns (systemd unit, container id) from the paths of `/proc/PID/cgroup`.
 ///
 /// Recognises systemd units (`apache2.service`, `session-3.scope`) and the container id

@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod cgroup;
+mod load;
 pub mod netns;
 pub mod procnet;
 pub mod procs;
@@ -11,8 +12,9 @@ pub mod threads;
 
 use crate::error::Error;
 use crate::snapshot::{Collector, Host, Snapshot, TcpState, ThreadEvidence, SNAPSHOT_VERSION};
+use crate::text::count;
+pub use load::{load, parse, select_namespaces, SNAPSHOT_LIMIT};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How a live collection is done.
@@ -27,8 +29,9 @@ pub struct Options {
     pub netns: netns::Selection,
     /// Mask secrets in command lines (`--no-redact` turns it off).
     pub redact: bool,
-    /// Stop collecting when this passes (`--timeout`): the snapshot is then partial.
-    pub deadline: Option<Instant>,
+    /// Stop collecting when this passes (`--timeout`, or a signal): the snapshot is then
+    /// partial.
+    pub deadline: crate::deadline::Deadline,
 }
 
 /// Collects a snapshot of the live host. Fails only when `--netns` names no namespace;
@@ -43,15 +46,15 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let mut dumps = Vec::new();
     let mut own_dump = None;
     let mut vanished = 0;
-    let expired = || options.deadline.is_some_and(|d| Instant::now() >= d);
+    let expired = || options.deadline.passed();
     let mut cut_short = Vec::new();
     let mut skipped = 0;
     for target in &targets {
-        if target.path.is_some() && expired() {
+        if target.file.is_some() && expired() {
             skipped += 1;
             continue;
         }
-        if target.path.is_none() {
+        if target.file.is_none() {
             own_dump = Some(if options.proc_net_only {
                 Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
             } else {
@@ -70,11 +73,15 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     }
     if vanished > 0 {
         warnings.push(format!(
-            "{vanished} network namespaces disappeared while they were being scanned"
+            "{} disappeared while they were being scanned",
+            count(vanished, "network namespace", "network namespaces")
         ));
     }
     if skipped > 0 {
-        cut_short.push(format!("{skipped} network namespaces were not scanned"));
+        cut_short.push(format!(
+            "{} not scanned",
+            count(skipped, "network namespace was", "network namespaces were")
+        ));
     }
     let dumped = match own_dump {
         Some(result) => result.map(|dump| vec![(own.unwrap_or(0), dump)]),
@@ -124,7 +131,7 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     // Vectors grow by doubling: give back the unused half (an mremap, not a copy).
     connections.shrink_to_fit();
     let mut pass = procs::PassStats::default();
-    let holders = procs::attribute(&mut connections, &mut pass, options.deadline);
+    let holders = procs::attribute(&mut connections, &mut pass, &options.deadline);
     if pass.cut_short {
         cut_short.push(
             "the /proc pass stopped early: some sockets show without their process".to_string(),
@@ -146,6 +153,7 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
         };
         let denied = match pass.denied {
             0 => String::new(),
+            1 => " (1 process's fd table was not readable)".to_string(),
             n => format!(" ({n} processes' fd tables were not readable)"),
         };
         warnings.push(format!(
@@ -155,8 +163,8 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     }
     if pass.vanished > 0 {
         warnings.push(format!(
-            "{} processes exited while they were being read; their sockets are shown without a process",
-            pass.vanished
+            "{} exited while being read; their sockets are shown without a process",
+            count(pass.vanished, "process", "processes")
         ));
     }
 
@@ -172,7 +180,7 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     }
 
     // Thread evidence, only for processes that hold a connection that may be stuck.
-    let min_idle_ms = options.thread_min_idle.as_millis() as u64;
+    let min_idle_ms = u64::try_from(options.thread_min_idle.as_millis()).unwrap_or(u64::MAX);
     let mut wanted: HashMap<(u32, u32), usize> = HashMap::new();
     for (index, c) in connections.iter().enumerate() {
         let may_be_stuck = matches!(
@@ -203,8 +211,9 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     }
     if not_examined > 0 {
         warnings.push(format!(
-            "the threads of {not_examined} processes could not all be examined ({}): \
+            "the threads of {} could not all be examined ({}): \
              threads blocked on their connections may be missing",
+            count(not_examined, "process", "processes"),
             match caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]) {
                 lacking if root || lacking.is_empty() => {
                     "they exited, or their memory was not readable".to_string()
@@ -218,7 +227,8 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
     let partial = !cut_short.is_empty();
     if partial {
         warnings.push(format!(
-            "--timeout reached: the report is partial ({})",
+            "{}: the report is partial ({})",
+            options.deadline.reason(),
             cut_short.join("; ")
         ));
     }
@@ -261,42 +271,4 @@ fn read_trimmed(path: &str) -> String {
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// Reads a snapshot written by `stuckconn record`.
-pub fn load(path: &Path) -> Result<Snapshot, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(path, &bytes)
-}
-
-/// Parses snapshot bytes; `path` only names the source in errors.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<Snapshot, Error> {
-    let snapshot_error = |reason: String| Error::Snapshot {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| snapshot_error(e.to_string()))?;
-    let version = value
-        .get("snapshot_version")
-        .ok_or_else(|| snapshot_error("no snapshot_version field".to_string()))?;
-    if version.as_u64() != Some(u64::from(SNAPSHOT_VERSION)) {
-        return Err(Error::SnapshotVersion {
-            path: path.to_path_buf(),
-            found: version.to_string(),
-            supported: SNAPSHOT_VERSION,
-        });
-    }
-    let snapshot: Snapshot =
-        serde_json::from_value(value).map_err(|e| snapshot_error(e.to_string()))?;
-    if humantime::parse_rfc3339_weak(&snapshot.taken_at).is_err() {
-        return Err(snapshot_error(format!(
-            "taken_at {:?} is not an RFC 3339 time",
-            snapshot.taken_at
-        )));
-    }
-    Ok(snapshot)
 }

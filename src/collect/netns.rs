@@ -5,9 +5,62 @@
 use super::sockdiag;
 use crate::snapshot::Netns;
 use std::collections::HashMap;
-use std::os::fd::AsRawFd;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One `--netns` argument, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// `self`: the namespace stuckconn runs in.
+    Own,
+    /// A pid: the namespace of that process.
+    Pid(u32),
+    /// `net:[INODE]`: a namespace by its inode (as `ls -l /proc/PID/ns/net` shows it).
+    Inode(u64),
+    /// An absolute path to a namespace file (`/proc/PID/ns/net`, a bind mount).
+    Path(PathBuf),
+    /// A name under /run/netns (`ip netns`).
+    Name(String),
+}
+
+impl Choice {
+    /// Parses one `--netns` argument (a clap value parser).
+    pub fn parse(text: &str) -> Result<Choice, String> {
+        if text == "self" {
+            Ok(Choice::Own)
+        } else if let Ok(pid) = text.parse::<u32>() {
+            Ok(Choice::Pid(pid))
+        } else if let Some(inode) = text.strip_prefix("net:[").and_then(|t| t.strip_suffix(']')) {
+            inode
+                .parse()
+                .map(Choice::Inode)
+                .map_err(|_| format!("{text:?}: net:[INODE] needs a number"))
+        } else if text.starts_with('/') {
+            Ok(Choice::Path(PathBuf::from(text)))
+        } else if text.is_empty() || text.contains('/') || text == "." || text == ".." {
+            Err(format!(
+                "{text:?} is not self, a pid, net:[INODE], an absolute path or an `ip netns` name"
+            ))
+        } else {
+            Ok(Choice::Name(text.to_string()))
+        }
+    }
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Choice::Own => write!(f, "self"),
+            Choice::Pid(pid) => write!(f, "{pid}"),
+            Choice::Inode(inode) => write!(f, "net:[{inode}]"),
+            Choice::Path(path) => write!(f, "{}", path.display()),
+            Choice::Name(name) => write!(f, "{name}"),
+        }
+    }
+}
 
 /// Which namespaces to cover.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -15,27 +68,26 @@ pub enum Selection {
     /// Every namespace on the host when privileged (CAP_SYS_ADMIN); the own one otherwise.
     #[default]
     All,
-    /// Only the namespace the tool runs in (`--netns self`).
-    Own,
-    /// These: `self`, a name under /run/netns, a pid, or a path to a namespace file.
-    Chosen(Vec<String>),
+    /// Only these.
+    Chosen(Vec<Choice>),
 }
 
 impl Selection {
-    pub fn from_args(args: &[String]) -> Selection {
-        match args {
-            [] => Selection::All,
-            [only] if only == "self" => Selection::Own,
-            many => Selection::Chosen(many.to_vec()),
+    pub fn from_args(args: &[Choice]) -> Selection {
+        if args.is_empty() {
+            Selection::All
+        } else {
+            Selection::Chosen(args.to_vec())
         }
     }
 }
 
-/// A namespace to dump: how to enter it, and its label.
+/// A namespace to dump: the open namespace file to enter, and its label.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// A file that refers to the namespace (None: the tool's own, dumped in place).
-    pub path: Option<PathBuf>,
+    /// The namespace file, checked to be a network namespace (None: the tool's own, dumped
+    /// in place).
+    pub file: Option<Arc<File>>,
     pub label: Netns,
 }
 
@@ -43,6 +95,59 @@ const RUN_NETNS: &str = "/run/netns";
 
 fn inode_of(path: &Path) -> std::io::Result<u64> {
     std::fs::metadata(path).map(|m| m.ino())
+}
+
+/// The filesystem of namespace files (`NSFS_MAGIC`).
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// Opens a file that must be a network namespace. Never blocks (a FIFO is refused, not
+/// waited on); a regular file, a directory, another kind of namespace is an error that says
+/// what it is instead.
+pub fn open_netns(path: &Path) -> std::io::Result<(File, u64)> {
+    use rustix::fs::{Mode, OFlags};
+    let not = |what: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is {what}, not a network namespace", path.display()),
+        )
+    };
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let stat = rustix::fs::fstat(&fd)?;
+    let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
+    #[allow(clippy::unnecessary_cast)]
+    let magic = rustix::fs::fstatfs(&fd)?.f_type as i64;
+    if magic != NSFS_MAGIC {
+        return Err(not(match kind {
+            rustix::fs::FileType::RegularFile => "a regular file".to_string(),
+            rustix::fs::FileType::Directory => "a directory".to_string(),
+            rustix::fs::FileType::Fifo => "a FIFO".to_string(),
+            rustix::fs::FileType::CharacterDevice => "a character device".to_string(),
+            rustix::fs::FileType::BlockDevice => "a block device".to_string(),
+            rustix::fs::FileType::Socket => "a socket".to_string(),
+            _ => "not a namespace file".to_string(),
+        }));
+    }
+    // NS_GET_NSTYPE (`_IO(0xb7, 0x3)`) says which kind of namespace the file refers to.
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: this ioctl takes no argument and only reads the descriptor, which is open.
+    let kind = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE as _) };
+    if kind != libc::CLONE_NEWNET {
+        let what = match kind {
+            libc::CLONE_NEWNS => "a mount namespace",
+            libc::CLONE_NEWPID => "a pid namespace",
+            libc::CLONE_NEWUSER => "a user namespace",
+            libc::CLONE_NEWUTS => "a uts namespace",
+            libc::CLONE_NEWIPC => "an ipc namespace",
+            libc::CLONE_NEWCGROUP => "a cgroup namespace",
+            _ => "another kind of namespace",
+        };
+        return Err(not(what.to_string()));
+    }
+    Ok((File::from(fd), stat.st_ino))
 }
 
 /// The tool's own network namespace.
@@ -70,150 +175,190 @@ fn named() -> HashMap<u64, (String, PathBuf)> {
     out
 }
 
-/// The container a namespace belongs to, from the cgroup path of a process in it.
+/// The container and pod a namespace belongs to, from the cgroup of a process inside it.
 fn container_of(pid: u32) -> (Option<String>, Option<String>) {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-        return (None, None);
-    };
-    let paths: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(2))
-        .map(str::to_string)
-        .collect();
-    (
-        super::cgroup::identify(&paths).1,
-        super::cgroup::pod_uid(&paths),
-    )
+    let identity = super::cgroup::of_process(pid);
+    (identity.container, identity.pod_uid)
 }
 
-/// The namespaces to dump, the tool's own first. Fails only for a `--netns` that names
-/// nothing (the user's mistake). What could not be seen goes to `warnings`.
+/// One process per network namespace (the first found), by the namespace's inode.
+fn processes_by_namespace() -> HashMap<u64, u32> {
+    let mut out = HashMap::new();
+    let Ok(proc_dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in proc_dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Processes vanish and kernel threads deny: both are normal.
+        if let Ok(inode) = inode_of(Path::new(&format!("/proc/{pid}/ns/net"))) {
+            out.entry(inode).or_insert(pid);
+        }
+    }
+    out
+}
+
+/// Labels namespaces: names under /run/netns, containers from a process inside.
+struct Labeler {
+    own: u64,
+    names: HashMap<u64, (String, PathBuf)>,
+    members: HashMap<u64, u32>,
+}
+
+impl Labeler {
+    fn new() -> Labeler {
+        Labeler {
+            own: own_inode().unwrap_or(0),
+            names: named(),
+            members: processes_by_namespace(),
+        }
+    }
+
+    fn label(&self, inode: u64, pid: Option<u32>) -> Netns {
+        let (container, pod_uid) = pid
+            .or_else(|| self.members.get(&inode).copied())
+            .map_or((None, None), container_of);
+        Netns {
+            inode,
+            name: self.names.get(&inode).map(|(n, _)| n.clone()),
+            container,
+            pod_uid,
+            own: inode == self.own,
+        }
+    }
+
+    fn own_target(&self) -> Target {
+        Target {
+            file: None,
+            label: self.label(self.own, Some(std::process::id())),
+        }
+    }
+
+    /// A namespace file by path (`/run/netns/NAME` or `/proc/PID/ns/net`), if it still is one.
+    fn target_at(&self, path: &Path, pid: Option<u32>) -> std::io::Result<Target> {
+        let (file, inode) = open_netns(path)?;
+        Ok(Target {
+            file: (inode != self.own).then(|| Arc::new(file)),
+            label: self.label(inode, pid),
+        })
+    }
+
+    /// Where a namespace of the host can be opened, by inode.
+    fn path_of(&self, inode: u64) -> Option<PathBuf> {
+        self.names
+            .get(&inode)
+            .map(|(_, path)| path.clone())
+            .or_else(|| {
+                self.members
+                    .get(&inode)
+                    .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net")))
+            })
+    }
+}
+
+/// The namespaces to dump, the tool's own first. Fails for a `--netns` that names nothing or
+/// something that is not a network namespace (the user's mistake). What could not be seen
+/// goes to `warnings`.
 pub fn targets(selection: &Selection, warnings: &mut Vec<String>) -> Result<Vec<Target>, String> {
-    let own = own_inode().unwrap_or(0);
-    let names = named();
-    let label = |inode: u64, container: (Option<String>, Option<String>)| Netns {
-        inode,
-        name: names.get(&inode).map(|(n, _)| n.clone()),
-        container: container.0,
-        pod_uid: container.1,
-        own: inode == own,
-    };
-    let own_target = || Target {
-        path: None,
-        label: label(own, container_of(std::process::id())),
-    };
+    let labeler = Labeler::new();
     match selection {
-        Selection::Own => Ok(vec![own_target()]),
         Selection::All if !can_enter() => {
             warnings.push(
                 "only this network namespace was scanned: entering the others (containers, \
                  `ip netns`) needs CAP_SYS_ADMIN; run as root to see them"
                     .to_string(),
             );
-            Ok(vec![own_target()])
+            Ok(vec![labeler.own_target()])
         }
-        Selection::All => {
-            let mut seen: HashMap<u64, Target> = HashMap::new();
-            seen.insert(own, own_target());
-            for (inode, (_, path)) in &names {
-                seen.entry(*inode).or_insert_with(|| Target {
-                    path: Some(path.clone()),
-                    label: label(*inode, (None, None)),
-                });
-            }
-            let mut unlabelled = Vec::new();
-            if let Ok(proc_dir) = std::fs::read_dir("/proc") {
-                for entry in proc_dir.flatten() {
-                    let Some(pid) = entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|s| s.parse::<u32>().ok())
-                    else {
-                        continue;
-                    };
-                    let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
-                    // Processes vanish and kernel threads deny: both are normal.
-                    let Ok(inode) = inode_of(&path) else { continue };
-                    match seen.get_mut(&inode) {
-                        Some(t) if t.label.container.is_none() && !t.label.own => {
-                            unlabelled.push((inode, pid));
-                        }
-                        Some(_) => {}
-                        None => {
-                            seen.insert(
-                                inode,
-                                Target {
-                                    path: Some(path),
-                                    label: label(inode, container_of(pid)),
-                                },
-                            );
-                        }
-                    }
-                }
-            }
-            // A named namespace found first gets its container from a process inside it.
-            for (inode, pid) in unlabelled {
-                if let Some(t) = seen.get_mut(&inode).filter(|t| t.label.container.is_none()) {
-                    let (container, pod) = container_of(pid);
-                    t.label.container = container;
-                    t.label.pod_uid = pod;
-                }
-            }
-            let mut targets: Vec<Target> = seen.into_values().collect();
-            targets.sort_by_key(|t| (!t.label.own, t.label.inode));
-            Ok(targets)
-        }
-        Selection::Chosen(items) => {
+        Selection::All => Ok(every_target(&labeler)),
+        Selection::Chosen(choices) => {
             let mut targets: Vec<Target> = Vec::new();
-            for item in items {
-                let path = if item == "self" {
-                    None
-                } else if item.parse::<u32>().is_ok() {
-                    Some(PathBuf::from(format!("/proc/{item}/ns/net")))
-                } else if item.starts_with('/') {
-                    Some(PathBuf::from(item))
-                } else {
-                    Some(Path::new(RUN_NETNS).join(item))
-                };
-                let inode = match &path {
-                    None => own,
-                    Some(p) => inode_of(p).map_err(|e| {
-                        format!("no network namespace {item:?} ({}: {e})", p.display())
-                    })?,
-                };
-                if targets.iter().any(|t| t.label.inode == inode) {
-                    continue;
+            for choice in choices {
+                let target = chosen_target(&labeler, choice)?;
+                if !targets.iter().any(|t| t.label.inode == target.label.inode) {
+                    targets.push(target);
                 }
-                if inode != own && !can_enter() {
-                    return Err(format!(
-                        "--netns {item}: entering another network namespace needs CAP_SYS_ADMIN (run as root)"
-                    ));
-                }
-                let pid = item.parse::<u32>().unwrap_or(std::process::id());
-                targets.push(Target {
-                    path: if inode == own { None } else { path },
-                    label: label(inode, container_of(pid)),
-                });
             }
             Ok(targets)
         }
     }
 }
 
+/// Every namespace of the host: the own one, the named ones, and those of every process.
+fn every_target(labeler: &Labeler) -> Vec<Target> {
+    let mut targets = vec![labeler.own_target()];
+    let mut inodes: Vec<u64> = labeler
+        .names
+        .keys()
+        .chain(labeler.members.keys())
+        .copied()
+        .filter(|&inode| inode != labeler.own)
+        .collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    for inode in inodes {
+        // A namespace whose last process exited meanwhile is simply gone.
+        if let Some(target) = labeler
+            .path_of(inode)
+            .and_then(|path| labeler.target_at(&path, None).ok())
+            .filter(|t| t.label.inode == inode)
+        {
+            targets.push(target);
+        }
+    }
+    targets
+}
+
+fn chosen_target(labeler: &Labeler, choice: &Choice) -> Result<Target, String> {
+    let (path, pid) = match choice {
+        Choice::Own => return Ok(labeler.own_target()),
+        Choice::Pid(pid) => (PathBuf::from(format!("/proc/{pid}/ns/net")), Some(*pid)),
+        Choice::Path(path) => (path.clone(), None),
+        Choice::Name(name) => (Path::new(RUN_NETNS).join(name), None),
+        Choice::Inode(inode) if *inode == labeler.own => return Ok(labeler.own_target()),
+        Choice::Inode(inode) => (
+            labeler.path_of(*inode).ok_or_else(|| {
+                format!("--netns {choice}: no network namespace with that inode on this host")
+            })?,
+            None,
+        ),
+    };
+    let target = labeler
+        .target_at(&path, pid)
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "--netns {choice}: no network namespace there ({} does not exist)",
+                path.display()
+            ),
+            std::io::ErrorKind::InvalidInput => format!("--netns {choice}: {err}"),
+            _ => format!("--netns {choice}: cannot open {}: {err}", path.display()),
+        })?;
+    if target.file.is_some() && !can_enter() {
+        return Err(format!(
+            "--netns {choice}: entering another network namespace needs CAP_SYS_ADMIN (run as root)"
+        ));
+    }
+    Ok(target)
+}
+
 /// Dumps the namespace's TCP sockets, inside it when it is not the tool's own.
 pub fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
-    let Some(path) = target.path.clone() else {
+    let Some(file) = target.file.clone() else {
         return sockdiag::dump_here();
     };
     // A thread of its own enters the namespace, dumps, and ends: the main thread never moves.
     std::thread::Builder::new()
         .name("stuckconn-netns".to_string())
         .spawn(move || {
-            let file = std::fs::File::open(&path)?;
-            // SAFETY: setns with a valid namespace fd, affecting only this thread.
-            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            rustix::thread::move_into_link_name_space(
+                file.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )?;
             sockdiag::dump_here()
         })?
         .join()

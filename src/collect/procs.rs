@@ -21,7 +21,7 @@ pub struct PassStats {
 pub fn attribute(
     connections: &mut [Connection],
     stats: &mut PassStats,
-    deadline: Option<std::time::Instant>,
+    deadline: &crate::deadline::Deadline,
 ) -> Vec<u32> {
     // Sorted (inode, index) pairs: half the memory of a hash map at 200,000 sockets.
     let mut by_inode: Vec<(u64, u32)> = connections
@@ -46,7 +46,7 @@ pub fn attribute(
         }
     };
     for process in processes {
-        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if deadline.passed() {
             stats.cut_short = true;
             break;
         }
@@ -106,14 +106,9 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> O
             }
         });
     let uid = process.uid().ok();
-    let (unit, container) = match process.cgroups() {
-        Ok(groups) => {
-            // The unified (v2) hierarchy names the unit best; fall back on any hierarchy.
-            let paths: Vec<String> = groups.0.iter().map(|g| g.pathname.clone()).collect();
-            super::cgroup::identify(&paths)
-        }
-        Err(_) => (None, None),
-    };
+    let super::cgroup::Identity {
+        unit, container, ..
+    } = super::cgroup::of_process(pid);
     let started_at = boot_time.and_then(|boot| {
         let secs = boot.checked_add(stat.starttime / ticks.max(1))?;
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);

@@ -4,11 +4,10 @@ pub mod json;
 pub mod nagios;
 pub mod ndjson;
 pub mod prometheus;
-pub mod sanitize;
 pub mod table;
 pub mod watch;
 
-pub use sanitize::sanitize;
+pub use crate::text::sanitize;
 
 /// How the table looks: decided once, from the terminal and the environment.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,8 +1,6 @@
 //! Idleness on the wire: a real libpcap capture of real flows on loopback, the counter proof
 //! with and without privileges, and pcap files of every link type the parser knows.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};

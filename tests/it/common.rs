@@ -1,6 +1,5 @@
 //! Shared helpers for the integration tests: the testbed processes, the binary, JSON checks.
 
-
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -2,8 +2,6 @@
 //! format), a resolver that never answers (testbed `dns-blackhole`), and a live hung call to a
 //! documentation address inside a test namespace.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};

@@ -1,8 +1,6 @@
 //! Faults during a scan: a storm of short-lived processes, a full disk, an overall deadline.
 //! The report stays right for what could be seen; what could not is a warning.
 
-
-
 use crate::common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -284,7 +282,7 @@ fn a_poll_array_that_cannot_be_read_is_said_not_guessed() {
     assert!(
         report["warnings"]
             .to_string()
-            .contains("threads of 1 processes could not all be examined"),
+            .contains("threads of 1 process could not all be examined"),
         "{}",
         report["warnings"]
     );

@@ -1,8 +1,6 @@
 //! Live scans of real processes on loopback: a blackhole server and real clients blocked in
 //! real syscalls. Each test starts its own processes and kills them by pid when it ends.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;

@@ -1,7 +1,5 @@
 //! Watching over time, the monitoring plugin and the Prometheus output.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

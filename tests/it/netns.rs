@@ -2,8 +2,6 @@
 //! server and hung clients, seen from the root namespace; namespaces that come and go during a
 //! scan; an unprivileged scan that can only see its own.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! Least privilege: what a run as nobody with exactly one (or two) capabilities sees of root's
 //! processes, and that each warning names the capability that would unlock the rest.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;

@@ -117,7 +117,7 @@ proptest! {
         let mut table = FlowTable::new([(a, b)]);
         for (forward, seq, ack, len, fin) in &segs {
             let (src, dst) = if *forward { (a, b) } else { (b, a) };
-            table.add(&packet::Segment { src, dst, seq: *seq, ack: Some(*ack), payload_len: *len, syn: false, fin: *fin, rst: false });
+            table.add(&packet::Segment { src, dst, seq: *seq, ack: Some(*ack), payload_len: *len, syn: false, fin: *fin, rst: false, headers_len: 54 });
         }
         let counts = table.finish().remove(&(a, b)).unwrap();
         prop_assert_eq!(counts.packets as usize, segs.len());

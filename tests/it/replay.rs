@@ -1,8 +1,6 @@
 //! Recorded snapshots replayed with `scan --from`: the analysis, deterministic. Also bad input:
 //! malformed snapshots and bad flags give one clear error line and exit status 2.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 
@@ -323,7 +321,7 @@ fn help_and_version_work() {
 fn table_fits_a_narrow_terminal_without_splitting_addresses() {
     use stuckconn::{analyze, collect, render};
     let path = std::path::PathBuf::from(fixture("mixed.json"));
-    let snapshot = collect::load(&path).unwrap();
+    let snapshot = collect::load(&path, collect::SNAPSHOT_LIMIT).unwrap();
     let options = analyze::Options {
         min_idle: std::time::Duration::from_secs(60),
         all: false,

@@ -1,8 +1,6 @@
 //! Secrets in command lines never reach the report or a snapshot, unless asked for; files the
 //! tool writes are private and never follow a symlink planted where they go.
 
-
-
 use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 

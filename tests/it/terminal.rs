@@ -1,8 +1,6 @@
 //! What only shows on a terminal: colour (unless NO_COLOR), the capture countdown, and the
 //! watch screen redrawn in place. `script(1)` gives the command a real pseudo-terminal.
 
-
-
 use crate::common::*;
 use std::process::Command;
 use std::time::Duration;

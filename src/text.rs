@@ -1,4 +1,7 @@
-//! Text chosen by others (process names, command lines, PTR records) made safe for a terminal.
+//! The one sanitizer for text chosen by others (process names, command lines, PTR records,
+//! namespace and container names, anything read from a snapshot): every terminal, text-format
+//! and error path shows outside text through [`sanitize`]; JSON escapes the same characters
+//! (`render::json`), HTML escapes its own on top.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -37,6 +40,11 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// `1 process`, `2 processes`: a number and the noun that agrees with it.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

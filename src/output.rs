@@ -1,0 +1,275 @@
+//! Where reports, snapshots and pcap files go: standard output, or a path.
+//!
+//! Root runs this tool in shared directories, so a path is never trusted blindly:
+//! - `-` is standard output;
+//! - a missing path, a regular file, or a symlink to either is written through an unnamed
+//!   temporary file in the same directory (`O_TMPFILE`; a named `.stuckconn-*` file where the
+//!   filesystem has none) and renamed into place when complete: never half-written, and an
+//!   existing symlink is replaced, never followed;
+//! - an existing path that is not a regular file (a character or block device, a FIFO,
+//!   `/dev/stdout`, `/proc/self/fd/N`) is opened and written in place, never replaced. Through
+//!   a symlink only when the link belongs to root or to the caller (a link planted by another
+//!   user in a shared directory is refused). A FIFO with no reader is an error, not a hang.
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of files that may carry command lines (and, with `--no-redact`, secrets).
+pub const PRIVATE: u32 = 0o600;
+/// Mode of files with no command lines (Prometheus metrics, read by node_exporter).
+pub const PUBLIC: u32 = 0o644;
+
+/// An open destination. Write through [`Output::writer`], then [`Output::commit`]; dropped
+/// without a commit, nothing is left behind.
+pub struct Output {
+    sink: Sink,
+    path: Option<PathBuf>,
+}
+
+enum Sink {
+    Stdout(io::BufWriter<io::Stdout>),
+    /// A device, FIFO or terminal, written in place.
+    InPlace(io::BufWriter<File>),
+    /// A new file, renamed over `name` in `dir` when complete.
+    Replace {
+        file: io::BufWriter<File>,
+        dir: OwnedFd,
+        name: PathBuf,
+        /// The named temporary file when the filesystem has no `O_TMPFILE`, and the path
+        /// it is renamed to.
+        named: Option<(tempfile::TempPath, PathBuf)>,
+    },
+}
+
+impl Output {
+    /// Standard output.
+    pub fn stdout() -> Output {
+        Output {
+            sink: Sink::Stdout(io::BufWriter::new(io::stdout())),
+            path: None,
+        }
+    }
+
+    /// Opens `path` (`-` is standard output) as described in the module documentation. New
+    /// files get `mode`.
+    pub fn open(path: &Path, mode: u32) -> io::Result<Output> {
+        if path.as_os_str() == "-" {
+            return Ok(Output::stdout());
+        }
+        let sink = match std::fs::symlink_metadata(path) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => replace(path, mode)?,
+            Err(err) => return Err(err),
+            Ok(meta) if meta.file_type().is_file() => replace(path, mode)?,
+            Ok(meta) if meta.file_type().is_symlink() => match std::fs::metadata(path) {
+                // A dangling link or a link to a regular file: the link itself is replaced.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => replace(path, mode)?,
+                Err(err) => return Err(err),
+                Ok(target) if target.file_type().is_file() => replace(path, mode)?,
+                Ok(_) => {
+                    let own = rustix::process::geteuid().as_raw();
+                    if meta.uid() != 0 && meta.uid() != own {
+                        return Err(io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            format!(
+                                "it is a symlink owned by uid {} to something that is not a \
+                                 regular file; refusing to follow it",
+                                meta.uid()
+                            ),
+                        ));
+                    }
+                    in_place(path)?
+                }
+            },
+            Ok(meta) if meta.file_type().is_dir() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "it is a directory",
+                ))
+            }
+            Ok(_) => in_place(path)?,
+        };
+        Ok(Output {
+            sink,
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Where the bytes go until [`Output::commit`].
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match &mut self.sink {
+            Sink::Stdout(w) => w,
+            Sink::InPlace(w) => w,
+            Sink::Replace { file, .. } => file,
+        }
+    }
+
+    /// The file behind a path destination (to write a pcap savefile through, say).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Flushes, and for a new file, syncs it and renames it into place.
+    pub fn commit(self) -> io::Result<()> {
+        match self.sink {
+            Sink::Stdout(mut w) => w.flush(),
+            Sink::InPlace(mut w) => w.flush(),
+            Sink::Replace {
+                file,
+                dir,
+                name,
+                named,
+            } => {
+                let file = file.into_inner().map_err(|e| e.into_error())?;
+                file.sync_all()?;
+                match named {
+                    Some((temp, target)) => temp.persist(target).map_err(|e| e.error),
+                    None => link_into_place(&file, &dir, &name),
+                }
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer().flush()
+    }
+}
+
+/// The directory a path lives in (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+fn replace(path: &Path, mode: u32) -> io::Result<Sink> {
+    let dir_name = parent_of(path);
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = rfs::open(
+        dir_name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let unnamed = rfs::openat(
+        &dir,
+        ".",
+        OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    );
+    let (file, named) = match unnamed {
+        Ok(fd) => (File::from(fd), None),
+        // Filesystems without O_TMPFILE (and old kernels): a named file, removed on drop.
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+            let temp = tempfile::Builder::new()
+                .prefix(".stuckconn-")
+                .tempfile_in(dir_name)?;
+            let (file, temp) = temp.into_parts();
+            (file, Some((temp, path.to_path_buf())))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // The umask may have narrowed the mode; say exactly what was asked.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(Sink::Replace {
+        file: io::BufWriter::new(file),
+        dir,
+        name: PathBuf::from(name),
+        named,
+    })
+}
+
+/// Gives the unnamed file a random name in `dir`, then renames it over `name`.
+fn link_into_place(file: &File, dir: &OwnedFd, name: &Path) -> io::Result<()> {
+    let source = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(file));
+    for attempt in 0u32..16 {
+        let temp = temp_name(attempt);
+        match rfs::linkat(
+            rfs::CWD,
+            source.as_str(),
+            dir,
+            temp.as_str(),
+            AtFlags::SYMLINK_FOLLOW,
+        ) {
+            Ok(()) => {
+                return rfs::renameat(dir, temp.as_str(), dir, name).map_err(|err| {
+                    let _ = rfs::unlinkat(dir, temp.as_str(), AtFlags::empty());
+                    err.into()
+                });
+            }
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary name",
+    ))
+}
+
+fn temp_name(attempt: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        ".stuckconn-{}-{:08x}{attempt}",
+        std::process::id(),
+        nanos ^ 0x5bd1_e995
+    )
+}
+
+/// Opens a device, FIFO or terminal for writing where it is: no creation, no truncation, and
+/// no waiting for a FIFO's reader.
+fn in_place(path: &Path) -> io::Result<Sink> {
+    let fd = rfs::open(
+        path,
+        OFlags::WRONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|err| match err {
+        rustix::io::Errno::NXIO => io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "no process is reading it (a FIFO without a reader, or a socket)",
+        ),
+        err => err.into(),
+    })?;
+    // Checked again on what was opened: it may have been swapped since it was looked at.
+    let stat = rfs::fstat(&fd)?;
+    if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile {
+        return Err(io::Error::other(
+            "it changed into a regular file while it was being opened",
+        ));
+    }
+    let flags = rfs::fcntl_getfl(&fd)?;
+    rfs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)?;
+    Ok(Sink::InPlace(io::BufWriter::new(File::from(fd))))
+}
+
+/// Writes `render` to `path` (`-`: standard output) with `mode` for a new file. A closed
+/// pipe on standard output is not an error.
+pub fn write_to(
+    path: Option<&Path>,
+    mode: u32,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = match path {
+        Some(path) => Output::open(path, mode)?,
+        None => Output::stdout(),
+    };
+    let result = render(out.writer()).and_then(|()| out.commit());
+    match result {
+        Err(err) if path.is_none() && err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
