@@ -346,9 +346,20 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 fn parse_remote(text: &str) -> Result<IpNet, String> {
     let bare = text.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpNet>()
+    let net = bare
+        .parse::<IpNet>()
         .or_else(|_| bare.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+    // Remotes are reported with IPv4-mapped addresses as IPv4 (::ffff:192.0.2.5 is
+    // 192.0.2.5): a filter written either way matches the same sockets.
+    if let IpNet::V6(v6) = net {
+        if let (Some(v4), true) = (v6.network().to_ipv4_mapped(), v6.prefix_len() >= 96) {
+            return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .map_err(|e| e.to_string());
+        }
+    }
+    Ok(net)
 }
 
 #[cfg(test)]
@@ -376,5 +387,14 @@ mod tests {
             "198.51.100.0/24"
         );
         assert!(parse_remote("example.com").is_err());
+        assert_eq!(
+            parse_remote("::ffff:192.0.2.5").unwrap().to_string(),
+            "192.0.2.5/32",
+            "an IPv4-mapped address filters as the IPv4 address the report shows"
+        );
+        assert_eq!(
+            parse_remote("::ffff:198.51.100.0/120").unwrap().to_string(),
+            "198.51.100.0/24"
+        );
     }
 }

@@ -624,8 +624,7 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
     );
     mark_interrupted(&mut snapshot.partial, &mut snapshot.warnings);
     let render = |w: &mut dyn Write| -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, &snapshot)?;
-        w.write_all(b"\n")
+        render::json::write_pretty(&snapshot, w)
     };
     write_report(out, render)?;
     if args.output.as_os_str() != "-" {
