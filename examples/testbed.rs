@@ -24,6 +24,9 @@
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
 //!
+//!   testbed selective            stream to clients that ask with STREAM, never answer others
+//!   testbed stream-ask PORT      send STREAM, then read the stream forever
+//!
 //! Servers bind to $TESTBED_ADDR (default 127.0.0.1) and $TESTBED_PORT (default: any) and
 //! clients connect to that address, so that tests can use documentation addresses inside
 //! network namespaces.
@@ -264,6 +267,28 @@ fn main() {
                 .collect();
             ready();
             hold_with_all(held)
+        }
+        // --- trust tests (tests/it/trust.rs) ---
+        // A server that streams to clients whose request starts with STREAM, and never
+        // answers the others: stuck flows and a live one to the same remote endpoint.
+        "selective" => serve(|mut s| {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            if buf[..n].starts_with(b"STREAM") {
+                while s.write_all(&[b'z'; 100]).is_ok() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            } else {
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            }
+        }),
+        "stream-ask" => {
+            let mut s = connect(port());
+            s.write_all(b"STREAM\r\n").unwrap();
+            ready();
+            let mut buf = [0u8; 4096];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            hold()
         }
         _ => {
             eprintln!("testbed: unknown role {role:?}");

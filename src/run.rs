@@ -623,9 +623,8 @@ fn record(args: &RecordArgs) -> Result<i32, Error> {
             .cloned(),
     );
     mark_interrupted(&mut snapshot.partial, &mut snapshot.warnings);
-    let render = |w: &mut dyn Write| -> std::io::Result<()> {
-        render::json::write_pretty(&snapshot, w)
-    };
+    let render =
+        |w: &mut dyn Write| -> std::io::Result<()> { render::json::write_pretty(&snapshot, w) };
     write_report(out, render)?;
     if args.output.as_os_str() != "-" {
         messages::note(&format!(

@@ -42,9 +42,16 @@ pub fn render(report: &Report) -> String {
 struct Safe<F>(F);
 
 impl<F: Formatter> Formatter for Safe<F> {
-    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut rest = fragment;
-        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| crate::text::is_unsafe(c)) {
+        while let Some((at, c)) = rest
+            .char_indices()
+            .find(|&(_, c)| crate::text::is_unsafe(c))
+        {
             w.write_all(rest[..at].as_bytes())?;
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
@@ -94,7 +101,10 @@ mod tests {
         let hostile = "a\u{1b}[2J\u{9b}31m\u{202e}gpj.exe\u{200b}\u{7f}é\"\\";
         let line = super::to_line(&hostile);
         assert!(!line.chars().any(crate::text::is_unsafe), "{line}");
-        assert!(line.contains("\\u202e") && line.contains("\\u009b"), "{line}");
+        assert!(
+            line.contains("\\u202e") && line.contains("\\u009b"),
+            "{line}"
+        );
         let back: String = serde_json::from_str(&line).unwrap();
         assert_eq!(back, hostile);
     }

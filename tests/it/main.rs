@@ -15,3 +15,4 @@ mod properties;
 mod replay;
 mod secrets;
 mod terminal;
+mod trust;

@@ -1,0 +1,818 @@
+//! Trust on the worst day: every defect found by trying to break stuckconn (as an attacker, a
+//! careless admin and a new user would), each with the test that proves it is gone. Live
+//! parts run in network namespaces the tests make, and scan only those.
+
+use crate::common::*;
+use serde_json::Value;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SETTLE: Duration = Duration::from_millis(2600);
+
+fn mknod_null(path: &Path) {
+    let status = Command::new("mknod")
+        .arg(path)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mknod {}", path.display());
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
+}
+
+fn assert_still_null_device(path: &Path) {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    assert!(
+        meta.file_type().is_char_device(),
+        "{} is no longer a character device: {:?}",
+        path.display(),
+        meta.file_type()
+    );
+    assert_eq!(meta.rdev(), libc::makedev(1, 3), "the same device");
+}
+
+fn incident() -> String {
+    fixture("incident.json")
+}
+
+/// stuckconn run inside a test namespace (what `--capture` needs: it sees its own namespace
+/// only), scanning just that namespace.
+fn stuckconn_in(ns: &Netns) -> Command {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_stuckconn"));
+    cmd.env_remove("NO_COLOR").env_remove("COLUMNS");
+    cmd
+}
+
+/// Item 1: an existing path that is not a regular file is written in place, never replaced.
+#[test]
+fn devices_fifos_and_links_to_them_are_written_in_place_never_replaced() {
+    if !is_root() {
+        skip(
+            "devices_fifos_and_links_to_them_are_written_in_place_never_replaced",
+            "mknod needs root",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("null");
+    mknod_null(&dev);
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&dev, &link).unwrap();
+    for target in [&dev, &link] {
+        let t = target.to_str().unwrap();
+        for args in [
+            vec![
+                "scan",
+                "--from",
+                &incident(),
+                "--format",
+                "json",
+                "--output",
+                t,
+            ],
+            vec![
+                "scan",
+                "--from",
+                &incident(),
+                "--format",
+                "prometheus",
+                "-o",
+                t,
+            ],
+            vec!["record", "--netns", "self", "--no-dns", "-o", t],
+        ] {
+            let (status, _, err) = run(stuckconn().args(&args));
+            assert!(status == 0 || status == 1, "{args:?}: {status} {err}");
+            assert_still_null_device(&dev);
+            assert!(std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+        }
+    }
+
+    // A FIFO with a reader gets the report; the FIFO stays a FIFO.
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, _, err) = run(stuckconn()
+        .args([
+            "scan",
+            "--from",
+            &incident(),
+            "--format",
+            "json",
+            "--output",
+        ])
+        .arg(&fifo));
+    assert_eq!(status, 1, "{err}");
+    let got = reader.join().unwrap();
+    assert_eq!(json(&got)["summary"]["problems"], 1);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A FIFO nobody reads is an error at once, not a hang.
+    let started = Instant::now();
+    let (status, _, err) = run(stuckconn()
+        .args(["scan", "--from", &incident(), "--output"])
+        .arg(&fifo));
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("no process is reading"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // /dev/stdout is standard output, still a symlink afterwards.
+    let (status, out, err) = run(stuckconn().args([
+        "scan",
+        "--from",
+        &incident(),
+        "--format",
+        "json",
+        "--output",
+        "/dev/stdout",
+    ]));
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(json(&out)["summary"]["problems"], 1);
+    assert!(std::fs::symlink_metadata("/dev/stdout")
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // A link to a device planted by another user is not followed (and not replaced).
+    let planted = dir.path().join("planted");
+    std::os::unix::fs::symlink(&dev, &planted).unwrap();
+    assert!(Command::new("chown")
+        .args(["-h", "65534:65534"])
+        .arg(&planted)
+        .status()
+        .unwrap()
+        .success());
+    let (status, _, err) = run(stuckconn()
+        .args(["scan", "--from", &incident(), "--output"])
+        .arg(&planted));
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("refusing to follow"), "{err}");
+    assert!(std::fs::symlink_metadata(&planted)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_still_null_device(&dev);
+
+    // A regular file and a link to one are replaced by a rename; nothing else is left.
+    let regular = dir.path().join("report.json");
+    std::fs::write(&regular, "old").unwrap();
+    let (status, _, _) = run(stuckconn()
+        .args(["scan", "--from", &incident(), "--format", "json", "-o"])
+        .arg(&regular));
+    assert_eq!(status, 1);
+    assert_eq!(
+        json(&std::fs::read_to_string(&regular).unwrap())["summary"]["problems"],
+        1
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".stuckconn")),
+        "{names:?}"
+    );
+}
+
+/// Item 8: files that may carry command lines are private; metrics are not.
+#[test]
+fn reports_with_command_lines_are_created_private_metrics_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, mode) in [("json", 0o600), ("table", 0o600), ("prometheus", 0o644)] {
+        let path = dir.path().join(format!("out.{format}"));
+        let (status, _, err) = run(stuckconn()
+            .args([
+                "scan",
+                "--from",
+                &incident(),
+                "--no-redact",
+                "--format",
+                format,
+                "--output",
+            ])
+            .arg(&path));
+        assert_eq!(status, 1, "{err}");
+        let got = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(got, mode, "--format {format} --output is {got:o}");
+    }
+}
+
+/// A namespace with a blackhole on 192.0.2.5 and a request-sender in it.
+struct Stuck {
+    ns: Netns,
+    _server: Proc,
+    client: Proc,
+    port: String,
+}
+
+fn stuck(tag: &str, server_role: &str, client_role: &str) -> Stuck {
+    let ns = Netns::new(tag, &["192.0.2.5/32"]);
+    let env = [("TESTBED_ADDR", "192.0.2.5")];
+    let server = ns.testbed(&[server_role], &env);
+    let port = server.port().to_string();
+    let client = ns.testbed(&[client_role, &port], &env);
+    Stuck {
+        ns,
+        _server: server,
+        client,
+        port,
+    }
+}
+
+/// Items 1 and 2: `--pcap-out` on a device is written in place; on a path in a directory
+/// anyone may write, there is never a name to swap, and an attacker swapping every name he
+/// sees cannot redirect root's write.
+#[test]
+fn pcap_out_is_written_through_its_own_descriptor() {
+    if !can_make_netns() {
+        skip(
+            "pcap_out_is_written_through_its_own_descriptor",
+            "needs root and ip(8)",
+        );
+        return;
+    }
+    let bed = stuck("pcap", "blackhole", "hung-recv");
+    std::thread::sleep(SETTLE);
+    let capture = |out: &Path| {
+        stuckconn_in(&bed.ns)
+            .args([
+                "scan",
+                "--netns",
+                "self",
+                "--no-dns",
+                "--min-idle",
+                "2s",
+                "--capture",
+                "2s",
+            ])
+            .args(["--port", &bed.port, "--pcap-out"])
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let dev_dir = tempfile::tempdir().unwrap();
+    let dev = dev_dir.path().join("null");
+    mknod_null(&dev);
+    let out = capture(&dev).wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_still_null_device(&dev);
+
+    // A world-writable, non-sticky directory, and a victim file of root's.
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("shadow");
+    std::fs::write(&victim, "root's data\n").unwrap();
+    let script = format!(
+        "while :; do for f in {dir}/.stuckconn*; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; \
+         ln -sf {victim} {dir}/.swap && mv -f {dir}/.swap \"$f\"; done; done",
+        dir = shared.path().display(),
+        victim = victim.display()
+    );
+    let mut attacker = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .spawn()
+        .unwrap();
+    let target = shared.path().join("flows.pcap");
+    let mut child = capture(&target);
+    let mut names_seen = std::collections::BTreeSet::new();
+    while child.try_wait().unwrap().is_none() {
+        for entry in std::fs::read_dir(shared.path()).unwrap().flatten() {
+            names_seen.insert(entry.file_name().to_string_lossy().into_owned());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = attacker.kill();
+    let _ = attacker.wait();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "root's data\n",
+        "the victim is intact"
+    );
+    names_seen.remove(".swap");
+    names_seen.remove("flows.pcap");
+    assert!(
+        names_seen.is_empty(),
+        "during the capture the directory showed names that could be swapped: {names_seen:?}"
+    );
+    let meta = std::fs::symlink_metadata(&target).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.uid(), 0);
+}
+
+/// The records of a pcap file: (captured bytes, length on the wire), via libpcap.
+fn pcap_records(path: &Path) -> Vec<(Vec<u8>, u32)> {
+    let mut capture = pcap::Capture::from_file(path).unwrap();
+    let mut out = Vec::new();
+    while let Ok(packet) = capture.next_packet() {
+        out.push((packet.data.to_vec(), packet.header.len));
+    }
+    out
+}
+
+/// Item 3: `--pcap-out` keeps only the headers, and only packets of the findings' flows, even
+/// when the capture filter has to be coarse (hundreds of flows: one clause per remote).
+#[test]
+fn pcap_out_holds_headers_of_finding_flows_only() {
+    if !can_make_netns() {
+        skip(
+            "pcap_out_holds_headers_of_finding_flows_only",
+            "needs root and ip(8)",
+        );
+        return;
+    }
+    let ns = Netns::new("snap", &["192.0.2.6/32"]);
+    let env = [("TESTBED_ADDR", "192.0.2.6")];
+    let server = ns.testbed(&["selective"], &env);
+    let port = server.port().to_string();
+    // 300 hung calls: the exact filter (one clause a flow) is too long, so it is per remote.
+    let _hung = ns.testbed(&["hold", &port, "300"], &env);
+    std::thread::sleep(SETTLE);
+    // A live stream to the same remote endpoint, started after the hung ones went idle.
+    let _stream = ns.testbed(&["stream-ask", &port], &env);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("flows.pcap");
+    let (status, out, err) = run(stuckconn_in(&ns)
+        .args([
+            "scan",
+            "--netns",
+            "self",
+            "--no-dns",
+            "--format",
+            "json",
+            "--min-idle",
+            "2s",
+        ])
+        .args(["--capture", "2s", "--interface", "lo", "--pcap-out"])
+        .arg(&pcap));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    let filter = report["wire"]["filter"].as_str().unwrap();
+    assert_eq!(
+        filter,
+        format!("tcp and ((host 192.0.2.6 and port {port}))"),
+        "the coarse filter"
+    );
+    assert!(
+        report["wire"]["packets_unmatched"].as_u64().unwrap() >= 10,
+        "the stream's packets passed the filter: {:#}",
+        report["wire"]
+    );
+    // The stream's packets carried payload ('z' x 100); none of them, and no payload at all,
+    // is in the file.
+    let records = pcap_records(&pcap);
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert!(
+        !bytes.windows(20).any(|w| w.iter().all(|&b| b == b'z')),
+        "payload in the file"
+    );
+    for (data, _) in &records {
+        let segment = stuckconn::capture::packet::parse(1, data).expect("a TCP frame");
+        assert_eq!(segment.headers_len as usize, data.len(), "headers only");
+        assert_ne!(segment.src.port, 0);
+    }
+}
+
+/// Item 3: a binary given CAP_NET_RAW with setcap captures, for an ordinary user, only that
+/// user's own sockets.
+#[test]
+fn a_setcap_binary_captures_only_its_users_own_sockets() {
+    if !can_make_netns() || which("setcap").is_none() {
+        skip(
+            "a_setcap_binary_captures_only_its_users_own_sockets",
+            "needs root, ip(8) and setcap(8) (libcap2-bin)",
+        );
+        return;
+    }
+    let ns = Netns::new("setcap", &["192.0.2.7/32"]);
+    let env = [("TESTBED_ADDR", "192.0.2.7")];
+    let server = ns.testbed(&["blackhole"], &env);
+    let port = server.port().to_string();
+    let roots = ns.testbed(&["hung-recv", &port], &env);
+    // The same client, run as nobody from a copy nobody may execute.
+    let nobody = Nobody::new();
+    let testbed_copy = nobody.binary().with_file_name("testbed");
+    std::fs::copy(testbed_path(), &testbed_copy).unwrap();
+    let mut args = vec![
+        "netns",
+        "exec",
+        ns.name.as_str(),
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ];
+    let copy = testbed_copy.to_str().unwrap().to_string();
+    args.push(&copy);
+    args.extend(["hung-recv", port.as_str()]);
+    let nobodys = start_with_env("ip", &args, &env);
+    let stuckconn_copy = nobody.binary();
+    let status = Command::new("setcap")
+        .arg("cap_net_raw=eip")
+        .arg(&stuckconn_copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(SETTLE);
+
+    let out_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(out_dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let pcap = out_dir.path().join("x.pcap");
+    let output = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(&stuckconn_copy)
+        .args([
+            "scan",
+            "--netns",
+            "self",
+            "--no-dns",
+            "--format",
+            "json",
+            "--min-idle",
+            "2s",
+        ])
+        .args([
+            "--capture",
+            "2s",
+            "--interface",
+            "lo",
+            "--port",
+            &port,
+            "--pcap-out",
+        ])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let report = json(&out);
+    assert!(
+        report["wire"]["capture_error"].is_null(),
+        "{:#}",
+        report["wire"]
+    );
+    let conns = report["connections"].as_array().unwrap();
+    let of = |uid: u64| {
+        conns
+            .iter()
+            .find(|c| c["uid"] == uid && c["kind"] == "hung_call")
+            .unwrap_or_else(|| panic!("no hung call of uid {uid}: {conns:#?}"))
+    };
+    assert!(
+        of(65534)["capture"].is_object(),
+        "nobody's own flow is captured"
+    );
+    assert!(
+        of(0)["capture"].is_null(),
+        "root's flow is not captured: {:#}",
+        of(0)
+    );
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("captures only the sockets of uid 65534"),
+        "{}",
+        report["warnings"]
+    );
+    let _ = (roots.pid(), nobodys.pid());
+}
+
+/// Items 9 and 10: values that once wrapped or panicked are refused with one line and exit 2.
+#[test]
+fn huge_durations_and_zero_counts_are_refused_in_one_line() {
+    for args in [
+        vec!["scan", "--timeout", "18446744073709551615s"],
+        vec!["scan", "--dns-timeout", "99999999999999999999s"],
+        vec!["scan", "--min-idle", "18446744073709552s"],
+        vec!["watch", "--interval", "0s"],
+        vec!["watch", "--interval", "18446744073709551615s"],
+        vec!["watch", "--duration", "1000000d"],
+        vec!["watch", "--count", "0"],
+        vec!["check", "--dns-deadline", "40d"],
+    ] {
+        let (status, out, err) = run(stuckconn().args(&args));
+        if args[0] == "check" {
+            assert_eq!(status, 3, "{args:?}: a plugin says UNKNOWN");
+            assert!(out.starts_with("STUCKCONN UNKNOWN"), "{out}");
+            continue;
+        }
+        assert_eq!(status, 2, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("stuckconn {} --help", args[0])),
+            "{err}"
+        );
+    }
+}
+
+/// Item 9: snapshots with odd but valid values, and a standard error that cannot be written.
+#[test]
+fn odd_snapshots_and_a_broken_stderr_never_panic() {
+    let mut snapshot: Value = json(&std::fs::read_to_string(incident()).unwrap());
+    snapshot["taken_at"] = "1970-01-01T00:00:00Z".into();
+    for p in snapshot["processes"].as_array_mut().unwrap() {
+        p["container"] = "ééééééééééééééééé".into();
+        p["unit"] = Value::Null;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.json");
+    std::fs::write(&path, snapshot.to_string()).unwrap();
+    for format in ["table", "json", "prometheus"] {
+        let (status, out, err) = run(stuckconn()
+            .args(["scan", "--format", format, "--all", "--from"])
+            .arg(&path));
+        assert_eq!(status, 1, "--format {format}: {err}");
+        assert!(!out.is_empty());
+    }
+    let (status, out, _) = run(stuckconn().args(["check", "--from"]).arg(&path));
+    assert_eq!(status, 2, "{out}");
+    assert!(out.starts_with("STUCKCONN CRITICAL"), "{out}");
+
+    // Warnings to a full disk or a closed pipe are dropped, never a panic.
+    let dev_full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = stuckconn()
+        .args(["scan", "--netns", "self", "--no-dns", "--timeout", "1ns"])
+        .stdout(Stdio::null())
+        .stderr(dev_full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "partial, not a panic (101)");
+    let mut child = stuckconn()
+        .args([
+            "record",
+            "--netns",
+            "self",
+            "--no-dns",
+            "--timeout",
+            "1ns",
+            "-o",
+        ])
+        .arg(dir.path().join("r.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(0),
+        "recorded, not a panic (101)"
+    );
+}
+
+/// Item 11: `--from` and `--netns` never block on a FIFO or read a device forever; snapshots
+/// are bounded in size.
+#[test]
+fn from_and_netns_refuse_what_is_not_theirs_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let fifo = fifo.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["scan", "--from", fifo],
+            "it is a FIFO, not a regular file",
+        ),
+        (
+            vec!["scan", "--from", "/dev/zero"],
+            "it is a character device",
+        ),
+        (vec!["scan", "--from", "/"], "it is a directory"),
+        (
+            vec!["scan", "--netns", fifo],
+            "is a FIFO, not a network namespace",
+        ),
+        (
+            vec!["scan", "--netns", "/etc/passwd"],
+            "is a regular file, not a network namespace",
+        ),
+        (
+            vec!["scan", "--netns", "/proc/self/ns/mnt"],
+            "is a mount namespace",
+        ),
+        (
+            vec!["record", "-o", "-", "--netns", "/etc/passwd"],
+            "not a network namespace",
+        ),
+        (
+            vec!["watch", "--count", "1", "--netns", "/etc/passwd"],
+            "not a network namespace",
+        ),
+        (
+            vec!["scan", "--snapshot-limit", "64K", "--from", &incident()],
+            "over the limit of 65536 bytes",
+        ),
+    ] {
+        let started = Instant::now();
+        let (status, _, err) = run(stuckconn().args(&args));
+        assert_eq!(status, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, out, _) = run(stuckconn().args(["check", "--netns", "/etc/passwd"]));
+    assert_eq!(status, 3, "a plugin that cannot see says UNKNOWN: {out}");
+    assert!(
+        out.starts_with("STUCKCONN UNKNOWN") && out.contains("not a network namespace"),
+        "{out}"
+    );
+
+    // Standard input still works.
+    let mut child = stuckconn()
+        .args(["scan", "--format", "json", "--from", "-"])
+        .stdin(std::fs::File::open(incident()).unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut text).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(json(&text)["summary"]["problems"], 1);
+}
+
+/// The pid and exit status of a command that got `signal` after `delay`, and how long it
+/// took to end after the signal.
+fn interrupt(mut cmd: Command, delay: Duration, signal: i32) -> (std::process::Output, Duration) {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    // SAFETY: kill with the pid of our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let sent = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    (output, sent.elapsed())
+}
+
+/// Item 12: SIGINT and SIGTERM end the command within 200 ms at any point (here: during
+/// slow reverse DNS in watch, during a capture), and no temporary file survives.
+#[test]
+fn signals_end_every_step_at_once_and_leave_nothing_behind() {
+    if !can_make_netns() {
+        skip(
+            "signals_end_every_step_at_once_and_leave_nothing_behind",
+            "needs root and ip(8)",
+        );
+        return;
+    }
+    let bed = stuck("signal", "blackhole", "hung-recv");
+    // A resolver that never answers: each lookup waits its full --dns-timeout.
+    let dns = testbed(&["dns-blackhole"]);
+    std::thread::sleep(SETTLE);
+    let mut watch = stuckconn();
+    watch
+        .args([
+            "watch",
+            "--netns",
+            &bed.ns.name,
+            "--min-idle",
+            "2s",
+            "--format",
+            "ndjson",
+        ])
+        .args(["--dns-server", &format!("127.0.0.1:{}", dns.port())])
+        .args(["--dns-timeout", "20s", "--dns-deadline", "20s"]);
+    let (output, took) = interrupt(watch, Duration::from_millis(1500), libc::SIGINT);
+    assert!(
+        took < Duration::from_millis(400),
+        "watch ended {took:?} after SIGINT during DNS"
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.lines().last().map(json).unwrap_or(Value::Null);
+    assert_eq!(last["type"], "summary", "{text}");
+    assert_eq!(last["ended_by"], "signal");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut scan = stuckconn_in(&bed.ns);
+    scan.args([
+        "scan",
+        "--netns",
+        "self",
+        "--no-dns",
+        "--format",
+        "json",
+        "--min-idle",
+        "2s",
+    ])
+    .args(["--port", &bed.port, "--capture", "10s", "--pcap-out"])
+    .arg(dir.path().join("flows.pcap"));
+    let (output, took) = interrupt(scan, Duration::from_millis(1500), libc::SIGTERM);
+    assert!(
+        took < Duration::from_millis(400),
+        "scan ended {took:?} after SIGTERM in --capture"
+    );
+    assert_eq!(output.status.code(), Some(3), "a partial report");
+    let report = json(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(report["partial"], true);
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("interrupted by SIGTERM"),
+        "{}",
+        report["warnings"]
+    );
+    let names: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        names,
+        vec![dir.path().join("flows.pcap")],
+        "only the finished file"
+    );
+    let _ = bed.client.pid();
+}
+
+/// Item 18: the command line says what it means.
+#[test]
+fn usage_errors_point_at_the_right_help_and_help_names_every_status() {
+    let (status, _, err) = run(stuckconn().args(["scan", "--bogus"]));
+    assert_eq!(status, 2);
+    assert!(err.contains("see stuckconn scan --help"), "{err}");
+    let (_, help, _) = run(stuckconn().arg("--help"));
+    assert!(help.contains("3 partial report"), "{help}");
+    // An IPv4-mapped address filters the IPv4 remote the report shows.
+    let (_, mapped, _) = run(stuckconn().args([
+        "scan",
+        "--from",
+        &incident(),
+        "--format",
+        "json",
+        "--remote",
+        "::ffff:198.51.100.7",
+    ]));
+    let (_, plain, _) = run(stuckconn().args([
+        "scan",
+        "--from",
+        &incident(),
+        "--format",
+        "json",
+        "--remote",
+        "198.51.100.7",
+    ]));
+    assert_eq!(json(&mapped)["summary"], json(&plain)["summary"]);
+    assert_eq!(json(&mapped)["options"]["remotes"][0], "198.51.100.7/32");
+}
