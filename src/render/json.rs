@@ -52,7 +52,7 @@ impl<F: Formatter> Formatter for Safe<F> {
             .char_indices()
             .find(|&(_, c)| crate::text::is_unsafe(c))
         {
-            w.write_all(rest[..at].as_bytes())?;
+            w.write_all(&rest.as_bytes()[..at])?;
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 write!(w, "\\u{unit:04x}")?;
