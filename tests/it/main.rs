@@ -12,6 +12,7 @@ mod monitor;
 mod netns;
 mod privileges;
 mod properties;
+mod readme;
 mod replay;
 mod secrets;
 mod terminal;

@@ -16,21 +16,35 @@ fn generate() -> Vec<u8> {
     man.render_synopsis_section(&mut page).unwrap();
     man.render_description_section(&mut page).unwrap();
     man.render_options_section(&mut page).unwrap();
-    man.render_subcommands_section(&mut page).unwrap();
-    let record = cmd
-        .find_subcommand("record")
-        .expect("record subcommand")
-        .clone();
-    let mut record_options = Vec::new();
-    Man::new(record)
-        .render_options_section(&mut record_options)
-        .unwrap();
-    let record_options = String::from_utf8(record_options).unwrap();
-    page.extend_from_slice(
-        record_options
-            .replacen(".SH OPTIONS", ".SH \"RECORD OPTIONS\"", 1)
+    // The commands, then each command's own options: one page, no stuckconn-scan(1) pages
+    // to point at (clap_mangen's subcommand section would name such pages).
+    page.extend_from_slice(b".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        page.extend_from_slice(
+            format!(
+                ".TP\n\\fBstuckconn {}\\fR\n{}\n",
+                sub.get_name(),
+                about.replace('-', "\\-")
+            )
             .as_bytes(),
-    );
+        );
+    }
+    for name in ["record", "watch", "check"] {
+        let sub = cmd.find_subcommand(name).expect("subcommand").clone();
+        let mut options = Vec::new();
+        Man::new(sub).render_options_section(&mut options).unwrap();
+        let options = String::from_utf8(options).unwrap();
+        page.extend_from_slice(
+            options
+                .replacen(
+                    ".SH OPTIONS",
+                    &format!(".SH \"{} OPTIONS\"", name.to_uppercase()),
+                    1,
+                )
+                .as_bytes(),
+        );
+    }
     let extra = concat!(env!("CARGO_MANIFEST_DIR"), "/man/extra.roff");
     page.extend_from_slice(&std::fs::read(extra).unwrap());
     man.render_version_section(&mut page).unwrap();
@@ -56,6 +70,10 @@ fn committed_man_page_is_current() {
         "JSON OUTPUT",
         "EXAMPLES",
         "RECORD OPTIONS",
+        "WATCH OPTIONS",
+        "CHECK OPTIONS",
+        "COMMANDS",
+        "SEE ALSO",
     ] {
         assert!(
             text.contains(&format!(".SH {section}"))
@@ -64,4 +82,10 @@ fn committed_man_page_is_current() {
         );
     }
     assert!(text.contains("min\\-idle"), "scan options are documented");
+    // Every page it points at exists on a Debian host; it names no page of its own that
+    // is not installed.
+    assert!(
+        !text.contains("stuckconn\\-"),
+        "no stuckconn-COMMAND(1) pages exist"
+    );
 }
