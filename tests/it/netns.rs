@@ -1,8 +1,8 @@
 //! Every network namespace: two test namespaces with the same addresses, each with a blackhole
 //! server and hung clients, seen from the root namespace; namespaces that come and go during a
-//! scan; an unprivileged scan that can only see its own.
-
-
+//! scan; an unprivileged scan that can only see its own; `--netns` that keeps out everything
+//! else. Scans of every namespace also see what the host and its containers hold: the tests
+//! judge only their own namespaces' findings there.
 
 use crate::common::*;
 use serde_json::Value;
@@ -21,6 +21,15 @@ fn findings_to(report: &Value, ip: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The findings to `ip`:8080 in the given test namespaces (a scan of every namespace also
+/// holds other namespaces' findings, which may use the same address).
+fn findings_in(report: &Value, ip: &str, beds: &[&Bed]) -> Vec<Value> {
+    findings_to(report, ip)
+        .into_iter()
+        .filter(|f| beds.iter().any(|b| f["netns"]["name"] == b.name()))
+        .collect()
+}
+
 fn pids(f: &Value) -> Vec<u64> {
     let mut pids: Vec<u64> = f["processes"][0]["pids"]
         .as_array()
@@ -34,24 +43,21 @@ fn pids(f: &Value) -> Vec<u64> {
 
 #[test]
 fn every_namespace_is_scanned_labelled_and_never_merged() {
-    if !can_make_netns() {
-        skip(
-            "every_namespace_is_scanned_labelled_and_never_merged",
-            "needs root and ip(8) to make network namespaces",
-        );
+    // Two namespaces with the same address and the same server port, and an empty one.
+    let Some(a) = Bed::new("a", &["192.0.2.5/32"]) else {
         return;
-    }
-    // Two namespaces with the same address and the same server port.
-    let a = Netns::new("a", &["192.0.2.5/32"]);
-    let b = Netns::new("b", &["192.0.2.5/32"]);
+    };
+    let b = Bed::new("b", &["192.0.2.5/32"]).unwrap();
+    let empty = Bed::new("empty", &[]).unwrap();
     let env = [("TESTBED_ADDR", "192.0.2.5"), ("TESTBED_PORT", PORT)];
-    let _server_a = a.testbed(&["blackhole"], &env);
-    let _server_b = b.testbed(&["blackhole"], &env);
-    let a1 = a.testbed(&["hung-recv", PORT], &env);
-    let a2 = a.testbed(&["hung-recv", PORT], &env);
-    let b1 = b.testbed(&["hung-recv", PORT], &env);
+    let _server_a = a.testbed_env(&["blackhole"], &env);
+    let _server_b = b.testbed_env(&["blackhole"], &env);
+    let a1 = a.testbed_env(&["hung-recv", PORT], &env);
+    let a2 = a.testbed_env(&["hung-recv", PORT], &env);
+    let b1 = b.testbed_env(&["hung-recv", PORT], &env);
     std::thread::sleep(SETTLE);
 
+    // One scan of every namespace, from the root namespace (deliberately not scoped).
     let (status, out, err) = run(stuckconn().args([
         "scan",
         "--format",
@@ -65,8 +71,8 @@ fn every_namespace_is_scanned_labelled_and_never_merged() {
     assert_eq!(status, 1, "{err}");
     let report = json(&out);
     assert_matches_schema(&report);
-    assert!(report["summary"]["namespaces"].as_u64().unwrap() >= 3);
-    let found = findings_to(&report, "192.0.2.5");
+    assert!(report["summary"]["namespaces"].as_u64().unwrap() >= 4);
+    let found = findings_in(&report, "192.0.2.5", &[&a, &b]);
     assert_eq!(
         found.len(),
         2,
@@ -74,11 +80,11 @@ fn every_namespace_is_scanned_labelled_and_never_merged() {
     );
     let in_a = found
         .iter()
-        .find(|f| f["netns"]["name"] == a.name.as_str())
+        .find(|f| f["netns"]["name"] == a.name())
         .expect("A's finding");
     let in_b = found
         .iter()
-        .find(|f| f["netns"]["name"] == b.name.as_str())
+        .find(|f| f["netns"]["name"] == b.name())
         .expect("B's finding");
     assert_eq!(in_a["connections"], 2);
     assert_eq!(pids(in_a), {
@@ -93,15 +99,24 @@ fn every_namespace_is_scanned_labelled_and_never_merged() {
     assert!(in_a["explanation"]
         .as_str()
         .unwrap()
-        .starts_with(&format!("In network namespace {}", a.name)));
+        .starts_with(&format!("In network namespace {}", a.name())));
     // Connections carry their namespace too.
     let conn_of = |pid: u32| connections_of(&report, pid)[0]["netns"]["name"].clone();
-    assert_eq!(conn_of(a1.pid()), a.name.as_str());
-    assert_eq!(conn_of(b1.pid()), b.name.as_str());
+    assert_eq!(conn_of(a1.pid()), a.name());
+    assert_eq!(conn_of(b1.pid()), b.name());
     // The servers' sides are inbound in their own namespace (listeners are per namespace).
-    assert!(report["connections"]
+    let ours: Vec<&Value> = report["connections"]
         .as_array()
         .unwrap()
+        .iter()
+        .filter(|c| c["netns"]["name"] == a.name() || c["netns"]["name"] == b.name())
+        .collect();
+    assert_eq!(
+        ours.iter().filter(|c| c["kind"] == "hung_call").count(),
+        3,
+        "{ours:#?}"
+    );
+    assert!(ours
         .iter()
         .all(|c| c["kind"] != "hung_call" || c["direction"] == "outbound"));
 
@@ -119,52 +134,53 @@ fn every_namespace_is_scanned_labelled_and_never_merged() {
     assert!(
         table
             .lines()
-            .any(|l| l.contains(&a.name) && l.contains("192.0.2.5:8080")),
+            .any(|l| l.contains(a.name()) && l.contains("192.0.2.5:8080")),
         "{table}"
     );
     assert!(
         table
             .lines()
-            .any(|l| l.contains(&b.name) && l.contains("192.0.2.5:8080")),
+            .any(|l| l.contains(b.name()) && l.contains("192.0.2.5:8080")),
         "{table}"
     );
 
     // --netns chooses; --netns self sees neither.
-    let (_, out, _) = run(stuckconn().args([
-        "scan",
-        "--format",
-        "json",
-        "--no-dns",
-        "--min-idle",
-        "2s",
-        "--port",
-        PORT,
-        "--netns",
-        &a.name,
-    ]));
-    let only_a = json(&out);
+    let scan = |mut cmd: std::process::Command| {
+        let (status, out, err) = run(cmd.args([
+            "--format",
+            "json",
+            "--no-dns",
+            "--min-idle",
+            "2s",
+            "--port",
+            PORT,
+        ]));
+        (status, json(&out), err)
+    };
+    let (_, only_a, _) = scan(a.stuckconn("scan"));
     assert_eq!(findings_to(&only_a, "192.0.2.5").len(), 1);
+    assert_eq!(
+        findings_to(&only_a, "192.0.2.5")[0]["netns"]["name"],
+        a.name()
+    );
     assert_eq!(only_a["summary"]["namespaces"], 1);
-    let (status, out, _) = run(stuckconn().args([
-        "scan",
-        "--format",
-        "json",
-        "--no-dns",
-        "--min-idle",
-        "2s",
-        "--port",
-        PORT,
-        "--netns",
-        "self",
-    ]));
-    assert_eq!(status, 0);
-    assert!(findings_to(&json(&out), "192.0.2.5").is_empty());
+    let mut own = stuckconn();
+    own.args(["scan", "--netns", "self"]);
+    let (_, from_root, _) = scan(own);
+    assert_eq!(from_root["summary"]["namespaces"], 1);
+    assert!(findings_in(&from_root, "192.0.2.5", &[&a, &b]).is_empty());
+    // From a namespace that holds nothing: nothing at all, exit status 0.
+    let (status, from_empty, err) = scan(empty.inside("scan"));
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(from_empty["summary"]["namespaces"], 1);
+    assert_eq!(from_empty["findings"], serde_json::json!([]));
 
     // A snapshot keeps the namespaces and replays with their labels.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ns.json");
     let (status, _, err) = run(stuckconn()
-        .args(["record", "--no-dns", "--min-idle", "2s", "-o"])
+        .args(["record", "--no-dns", "--min-idle", "2s"])
+        .args(["--netns", a.name(), "--netns", b.name(), "-o"])
         .arg(&file));
     assert_eq!(status, 0, "{err}");
     let (_, out, _) = run(stuckconn()
@@ -180,11 +196,12 @@ fn every_namespace_is_scanned_labelled_and_never_merged() {
             "--from",
         ])
         .arg(&file));
-    let replayed = findings_to(&json(&out), "192.0.2.5");
+    let replayed = json(&out);
+    assert_eq!(replayed["summary"]["namespaces"], 2);
+    let replayed = findings_to(&replayed, "192.0.2.5");
     assert_eq!(replayed.len(), 2);
-    assert!(replayed
-        .iter()
-        .any(|f| f["netns"]["name"] == a.name.as_str()));
+    assert!(replayed.iter().any(|f| f["netns"]["name"] == a.name()));
+    assert!(replayed.iter().any(|f| f["netns"]["name"] == b.name()));
 }
 
 #[test]
@@ -196,6 +213,8 @@ fn namespaces_that_come_and_go_do_not_break_the_scan() {
         );
         return;
     }
+    // Its subject is the scan of every namespace while some vanish: not scoped, and it judges
+    // no totals (the exit status is 0 or 1 depending on what the host holds).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churn = {
         let stop = stop.clone();
@@ -230,28 +249,37 @@ fn namespaces_that_come_and_go_do_not_break_the_scan() {
 
 #[test]
 fn unprivileged_scan_covers_its_own_namespace_and_says_so() {
-    if !can_make_netns() {
-        skip(
-            "unprivileged_scan_covers_its_own_namespace_and_says_so",
-            "needs root to make a namespace and to switch to nobody",
-        );
+    // Root makes the namespaces and switches to nobody in one of them.
+    let Some(a) = Bed::new("u", &["192.0.2.5/32"]) else {
         return;
-    }
-    let a = Netns::new("u", &["192.0.2.5/32"]);
+    };
+    let own = Bed::new("u-own", &[]).unwrap();
     let env = [("TESTBED_ADDR", "192.0.2.5"), ("TESTBED_PORT", PORT)];
-    let _server = a.testbed(&["blackhole"], &env);
-    let _hung = a.testbed(&["hung-recv", PORT], &env);
+    let _server = a.testbed_env(&["blackhole"], &env);
+    let _hung = a.testbed_env(&["hung-recv", PORT], &env);
+    let own_server = own.testbed(&["blackhole"]);
+    let _own_hung = own.testbed(&["hung-recv", &own_server.port().to_string()]);
     std::thread::sleep(SETTLE);
     let nobody = Nobody::new();
-    let mut cmd = nobody.stuckconn();
-    cmd.args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"]);
-    let (_, out, err) = run(&mut cmd);
+    // Deliberately without --netns: the default is the subject. Nobody cannot leave the
+    // namespace it runs in, so what it reports is that namespace's alone.
+    let mut cmd = own.command("setpriv");
+    cmd.args(Nobody::setpriv_args(&[]))
+        .arg(nobody.binary())
+        .args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"]);
+    let (status, out, err) = run(&mut cmd);
     let report = json(&out);
     assert_eq!(report["summary"]["namespaces"], 1, "{err}");
     assert!(
         findings_to(&report, "192.0.2.5").is_empty(),
         "another namespace's sockets are not seen"
     );
+    // Its own namespace is covered: the hung call there is found (if not tied to root's pid).
+    assert_eq!(status, 1, "{err}");
+    let found: Vec<&Value> = report["findings"].as_array().unwrap().iter().collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["kind"], "hung_call");
+    assert_eq!(found[0]["remote"]["port"], own_server.port());
     let warnings = report["warnings"].to_string();
     assert!(
         warnings.contains("CAP_SYS_ADMIN") && warnings.contains("network namespace"),

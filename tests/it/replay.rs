@@ -1,8 +1,6 @@
 //! Recorded snapshots replayed with `scan --from`: the analysis, deterministic. Also bad input:
 //! malformed snapshots and bad flags give one clear error line and exit status 2.
 
-
-
 use crate::common::*;
 use serde_json::Value;
 
