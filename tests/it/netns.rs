@@ -286,3 +286,136 @@ fn unprivileged_scan_covers_its_own_namespace_and_says_so() {
         "{warnings}"
     );
 }
+
+/// `check`'s perfdata value for `label`.
+fn perfdata(out: &str, label: &str) -> u64 {
+    let perf = out.split_once(" | ").map_or("", |(_, p)| p);
+    perf.split(' ')
+        .find_map(|item| item.strip_prefix(&format!("{label}=")))
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {label} in {out}"))
+}
+
+#[test]
+fn scan_check_and_record_with_netns_see_only_that_namespace() {
+    // A busy namespace (3 hung calls, 2 CLOSE-WAIT) and a quiet one (1 hung call), with the
+    // same address, port and process name.
+    let Some(busy) = Bed::new("busy", &["192.0.2.5/32"]) else {
+        return;
+    };
+    let quiet = Bed::new("quiet", &["192.0.2.5/32"]).unwrap();
+    let env = [("TESTBED_ADDR", "192.0.2.5"), ("TESTBED_PORT", PORT)];
+    let _busy_server = busy.testbed_env(&["blackhole"], &env);
+    let busy_hung: Vec<Proc> = (0..3)
+        .map(|_| busy.testbed_env(&["hung-recv", PORT], &env))
+        .collect();
+    let closer = busy.testbed_env(&["closer"], &[("TESTBED_ADDR", "192.0.2.5")]);
+    let closer_port = closer.port().to_string();
+    let _busy_close_wait: Vec<Proc> = (0..2)
+        .map(|_| busy.testbed_env(&["close-wait", &closer_port], &env))
+        .collect();
+    let _quiet_server = quiet.testbed_env(&["blackhole"], &env);
+    let quiet_hung = quiet.testbed_env(&["hung-recv", PORT], &env);
+    std::thread::sleep(SETTLE);
+
+    // What is kept out is there: a scan of every namespace sees the busy one's findings.
+    let (_, out, _) = run(stuckconn()
+        .args(["scan", "--format", "json", "--no-dns"])
+        .args(["--min-idle", "2s"]));
+    let all = json(&out);
+    let busy_kinds = |report: &Value| -> Vec<(String, u64)> {
+        let mut kinds: Vec<(String, u64)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["netns"]["name"] == busy.name())
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap().to_string(),
+                    f["connections"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(
+        busy_kinds(&all),
+        vec![("close_wait".to_string(), 2), ("hung_call".to_string(), 3)]
+    );
+
+    // scan --netns QUIET: its one hung call, nothing of the busy namespace.
+    let only_quiet = |report: &Value, what: &str| {
+        let summary = &report["summary"];
+        assert_eq!(summary["namespaces"], 1, "{what}");
+        // The listener, the server's side and the client's: the quiet namespace's sockets.
+        assert_eq!(summary["sockets"], 3, "{what}: {summary:#}");
+        assert_eq!(summary["by_kind"]["hung_call"], 1, "{what}: {summary:#}");
+        assert_eq!(summary["by_kind"]["close_wait"], 0, "{what}: {summary:#}");
+        assert_eq!(summary["problems"], 1, "{what}: {summary:#}");
+        let findings = report["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{what}: {findings:#?}");
+        let f = &findings[0];
+        assert_eq!(f["kind"], "hung_call", "{what}");
+        assert_eq!(f["netns"]["name"], quiet.name(), "{what}");
+        assert_eq!(f["connections"], 1, "{what}");
+        assert_eq!(pids(f), vec![u64::from(quiet_hung.pid())], "{what}");
+        let conns = report["connections"].as_array().unwrap();
+        assert!(
+            conns.iter().all(|c| c["netns"]["name"] == quiet.name()),
+            "{what}: {conns:#?}"
+        );
+        for p in &busy_hung {
+            assert!(connections_of(report, p.pid()).is_empty(), "{what}");
+        }
+    };
+    let (status, out, err) =
+        run(quiet
+            .stuckconn("scan")
+            .args(["--format", "json", "--no-dns", "--min-idle", "2s"]));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    only_quiet(&report, "scan --netns");
+
+    // check --netns QUIET: one hung call (WARNING at 1, CRITICAL at 2), no close wait.
+    let (status, out, _) =
+        run(quiet
+            .stuckconn("check")
+            .args(["--no-dns", "--min-idle", "2s", "-w", "1", "-c", "2"]));
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.starts_with("STUCKCONN WARNING - 1 hung call: testbed -> 192.0.2.5:8080 (1)"),
+        "{out}"
+    );
+    assert_eq!(perfdata(&out, "hung_call"), 1, "{out}");
+    assert_eq!(perfdata(&out, "close_wait"), 0, "{out}");
+    assert_eq!(perfdata(&out, "stuck"), 1, "{out}");
+
+    // record --netns QUIET: the snapshot holds that namespace alone, and replays the same.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("quiet.json");
+    let (status, _, err) = run(quiet
+        .stuckconn("record")
+        .args(["--no-dns", "--min-idle", "2s", "-o"])
+        .arg(&file));
+    assert_eq!(status, 0, "{err}");
+    let snapshot = json(&std::fs::read_to_string(&file).unwrap());
+    let namespaces = snapshot["namespaces"].as_array().unwrap();
+    assert_eq!(namespaces.len(), 1, "{namespaces:#?}");
+    assert_eq!(namespaces[0]["name"], quiet.name());
+    let (status, out, err) = run(stuckconn()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-dns",
+            "--min-idle",
+            "2s",
+            "--from",
+        ])
+        .arg(&file));
+    assert_eq!(status, 1, "{err}");
+    only_quiet(&json(&out), "record --netns, replayed");
+}
