@@ -17,7 +17,9 @@
 //!   testbed hung-keepalive PORT  like hung-recv, with TCP keepalive probes every second
 //!   testbed leak PORT N          open a hung call every 200 ms until N are open, hold them
 //!   testbed churn PORT KEEP      open a hung call every 200 ms, close the oldest beyond KEEP
-//!   testbed fork-churn PORT      fork children that connect, send, and exit, as fast as it can
+//!   testbed fork-churn PORT [FILE]  fork children that connect, send, and exit, as fast as it
+//!                                can; with FILE, keep the number of forks made in it (8 bytes,
+//!                                native endian), so that a test can measure this storm alone
 //!   testbed poll-unmapped PORT   a hung call polled from an array whose page is then unmapped:
 //!                                the poll goes on, /proc/PID/mem can no longer show its fds
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
@@ -142,6 +144,7 @@ fn main() {
         }
         "fork-churn" => {
             let port = port();
+            let forks = args.get(2).map(|file| fork_counter(file));
             ready();
             loop {
                 // SAFETY: the child only connects, writes and calls _exit.
@@ -153,6 +156,9 @@ fn main() {
                         unsafe { libc::_exit(0) };
                     }
                     pid if pid > 0 => {
+                        if let Some(forks) = forks {
+                            forks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         // Reap whatever has exited, without waiting.
                         while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0
                         {
@@ -316,6 +322,32 @@ fn serve(handle: fn(TcpStream)) {
 
 fn connect(port: u16) -> TcpStream {
     TcpStream::connect((addr().as_str(), port)).unwrap()
+}
+
+/// A counter in a shared mapping of `file`: what is stored there, the file holds.
+fn fork_counter(file: &str) -> &'static std::sync::atomic::AtomicU64 {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(file)
+        .expect("the counter file");
+    f.set_len(8).unwrap();
+    // SAFETY: a shared mapping of 8 bytes of a file of 8 bytes, never unmapped; a page-aligned
+    // address is aligned for an AtomicU64.
+    unsafe {
+        let ptr = libc::mmap(
+            std::ptr::null_mut(),
+            8,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(ptr, libc::MAP_FAILED);
+        std::sync::atomic::AtomicU64::from_ptr(ptr.cast())
+    }
 }
 
 fn ready() {

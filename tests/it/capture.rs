@@ -1,5 +1,7 @@
 //! Idleness on the wire: a real libpcap capture of real flows on loopback, the counter proof
-//! with and without privileges, and pcap files of every link type the parser knows.
+//! with and without privileges, and pcap files of every link type the parser knows. Capture
+//! and the counter proof watch stuckconn's own namespace: the live tests run it inside their
+//! bed, scoped to it (`--netns self`).
 
 use crate::common::*;
 use serde_json::Value;
@@ -18,33 +20,23 @@ fn finding_for(report: &Value, port: u16) -> &Value {
 
 #[test]
 fn capture_tells_an_idle_hung_call_from_one_that_wakes_up() {
-    if !is_root() {
-        skip(
-            "capture_tells_an_idle_hung_call_from_one_that_wakes_up",
-            "packet capture needs root (CAP_NET_RAW)",
-        );
+    // Packet capture needs root (CAP_NET_RAW); so does the bed.
+    let Some(bed) = Bed::new("capture", &[]) else {
         return;
-    }
-    let blackhole = testbed(&["blackhole"]);
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     // Silent for 3 s after the request, then streams: flagged as hung at 2.6 s, active by 3 s.
-    let late = testbed(&["late-streamer", "3000"]);
-    let idle = testbed(&["hung-recv", &blackhole.port().to_string()]);
-    let waking = testbed(&["hung-recv", &late.port().to_string()]);
+    let late = bed.testbed(&["late-streamer", "3000"]);
+    let idle = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let waking = bed.testbed(&["hung-recv", &late.port().to_string()]);
     std::thread::sleep(SETTLE);
 
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("flows.pcap");
     let started = Instant::now();
-    let (status, out, err) = run(stuckconn()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--min-idle",
-            "2s",
-            "--capture",
-            "2s",
-        ])
+    let (status, out, err) = run(bed
+        .inside("scan")
+        .args(["--format", "json", "--min-idle", "2s", "--capture", "2s"])
         .args([
             "--port",
             &blackhole.port().to_string(),
@@ -104,7 +96,8 @@ fn capture_tells_an_idle_hung_call_from_one_that_wakes_up() {
     assert!(counts.data_packets >= 5);
 
     // The table says it in one column.
-    let (_, table, _) = run(stuckconn()
+    let (_, table, _) = run(bed
+        .inside("")
         .args(["--min-idle", "2s", "--capture", "1s", "--color", "never"])
         .args(["--port", &blackhole.port().to_string()]));
     assert!(
@@ -115,19 +108,16 @@ fn capture_tells_an_idle_hung_call_from_one_that_wakes_up() {
 
 #[test]
 fn keepalive_probes_alone_are_keepalive_only() {
-    if !is_root() {
-        skip(
-            "keepalive_probes_alone_are_keepalive_only",
-            "packet capture needs root (CAP_NET_RAW)",
-        );
+    // Packet capture needs root (CAP_NET_RAW); so does the bed.
+    let Some(bed) = Bed::new("keepalive", &[]) else {
         return;
-    }
-    let blackhole = testbed(&["blackhole"]);
-    let _client = testbed(&["hung-keepalive", &blackhole.port().to_string()]);
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _client = bed.testbed(&["hung-keepalive", &blackhole.port().to_string()]);
     std::thread::sleep(SETTLE);
-    let (status, out, err) = run(stuckconn()
+    let (status, out, err) = run(bed
+        .inside("scan")
         .args([
-            "scan",
             "--format",
             "json",
             "--min-idle",
@@ -159,27 +149,26 @@ fn keepalive_probes_alone_are_keepalive_only() {
 
 #[test]
 fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
-    if !is_root() {
-        skip(
-            "counter_proof_works_without_privileges_and_capture_says_what_it_needs",
-            "needs root to switch to nobody",
-        );
+    // Root makes the bed and switches to nobody inside it.
+    let Some(bed) = Bed::new("counters", &[]) else {
         return;
-    }
-    let blackhole = testbed(&["blackhole"]);
-    let late = testbed(&["late-streamer", "3000"]);
-    let _idle = testbed(&["hung-recv", &blackhole.port().to_string()]);
-    let _waking = testbed(&["hung-recv", &late.port().to_string()]);
+    };
+    // Copied before the clocks start: the first scan has 0.4 s between "idle for 2 s" and
+    // "woken at 3 s".
+    let nobody = Nobody::new();
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _idle = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
     // For the second run, which starts when the first has ended (~4.7 s): wakes at 6 s.
-    let later = testbed(&["late-streamer", "6000"]);
-    let _waking_later = testbed(&["hung-recv", &later.port().to_string()]);
+    let later = bed.testbed(&["late-streamer", "6000"]);
+    let _waking_later = bed.testbed(&["hung-recv", &later.port().to_string()]);
+    let late = bed.testbed(&["late-streamer", "3000"]);
+    let _waking = bed.testbed(&["hung-recv", &late.port().to_string()]);
     std::thread::sleep(SETTLE);
 
-    let nobody = Nobody::new();
     let quiet_port = blackhole.port().to_string();
     let as_nobody = |extra: &[&str]| {
-        let mut cmd = nobody.stuckconn();
-        cmd.args(["scan", "--format", "json", "--no-dns", "--min-idle", "2s"])
+        let mut cmd = bed.nobody(&nobody, &[], "scan");
+        cmd.args(["--format", "json", "--no-dns", "--min-idle", "2s"])
             .args(["--port", &quiet_port])
             .args(extra);
         run(&mut cmd)
@@ -225,20 +214,18 @@ fn counter_proof_works_without_privileges_and_capture_says_what_it_needs() {
 
 #[test]
 fn confirm_alone_needs_no_privilege() {
-    let blackhole = testbed(&["blackhole"]);
-    let _idle = testbed(&["hung-recv", &blackhole.port().to_string()]);
+    // Root makes the bed; the scan runs there as nobody, without any capability.
+    let Some(bed) = Bed::new("confirm", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _idle = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
     std::thread::sleep(SETTLE);
+    let nobody = Nobody::new();
     let started = Instant::now();
-    let (status, out, _) = run(stuckconn()
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--min-idle",
-            "2s",
-            "--confirm",
-            "1s",
-        ])
+    let (status, out, _) = run(bed
+        .nobody(&nobody, &[], "scan")
+        .args(["--format", "json", "--min-idle", "2s", "--confirm", "1s"])
         .args(["--port", &blackhole.port().to_string()]));
     assert!(started.elapsed() < Duration::from_millis(1800));
     assert_eq!(status, 1);

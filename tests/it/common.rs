@@ -7,12 +7,21 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The stuckconn binary under test, with an environment that cannot change its output.
-pub fn stuckconn() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stuckconn"));
+/// The stuckconn binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_stuckconn");
+
+/// Takes away the environment that could change stuckconn's output.
+fn clean_env(cmd: &mut Command) -> &mut Command {
     cmd.env_remove("NO_COLOR")
         .env_remove("STUCKCONN_PROC_NET")
-        .env_remove("COLUMNS");
+        .env_remove("COLUMNS")
+}
+
+/// The stuckconn binary under test, with an environment that cannot change its output. As
+/// root it scans every network namespace: live tests use a `Bed` instead, which scopes it.
+pub fn stuckconn() -> Command {
+    let mut cmd = Command::new(BIN);
+    clean_env(&mut cmd);
     cmd
 }
 
@@ -170,8 +179,18 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Creates `stuckconn-<tag>-<pid>` with loopback up and `addresses` (CIDR) on lo.
+    /// Creates `stuckconn-<tag>-<pid>` with loopback up and `addresses` (CIDR) on lo. Tags are
+    /// unique within the test binary (its tests share one pid): a second use is a bug.
     pub fn new(tag: &str, addresses: &[&str]) -> Netns {
+        static TAGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        {
+            let mut tags = TAGS.lock().unwrap_or_else(|e| e.into_inner());
+            assert!(
+                !tags.iter().any(|t| t == tag),
+                "namespace tag {tag:?} used twice"
+            );
+            tags.push(tag.to_string());
+        }
         let name = format!("stuckconn-{tag}-{}", std::process::id());
         let ip = |args: &[&str]| {
             let status = Command::new("ip").args(args).status().expect("ip runs");
@@ -220,6 +239,132 @@ pub fn can_make_netns() -> bool {
     is_root() && which("ip").is_some()
 }
 
+/// The name of the running test (libtest names each test's thread after it).
+pub fn current_test() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string()
+}
+
+/// A test bed: a network namespace of one test's own (loopback up, and documentation
+/// addresses when asked), the processes the test starts in it, and stuckconn scoped to it
+/// with `--netns`, so that what other namespaces hold (containers, the host's own stuck
+/// connections, other tests) can neither add findings nor take the first place.
+///
+/// When dropped, every process still in the namespace (all started by the test) is killed by
+/// its pid, then the namespace is deleted. Needs root and ip(8): elsewhere `Bed::new` prints
+/// `SKIPPED <test>: <reason>` and returns None.
+pub struct Bed {
+    ns: Netns,
+}
+
+impl Bed {
+    /// A bed named `stuckconn-<tag>-<pid>` (tags are unique per test), with `addresses`
+    /// (CIDR, documentation ranges only) on its loopback.
+    pub fn new(tag: &str, addresses: &[&str]) -> Option<Bed> {
+        if !can_make_netns() {
+            skip(
+                &current_test(),
+                "needs root and ip(8) to make a network namespace of its own to scan",
+            );
+            return None;
+        }
+        Some(Bed {
+            ns: Netns::new(tag, addresses),
+        })
+    }
+
+    /// The namespace's name (`ip netns`), as stuckconn labels it.
+    pub fn name(&self) -> &str {
+        &self.ns.name
+    }
+
+    /// A command run inside the namespace (`ip netns exec` execs it: the same pid).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.ns.command(program)
+    }
+
+    /// Starts a testbed role inside the namespace (servers on 127.0.0.1 there).
+    pub fn testbed(&self, args: &[&str]) -> Proc {
+        self.ns.testbed(args, &[])
+    }
+
+    /// Starts a testbed role inside the namespace with `env` (e.g. `TESTBED_ADDR`).
+    pub fn testbed_env(&self, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        self.ns.testbed(args, env)
+    }
+
+    /// Starts a program inside the namespace without waiting for any output (a real curl).
+    pub fn spawn(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Proc {
+        let child = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ip netns exec starts");
+        Proc {
+            child,
+            line: String::new(),
+        }
+    }
+
+    /// `stuckconn [SUB] --netns NAME` from the test's own namespace: it enters the bed's and
+    /// dumps only that one. `sub` is a subcommand, or "" for the default scan.
+    pub fn stuckconn(&self, sub: &str) -> Command {
+        let mut cmd = stuckconn();
+        cmd.args(subcommand(sub)).args(["--netns", self.name()]);
+        cmd
+    }
+
+    /// `stuckconn [SUB] --netns self` run inside the bed: for what sees only stuckconn's own
+    /// namespace (--capture, --confirm, the /proc/net fallback, a resolver on its loopback).
+    pub fn inside(&self, sub: &str) -> Command {
+        let mut cmd = self.command(BIN);
+        clean_env(&mut cmd)
+            .args(subcommand(sub))
+            .args(["--netns", "self"]);
+        cmd
+    }
+
+    /// `stuckconn [SUB] --netns self` inside the bed as nobody, with only `caps` (e.g.
+    /// `["net_raw"]`) as its capabilities.
+    pub fn nobody(&self, nobody: &Nobody, caps: &[&str], sub: &str) -> Command {
+        let mut cmd = self.command("setpriv");
+        clean_env(&mut cmd)
+            .args(Nobody::setpriv_args(caps))
+            .arg(nobody.binary())
+            .args(subcommand(sub))
+            .args(["--netns", "self"]);
+        cmd
+    }
+}
+
+fn subcommand(sub: &str) -> Option<&str> {
+    (!sub.is_empty()).then_some(sub)
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        // Whatever still runs in the namespace was started by this test (children of the
+        // testbed roles included): kill it by its pid, before the namespace goes.
+        let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", self.name()])
+            .output()
+        else {
+            return;
+        };
+        for pid in String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse::<libc::pid_t>().ok())
+        {
+            // SAFETY: kill(2) with a pid of a process in this test's own namespace.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Runs stuckconn as nobody (uid and gid 65534, no groups, no inheritable capabilities), from
 /// a copy of the binary that nobody may execute wherever the build tree lives. Needs root.
 pub struct Nobody {
@@ -244,18 +389,20 @@ impl Nobody {
         self.dir.path().join("stuckconn")
     }
 
-    /// `setpriv ... stuckconn`, ready for arguments.
-    pub fn stuckconn(&self) -> Command {
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--",
-        ])
-        .arg(self.dir.path().join("stuckconn"));
-        cmd
+    /// setpriv's arguments (up to `--`) for nobody with only `caps` (e.g. `["net_raw"]`) as
+    /// its capabilities (inheritable and ambient, so that they survive the exec).
+    pub fn setpriv_args(caps: &[&str]) -> Vec<String> {
+        let set = std::iter::once("-all".to_string())
+            .chain(caps.iter().map(|c| format!("+{c}")))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut args: Vec<String> = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+            .map(String::from)
+            .to_vec();
+        args.push(format!("--inh-caps={set}"));
+        args.push(format!("--ambient-caps={set}"));
+        args.push("--".to_string());
+        args
     }
 }
 

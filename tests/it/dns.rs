@@ -1,6 +1,6 @@
 //! Reverse DNS against real DNS servers on loopback (testbed `dns`: real UDP, real wire
-//! format), a resolver that never answers (testbed `dns-blackhole`), and a live hung call to a
-//! documentation address inside a test namespace.
+//! format), a resolver that never answers (testbed `dns-blackhole`), and live hung calls in a
+//! test namespace (to its loopback, and to a documentation address), scanned there only.
 
 use crate::common::*;
 use serde_json::Value;
@@ -223,12 +223,15 @@ fn no_dns_asks_nobody() {
 
 #[test]
 fn loopback_is_named_without_a_lookup() {
-    let blackhole = testbed(&["blackhole"]);
-    let _hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
-    let dead = testbed(&["dns-blackhole"]);
+    let Some(bed) = Bed::new("loopback", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let dead = bed.testbed(&["dns-blackhole"]);
     std::thread::sleep(Duration::from_millis(2600));
-    let (_, out, _) = run(stuckconn().args([
-        "scan",
+    // Inside the bed: the dead resolver is on its loopback.
+    let (_, out, _) = run(bed.inside("scan").args([
         "--format",
         "json",
         "--min-idle",
@@ -250,14 +253,9 @@ fn loopback_is_named_without_a_lookup() {
 
 #[test]
 fn live_hung_call_in_a_namespace_is_named_and_the_name_is_recorded() {
-    if !can_make_netns() {
-        skip(
-            "live_hung_call_in_a_namespace_is_named_and_the_name_is_recorded",
-            "needs root and ip(8) to make a network namespace",
-        );
+    let Some(ns) = Bed::new("dns", &["192.0.2.100/32"]) else {
         return;
-    }
-    let ns = Netns::new("dns", &["192.0.2.100/32"]);
+    };
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records");
     std::fs::write(
@@ -266,15 +264,14 @@ fn live_hung_call_in_a_namespace_is_named_and_the_name_is_recorded() {
     )
     .unwrap();
     let env = [("TESTBED_ADDR", "192.0.2.100")];
-    let dns = ns.testbed(&["dns", records.to_str().unwrap()], &[]);
-    let crl = ns.testbed(&["blackhole"], &env);
-    let hung = ns.testbed(&["hung-recv", &crl.port().to_string()], &env);
+    let dns = ns.testbed(&["dns", records.to_str().unwrap()]);
+    let crl = ns.testbed_env(&["blackhole"], &env);
+    let hung = ns.testbed_env(&["hung-recv", &crl.port().to_string()], &env);
     std::thread::sleep(Duration::from_millis(2600));
 
+    // Inside the namespace (the DNS server is on its loopback), and scanning only that one.
     let server = format!("127.0.0.1:{}", dns.port());
-    let bin = env!("CARGO_BIN_EXE_stuckconn");
-    let (status, out, err) = run(ns.command(bin).args([
-        "scan",
+    let (status, out, err) = run(ns.inside("scan").args([
         "--format",
         "json",
         "--min-idle",
@@ -284,13 +281,19 @@ fn live_hung_call_in_a_namespace_is_named_and_the_name_is_recorded() {
     ]));
     assert_eq!(status, 1, "{err}");
     let report = json(&out);
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        1,
+        "the namespace's one hung call: {:#}",
+        report["findings"]
+    );
     let f = &report["findings"][0];
     assert_eq!(f["remote"]["ip"], "192.0.2.100");
     assert_eq!(f["remote"]["hostname"], "crl.example.com");
     assert_eq!(f["remote"]["dns_verified"], true);
     assert_eq!(f["processes"][0]["pids"][0], hung.pid());
 
-    let (_, table, _) = run(ns.command(bin).args([
+    let (_, table, _) = run(ns.inside("").args([
         "--min-idle",
         "2s",
         "--dns-server",
@@ -306,8 +309,8 @@ fn live_hung_call_in_a_namespace_is_named_and_the_name_is_recorded() {
     // Recorded with its names, the snapshot shows them later without any lookup.
     let file = dir.path().join("snap.json");
     let (status, _, err) = run(ns
-        .command(bin)
-        .args(["record", "--min-idle", "2s", "--dns-server", &server, "-o"])
+        .inside("record")
+        .args(["--min-idle", "2s", "--dns-server", &server, "-o"])
         .arg(&file));
     assert_eq!(status, 0, "{err}");
     drop(dns);

@@ -1,37 +1,41 @@
 //! Faults during a scan: a storm of short-lived processes, a full disk, an overall deadline.
-//! The report stays right for what could be seen; what could not is a warning.
+//! The report stays right for what could be seen; what could not is a warning. Live scans
+//! cover only the namespace their test made.
 
 use crate::common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Processes forked since boot (/proc/stat).
-fn forks() -> u64 {
-    std::fs::read_to_string("/proc/stat")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("processes "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+/// The forks the storm has made so far (testbed `fork-churn PORT FILE` keeps them in FILE):
+/// the storm's own, not the busy host's.
+fn forks(file: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(file).unwrap();
+    u64::from_ne_bytes(bytes[..8].try_into().unwrap())
 }
 
 #[test]
 fn a_storm_of_short_lived_processes_does_not_break_the_scan() {
-    let blackhole = testbed(&["blackhole"]);
+    let Some(bed) = Bed::new("storm", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     let port = blackhole.port().to_string();
-    let hung = testbed(&["hung-recv", &port]);
+    let hung = bed.testbed(&["hung-recv", &port]);
     std::thread::sleep(Duration::from_millis(1200));
     // Children that fork, connect, send and exit as fast as they can, during every scan.
-    let forks_before = forks();
-    let storm_target = testbed(&["blackhole"]);
-    let storm = testbed(&["fork-churn", &storm_target.port().to_string()]);
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("forks");
+    let storm_target = bed.testbed(&["blackhole"]);
+    let storm = bed.testbed(&[
+        "fork-churn",
+        &storm_target.port().to_string(),
+        counter.to_str().unwrap(),
+    ]);
+    let forks_before = forks(&counter);
     let started = Instant::now();
     let scans = 5;
     for scan in 1..=scans {
-        let (status, out, err) = run(stuckconn().args([
-            "scan",
+        let (status, out, err) = run(bed.stuckconn("scan").args([
             "--format",
             "json",
             "--no-dns",
@@ -58,7 +62,7 @@ fn a_storm_of_short_lived_processes_does_not_break_the_scan() {
             .iter()
             .any(|p| p["pids"].as_array().unwrap().contains(&hung.pid().into())));
     }
-    let forks_after = forks();
+    let forks_after = forks(&counter);
     drop(storm);
     let rate = (forks_after - forks_before) as f64 / started.elapsed().as_secs_f64();
     eprintln!(
@@ -127,11 +131,16 @@ fn a_full_disk_gives_a_clean_error_and_leaves_nothing_half_written() {
         );
         return;
     };
+    let Some(bed) = Bed::new("full-disk", &[]) else {
+        return;
+    };
     let fixture = format!("{}/fixtures/incident.json", env!("CARGO_MANIFEST_DIR"));
     for args in [
         vec![
             "record".to_string(),
             "--no-dns".into(),
+            "--netns".into(),
+            bed.name().to_string(),
             "-o".into(),
             disk.path("snap.json").display().to_string(),
         ],
@@ -157,15 +166,16 @@ fn a_full_disk_gives_a_clean_error_and_leaves_nothing_half_written() {
         );
     }
 
-    // --pcap-out on a full disk: the verdicts survive, the file does not half-exist.
-    let blackhole = testbed(&["blackhole"]);
+    // --pcap-out on a full disk: the verdicts survive, the file does not half-exist. (Capture
+    // watches stuckconn's own namespace: it runs inside the bed.)
+    let blackhole = bed.testbed(&["blackhole"]);
     let port = blackhole.port().to_string();
-    let _hung = testbed(&["hung-recv", &port]);
+    let _hung = bed.testbed(&["hung-recv", &port]);
     std::thread::sleep(Duration::from_millis(1200));
     let pcap = disk.path("flows.pcap");
-    let (status, out, err) = run(stuckconn()
+    let (status, out, err) = run(bed
+        .inside("scan")
         .args([
-            "scan",
             "--format",
             "json",
             "--no-dns",
@@ -191,26 +201,33 @@ fn a_full_disk_gives_a_clean_error_and_leaves_nothing_half_written() {
 
 #[test]
 fn timeout_reports_what_it_has_and_says_it_is_partial() {
+    let Some(bed) = Bed::new("timeout", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let port = blackhole.port().to_string();
+    let _hung = bed.testbed(&["hung-recv", &port]);
+    std::thread::sleep(Duration::from_millis(1200));
+
+    // Inside the bed: its own namespace is dumped before the deadline is looked at (other
+    // namespaces are skipped once it has passed), then the /proc pass stops at once.
     let (status, out, _) =
-        run(stuckconn().args(["scan", "--format", "json", "--no-dns", "--timeout", "1ns"]));
+        run(bed
+            .inside("scan")
+            .args(["--format", "json", "--no-dns", "--timeout", "1ns"]));
     assert_eq!(status, 3, "exit status 3: the report is partial");
     let report = json(&out);
     assert_matches_schema(&report);
     assert_eq!(report["partial"], true);
-    assert!(
-        report["summary"]["sockets"].as_u64().unwrap() > 0,
-        "what was collected is reported"
+    assert_eq!(
+        report["summary"]["sockets"], 3,
+        "what was collected is reported: the listener, the server's side and the client's"
     );
     assert!(report["warnings"].to_string().contains("--timeout reached"));
 
     // A capture longer than the deadline is cut to it.
-    let blackhole = testbed(&["blackhole"]);
-    let port = blackhole.port().to_string();
-    let _hung = testbed(&["hung-recv", &port]);
-    std::thread::sleep(Duration::from_millis(1200));
     let started = Instant::now();
-    let (status, out, _) = run(stuckconn().args([
-        "scan",
+    let (status, out, _) = run(bed.inside("scan").args([
         "--format",
         "json",
         "--no-dns",
@@ -246,13 +263,15 @@ fn a_poll_array_that_cannot_be_read_is_said_not_guessed() {
         );
         return;
     }
-    let blackhole = testbed(&["blackhole"]);
+    let Some(bed) = Bed::new("unmapped", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     let port = blackhole.port().to_string();
     // Blocked in poll() on a pollfd array whose page is gone: /proc/PID/mem fails there.
-    let client = testbed(&["poll-unmapped", &port]);
+    let client = bed.testbed(&["poll-unmapped", &port]);
     std::thread::sleep(Duration::from_millis(1200));
-    let (status, out, err) = run(stuckconn().args([
-        "scan",
+    let (status, out, err) = run(bed.stuckconn("scan").args([
         "--format",
         "json",
         "--no-dns",

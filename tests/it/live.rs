@@ -1,17 +1,20 @@
 //! Live scans of real processes on loopback: a blackhole server and real clients blocked in
-//! real syscalls. Each test starts its own processes and kills them by pid when it ends.
+//! real syscalls. Each test starts its own processes in a network namespace of its own (a
+//! `Bed`), scans only that namespace, and kills them by pid when it ends.
 
 use crate::common::*;
 use serde_json::Value;
+use std::process::Command;
 use std::time::Duration;
 
 /// Connections count as stuck after this; the tests wait a little longer before scanning.
 const MIN_IDLE: &str = "2s";
 const SETTLE: Duration = Duration::from_millis(2600);
 
-fn scan_json(extra: &[&str]) -> (i32, Value, String) {
-    let mut cmd = stuckconn();
-    cmd.args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+/// `scan --format json --all --min-idle 2s` with `extra`, on `cmd` (the bed's scan, or a
+/// replay).
+fn scan_json(mut cmd: Command, extra: &[&str]) -> (i32, Value, String) {
+    cmd.args(["--format", "json", "--all", "--min-idle", MIN_IDLE]);
     cmd.args(extra);
     let (status, out, err) = run(&mut cmd);
     (status, json(&out), err)
@@ -53,32 +56,28 @@ fn finding_pids(f: &Value) -> Vec<u32> {
 
 #[test]
 fn scan_flags_exactly_the_stuck_connections() {
-    let blackhole = testbed(&["blackhole"]);
-    let responder = testbed(&["responder"]);
-    let closer = testbed(&["closer"]);
-    let streamer = testbed(&["streamer"]);
+    let Some(bed) = Bed::new("flags", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let responder = bed.testbed(&["responder"]);
+    let closer = bed.testbed(&["closer"]);
+    let streamer = bed.testbed(&["streamer"]);
     let (bh, rp, cl, st) = (
         blackhole.port().to_string(),
         responder.port().to_string(),
         closer.port().to_string(),
         streamer.port().to_string(),
     );
-    let hung_recv = testbed(&["hung-recv", &bh]);
-    let hung_poll = testbed(&["hung-poll", &bh]);
-    let pool = testbed(&["pool", &rp]);
-    let close_wait = testbed(&["close-wait", &cl]);
-    let stream = testbed(&["stream-client", &st]);
+    let hung_recv = bed.testbed(&["hung-recv", &bh]);
+    let hung_poll = bed.testbed(&["hung-poll", &bh]);
+    let pool = bed.testbed(&["pool", &rp]);
+    let close_wait = bed.testbed(&["close-wait", &cl]);
+    let stream = bed.testbed(&["stream-client", &st]);
     // A real curl with no timeout, as PHP's curl_exec was in the incident: it polls.
     let curl = which("curl").map(|curl| {
         let url = format!("http://127.0.0.1:{bh}/crl/ca.crl");
-        let child = std::process::Command::new(curl)
-            .args(["-s", "-o", "/dev/null", &url])
-            .spawn()
-            .expect("curl starts");
-        Proc {
-            child,
-            line: String::new(),
-        }
+        bed.spawn(curl, &["-s", "-o", "/dev/null", &url])
     });
     if curl.is_none() {
         skip(
@@ -88,7 +87,7 @@ fn scan_flags_exactly_the_stuck_connections() {
     }
     std::thread::sleep(SETTLE);
 
-    let (status, report, stderr) = scan_json(&[]);
+    let (status, report, stderr) = scan_json(bed.stuckconn("scan"), &[]);
     assert_eq!(status, 1, "findings give exit status 1; stderr: {stderr}");
     assert_matches_schema(&report);
 
@@ -153,7 +152,10 @@ fn scan_flags_exactly_the_stuck_connections() {
     assert_eq!(finding_pids(cw), vec![close_wait.pid()]);
 
     // The table says the same at a glance.
-    let (status, table, _) = run(stuckconn().args(["--min-idle", MIN_IDLE, "--color", "never"]));
+    let (status, table, _) =
+        run(bed
+            .stuckconn("")
+            .args(["--min-idle", MIN_IDLE, "--color", "never"]));
     assert_eq!(status, 1);
     assert!(table.contains("hung call"), "{table}");
     assert!(table.contains(&format!("127.0.0.1:{bh}")), "{table}");
@@ -163,16 +165,20 @@ fn scan_flags_exactly_the_stuck_connections() {
 
 #[test]
 fn recorded_snapshot_replays_to_the_same_verdicts() {
-    let blackhole = testbed(&["blackhole"]);
-    let responder = testbed(&["responder"]);
-    let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
-    let pool = testbed(&["pool", &responder.port().to_string()]);
+    let Some(bed) = Bed::new("replay", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let responder = bed.testbed(&["responder"]);
+    let hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let pool = bed.testbed(&["pool", &responder.port().to_string()]);
     std::thread::sleep(SETTLE);
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("host.json");
-    let (status, _, stderr) = run(stuckconn()
-        .args(["record", "--min-idle", MIN_IDLE, "-o"])
+    let (status, _, stderr) = run(bed
+        .stuckconn("record")
+        .args(["--min-idle", MIN_IDLE, "-o"])
         .arg(&file));
     assert_eq!(status, 0, "{stderr}");
     assert!(stderr.contains("recorded"), "{stderr}");
@@ -180,7 +186,9 @@ fn recorded_snapshot_replays_to_the_same_verdicts() {
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "snapshots may hold command lines: owner-only");
 
-    let (status, report, _) = scan_json(&["--from", file.to_str().unwrap()]);
+    let mut replay = stuckconn();
+    replay.arg("scan");
+    let (status, report, _) = scan_json(replay, &["--from", file.to_str().unwrap()]);
     assert_eq!(status, 1);
     assert_matches_schema(&report);
     assert_eq!(report["source"], file.to_str().unwrap());
@@ -191,20 +199,17 @@ fn recorded_snapshot_replays_to_the_same_verdicts() {
 
 #[test]
 fn unprivileged_scan_still_reports_and_says_what_it_missed() {
-    if !is_root() {
-        skip(
-            "unprivileged_scan_still_reports_and_says_what_it_missed",
-            "needs root to switch to nobody",
-        );
+    // Root makes the namespace and switches to nobody inside it.
+    let Some(bed) = Bed::new("nobody", &[]) else {
         return;
-    }
-    let blackhole = testbed(&["blackhole"]);
-    let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
     std::thread::sleep(SETTLE);
 
     let nobody = Nobody::new();
-    let mut cmd = nobody.stuckconn();
-    cmd.args(["scan", "--format", "json", "--all", "--min-idle", MIN_IDLE]);
+    let mut cmd = bed.nobody(&nobody, &[], "scan");
+    cmd.args(["--format", "json", "--all", "--min-idle", MIN_IDLE]);
     let (status, out, stderr) = run(&mut cmd);
     assert_eq!(status, 1, "the hung call is still found; stderr: {stderr}");
     let report = json(&out);
@@ -234,13 +239,16 @@ fn unprivileged_scan_still_reports_and_says_what_it_missed() {
 
 #[test]
 fn hostile_process_name_does_not_reach_the_terminal_raw() {
-    let blackhole = testbed(&["blackhole"]);
+    let Some(bed) = Bed::new("hostile", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     let evil = "\x1b[2J\x1b]0;pwn\x07x";
-    let hung = testbed(&["hung-recv", &blackhole.port().to_string(), evil]);
+    let hung = bed.testbed(&["hung-recv", &blackhole.port().to_string(), evil]);
     std::thread::sleep(SETTLE);
 
     let port = blackhole.port().to_string();
-    let (status, table, _) = run(stuckconn().args([
+    let (status, table, _) = run(bed.stuckconn("").args([
         "--min-idle",
         MIN_IDLE,
         "--port",
@@ -260,7 +268,7 @@ fn hostile_process_name_does_not_reach_the_terminal_raw() {
         "escaped name shown: {table}"
     );
 
-    let (_, report, _) = scan_json(&["--port", &port]);
+    let (_, report, _) = scan_json(bed.stuckconn("scan"), &["--port", &port]);
     assert_eq!(
         report["findings"][0]["processes"][0]["name"], evil,
         "JSON keeps the exact name"
@@ -270,24 +278,22 @@ fn hostile_process_name_does_not_reach_the_terminal_raw() {
 
 #[test]
 fn without_sock_diag_the_scan_degrades_with_a_warning() {
-    let blackhole = testbed(&["blackhole"]);
-    let closer = testbed(&["closer"]);
-    let hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
-    let close_wait = testbed(&["close-wait", &closer.port().to_string()]);
+    let Some(bed) = Bed::new("procnet", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let closer = bed.testbed(&["closer"]);
+    let hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let close_wait = bed.testbed(&["close-wait", &closer.port().to_string()]);
     std::thread::sleep(SETTLE);
 
-    let (_, report, _) = scan_json(&[]);
+    let (_, report, _) = scan_json(bed.inside("scan"), &[]);
     assert_eq!(report["collector"], "sock_diag");
 
-    let mut cmd = stuckconn();
-    cmd.env("STUCKCONN_PROC_NET", "1").args([
-        "scan",
-        "--format",
-        "json",
-        "--all",
-        "--min-idle",
-        MIN_IDLE,
-    ]);
+    // The fallback reads /proc/net/tcp of stuckconn's own namespace: it runs inside the bed.
+    let mut cmd = bed.inside("scan");
+    cmd.env("STUCKCONN_PROC_NET", "1")
+        .args(["--format", "json", "--all", "--min-idle", MIN_IDLE]);
     let (status, out, _) = run(&mut cmd);
     let report = json(&out);
     assert_matches_schema(&report);

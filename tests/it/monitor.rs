@@ -1,4 +1,5 @@
-//! Watching over time, the monitoring plugin and the Prometheus output.
+//! Watching over time, the monitoring plugin and the Prometheus output. Live runs watch and
+//! check only the namespace their test made.
 
 use crate::common::*;
 use serde_json::Value;
@@ -14,9 +15,8 @@ fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["type"] == kind).collect()
 }
 
-fn watch_for_4s(port: u16) -> (i32, Vec<Value>) {
-    let (status, out, err) = run(stuckconn().args([
-        "watch",
+fn watch_for_4s(bed: &Bed, port: u16) -> (i32, Vec<Value>) {
+    let (status, out, err) = run(bed.stuckconn("watch").args([
         "--interval",
         "500ms",
         "--duration",
@@ -33,10 +33,13 @@ fn watch_for_4s(port: u16) -> (i32, Vec<Value>) {
 
 #[test]
 fn watch_calls_a_growing_group_a_leak() {
-    let blackhole = testbed(&["blackhole"]);
+    let Some(bed) = Bed::new("leak", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     // 15 hung calls, one every 200 ms (3 s), then held.
-    let leaker = testbed(&["leak", &blackhole.port().to_string(), "15"]);
-    let (status, lines) = watch_for_4s(blackhole.port());
+    let leaker = bed.testbed(&["leak", &blackhole.port().to_string(), "15"]);
+    let (status, lines) = watch_for_4s(&bed, blackhole.port());
     assert_eq!(status, 1, "the last sample has stuck connections");
     for line in &lines {
         assert_eq!(line["schema_version"], 1, "{line}");
@@ -65,6 +68,7 @@ fn watch_calls_a_growing_group_a_leak() {
     assert_eq!(leaks[0]["process"], "testbed");
 
     let last = samples.last().unwrap();
+    assert_eq!(last["groups"].as_array().unwrap().len(), 1, "{last}");
     let group = &last["groups"][0];
     assert_eq!(group["connections"], 15);
     assert_eq!(group["leak"], true);
@@ -80,10 +84,13 @@ fn watch_calls_a_growing_group_a_leak() {
 
 #[test]
 fn a_pool_that_opens_and_closes_steadily_is_not_a_leak() {
-    let blackhole = testbed(&["blackhole"]);
+    let Some(bed) = Bed::new("churn", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     // A new connection every 200 ms, the oldest closed beyond 3: opens and closes at one rate.
-    let _pool = testbed(&["churn", &blackhole.port().to_string(), "3"]);
-    let (_, lines) = watch_for_4s(blackhole.port());
+    let _pool = bed.testbed(&["churn", &blackhole.port().to_string(), "3"]);
+    let (_, lines) = watch_for_4s(&bed, blackhole.port());
     assert!(
         of_type(&lines, "leak").is_empty(),
         "{:#?}",
@@ -99,10 +106,14 @@ fn a_pool_that_opens_and_closes_steadily_is_not_a_leak() {
 
 #[test]
 fn ctrl_c_ends_watch_within_one_interval_with_a_summary() {
-    let blackhole = testbed(&["blackhole"]);
-    let _hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
-    let mut child = stuckconn()
-        .args(["watch", "--interval", "2s", "--min-idle", "0s", "--no-dns"])
+    let Some(bed) = Bed::new("ctrl-c", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let mut child = bed
+        .stuckconn("watch")
+        .args(["--interval", "2s", "--min-idle", "0s", "--no-dns"])
         .args(["--port", &blackhole.port().to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -134,6 +145,7 @@ fn ctrl_c_ends_watch_within_one_interval_with_a_summary() {
     let summary = lines.last().expect("a summary line");
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["ended_by"], "signal");
+    assert_eq!(summary["groups"].as_array().unwrap().len(), 1, "{summary}");
     assert_eq!(summary["groups"][0]["connections"], 1);
 }
 
@@ -228,11 +240,13 @@ fn check_thresholds_and_exit_codes_on_fixtures() {
 
 #[test]
 fn check_on_the_live_host() {
-    let blackhole = testbed(&["blackhole"]);
-    let _hung = testbed(&["hung-recv", &blackhole.port().to_string()]);
+    let Some(bed) = Bed::new("check", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
     std::thread::sleep(Duration::from_millis(1300));
-    let (status, out, _) = run(stuckconn().args([
-        "check",
+    let (status, out, _) = run(bed.stuckconn("check").args([
         "--min-idle",
         "1s",
         "-w",

@@ -1,33 +1,24 @@
 //! Least privilege: what a run as nobody with exactly one (or two) capabilities sees of root's
-//! processes, and that each warning names the capability that would unlock the rest.
+//! processes, and that each warning names the capability that would unlock the rest. The runs
+//! are inside the test's own namespace and scan only that one.
 
 use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;
 
-/// Runs a scan as nobody with `caps` as its only (ambient) capabilities.
-fn scan_with(nobody: &Nobody, caps: &[&str], port: &str) -> Value {
-    let set = std::iter::once("-all".to_string())
-        .chain(caps.iter().map(|c| format!("+{c}")))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(format!("--inh-caps={set}"))
-        .arg(format!("--ambient-caps={set}"))
-        .arg("--")
-        .arg(nobody.binary())
-        .args([
-            "scan",
-            "--format",
-            "json",
-            "--no-dns",
-            "--min-idle",
-            "1s",
-            "--port",
-            port,
-        ])
-        .args(["--capture", "500ms"]);
+/// Runs a scan in the bed as nobody with `caps` as its only (ambient) capabilities.
+fn scan_with(bed: &Bed, nobody: &Nobody, caps: &[&str], port: &str) -> Value {
+    let mut cmd = bed.nobody(nobody, caps, "scan");
+    cmd.args([
+        "--format",
+        "json",
+        "--no-dns",
+        "--min-idle",
+        "1s",
+        "--port",
+        port,
+    ])
+    .args(["--capture", "500ms"]);
     let (status, out, err) = run(&mut cmd);
     assert_eq!(
         status, 1,
@@ -38,16 +29,13 @@ fn scan_with(nobody: &Nobody, caps: &[&str], port: &str) -> Value {
 
 #[test]
 fn each_capability_unlocks_what_the_readme_says() {
-    if !is_root() {
-        skip(
-            "each_capability_unlocks_what_the_readme_says",
-            "needs root to hand out capabilities",
-        );
+    // Root makes the bed and hands out the capabilities.
+    let Some(bed) = Bed::new("caps", &[]) else {
         return;
-    }
-    let blackhole = testbed(&["blackhole"]);
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     let port = blackhole.port().to_string();
-    let hung = testbed(&["hung-recv", &port]);
+    let hung = bed.testbed(&["hung-recv", &port]);
     std::thread::sleep(Duration::from_millis(1300));
     let nobody = Nobody::new();
 
@@ -55,7 +43,7 @@ fn each_capability_unlocks_what_the_readme_says() {
     let warnings = |r: &Value| r["warnings"].to_string();
 
     // Nothing: the socket, its tcp_info and the counter proof; no process, no capture.
-    let none = scan_with(&nobody, &[], &port);
+    let none = scan_with(&bed, &nobody, &[], &port);
     assert_eq!(pids(&none), serde_json::json!([]));
     assert_eq!(none["findings"][0]["confirm"]["verdict"], "idle");
     assert_eq!(none["findings"][0]["capture"], Value::Null);
@@ -67,14 +55,14 @@ fn each_capability_unlocks_what_the_readme_says() {
     assert!(w.contains("CAP_NET_RAW"), "{w}");
 
     // One of the two /proc capabilities is not enough, and the warning names the other.
-    let dac = scan_with(&nobody, &["dac_read_search"], &port);
+    let dac = scan_with(&bed, &nobody, &["dac_read_search"], &port);
     assert_eq!(pids(&dac), serde_json::json!([]));
     assert!(
         warnings(&dac).contains("needs CAP_SYS_PTRACE ("),
         "{}",
         warnings(&dac)
     );
-    let ptrace = scan_with(&nobody, &["sys_ptrace"], &port);
+    let ptrace = scan_with(&bed, &nobody, &["sys_ptrace"], &port);
     assert_eq!(pids(&ptrace), serde_json::json!([]));
     assert!(
         warnings(&ptrace).contains("needs CAP_DAC_READ_SEARCH ("),
@@ -83,7 +71,7 @@ fn each_capability_unlocks_what_the_readme_says() {
     );
 
     // Both: the process and its blocked thread.
-    let both = scan_with(&nobody, &["dac_read_search", "sys_ptrace"], &port);
+    let both = scan_with(&bed, &nobody, &["dac_read_search", "sys_ptrace"], &port);
     assert_eq!(pids(&both), serde_json::json!([hung.pid()]));
     assert_eq!(both["findings"][0]["threads_blocked"], 1);
     let w = warnings(&both);
@@ -93,12 +81,15 @@ fn each_capability_unlocks_what_the_readme_says() {
     );
 
     // CAP_NET_RAW: the capture.
-    let raw = scan_with(&nobody, &["net_raw"], &port);
+    let raw = scan_with(&bed, &nobody, &["net_raw"], &port);
     assert_eq!(raw["findings"][0]["capture"]["verdict"], "idle");
     assert!(!warnings(&raw).contains("CAP_NET_RAW"));
 
     // CAP_NET_ADMIN adds nothing on this kernel: sock_diag already answers nobody.
-    let admin = scan_with(&nobody, &["net_admin"], &port);
-    assert!(admin["summary"]["sockets"].as_u64().unwrap() > 0);
+    let admin = scan_with(&bed, &nobody, &["net_admin"], &port);
+    assert_eq!(
+        admin["summary"]["sockets"], 3,
+        "the bed's listener, server side and client"
+    );
     assert_eq!(pids(&admin), serde_json::json!([]));
 }

@@ -1,5 +1,6 @@
 //! Secrets in command lines never reach the report or a snapshot, unless asked for; files the
-//! tool writes are private and never follow a symlink planted where they go.
+//! tool writes are private and never follow a symlink planted where they go. The live runs
+//! scan only the namespace the test made.
 
 use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
@@ -8,10 +9,13 @@ const SECRETS: [&str; 3] = ["hunter2", "abc123tok", "s3cretpw"];
 
 #[test]
 fn command_line_secrets_are_masked_in_reports_and_snapshots() {
-    let blackhole = testbed(&["blackhole"]);
+    let Some(bed) = Bed::new("secrets", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
     let port = blackhole.port().to_string();
     // A client with a password, a token and URL credentials on its command line.
-    let _client = testbed(&[
+    let _client = bed.testbed(&[
         "leak",
         &port,
         "1",
@@ -21,9 +25,9 @@ fn command_line_secrets_are_masked_in_reports_and_snapshots() {
     ]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let scan = |extra: &[&str]| {
-        let (status, out, err) = run(stuckconn()
+        let (status, out, err) = run(bed
+            .stuckconn("scan")
             .args([
-                "scan",
                 "--format",
                 "json",
                 "--no-dns",
@@ -63,8 +67,9 @@ fn command_line_secrets_are_masked_in_reports_and_snapshots() {
     let victim = dir.path().join("victim");
     std::fs::write(&victim, "do not overwrite").unwrap();
     std::os::unix::fs::symlink(&victim, &target).unwrap();
-    let (status, _, err) = run(stuckconn()
-        .args(["record", "--no-dns", "--min-idle", "0s", "-o"])
+    let (status, _, err) = run(bed
+        .stuckconn("record")
+        .args(["--no-dns", "--min-idle", "0s", "-o"])
         .arg(&target));
     assert_eq!(status, 0, "{err}");
     assert_eq!(

@@ -1,30 +1,40 @@
 //! What only shows on a terminal: colour (unless NO_COLOR), the capture countdown, and the
-//! watch screen redrawn in place. `script(1)` gives the command a real pseudo-terminal.
+//! watch screen redrawn in place. `script(1)` gives the command a real pseudo-terminal; the
+//! command scans only the namespace its test made.
 
 use crate::common::*;
 use std::process::Command;
 use std::time::Duration;
 
-/// Runs stuckconn with its stdout and stderr on a pseudo-terminal; returns what it printed.
-fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
-    let bin = env!("CARGO_BIN_EXE_stuckconn");
-    let line = std::iter::once(bin.to_string())
-        .chain(args.iter().map(|a| a.to_string()))
+/// Runs `stuckconn` (a command of the bed's, scoped to it) with `args`, its stdout and stderr
+/// on a pseudo-terminal; returns what it printed.
+fn on_terminal(mut stuckconn: Command, args: &[&str], env: &[(&str, &str)]) -> String {
+    stuckconn.args(args);
+    let quote =
+        |word: &std::ffi::OsStr| format!("'{}'", word.to_str().unwrap().replace('\'', r"'\''"));
+    let line = std::iter::once(stuckconn.get_program())
+        .chain(stuckconn.get_args())
+        .map(quote)
         .collect::<Vec<_>>()
         .join(" ");
     let mut cmd = Command::new("script");
-    cmd.args(["-qec", &line, "/dev/null"])
-        .env("COLUMNS", "160")
-        .env_remove("NO_COLOR");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    for (key, value) in stuckconn.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.env("COLUMNS", "160").env_remove("NO_COLOR");
     cmd.envs(env.iter().copied());
     let (_, out, _) = run(&mut cmd);
     out
 }
 
-fn hung_call() -> (Proc, Proc, String) {
-    let blackhole = testbed(&["blackhole"]);
+fn hung_call(bed: &Bed) -> (Proc, Proc, String) {
+    let blackhole = bed.testbed(&["blackhole"]);
     let port = blackhole.port().to_string();
-    let hung = testbed(&["hung-recv", &port]);
+    let hung = bed.testbed(&["hung-recv", &port]);
     std::thread::sleep(Duration::from_millis(1200));
     (blackhole, hung, port)
 }
@@ -38,9 +48,12 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         );
         return;
     }
-    let (_b, _h, port) = hung_call();
+    let Some(bed) = Bed::new("colour", &[]) else {
+        return;
+    };
+    let (_b, _h, port) = hung_call(&bed);
     let args = ["--no-dns", "--min-idle", "1s", "--port", &port];
-    let coloured = on_terminal(&args, &[]);
+    let coloured = on_terminal(bed.stuckconn(""), &args, &[]);
     assert!(coloured.contains("hung call"), "{coloured}");
     assert!(
         coloured.contains("\x1b[1m")
@@ -48,10 +61,11 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
             || coloured.contains("\x1b[38;5;9m"),
         "colour on a terminal: {coloured:?}"
     );
-    let plain = on_terminal(&args, &[("NO_COLOR", "1")]);
+    let plain = on_terminal(bed.stuckconn(""), &args, &[("NO_COLOR", "1")]);
     assert!(plain.contains("hung call"));
     assert!(!plain.contains("\x1b["), "NO_COLOR: {plain:?}");
-    let (_, piped, _) = run(stuckconn().args(args));
+    let (_, piped, _) = run(bed.stuckconn("").args(args));
+    assert!(piped.contains("hung call"), "{piped}");
     assert!(!piped.contains('\x1b'), "not a terminal: no colour");
 }
 
@@ -64,7 +78,10 @@ fn capture_counts_down_on_a_terminal_only() {
         );
         return;
     }
-    let (_b, _h, port) = hung_call();
+    let Some(bed) = Bed::new("countdown", &[]) else {
+        return;
+    };
+    let (_b, _h, port) = hung_call(&bed);
     let args = [
         "--no-dns",
         "--min-idle",
@@ -74,13 +91,14 @@ fn capture_counts_down_on_a_terminal_only() {
         "--capture",
         "2s",
     ];
-    let tty = on_terminal(&args, &[]);
+    // Capture watches stuckconn's own namespace: it runs inside the bed.
+    let tty = on_terminal(bed.inside(""), &args, &[]);
     assert!(
         tty.contains("capturing: 2s left, 0 packets so far"),
         "{tty:?}"
     );
     assert!(tty.contains("idle 2s"), "the report follows: {tty}");
-    let (_, _, stderr) = run(stuckconn().args(args));
+    let (_, _, stderr) = run(bed.inside("").args(args));
     assert!(
         !stderr.contains("capturing"),
         "no progress line when stderr is not a terminal: {stderr}"
@@ -96,10 +114,13 @@ fn watch_redraws_in_place_on_a_terminal() {
         );
         return;
     }
-    let (_b, _h, port) = hung_call();
+    let Some(bed) = Bed::new("redraw", &[]) else {
+        return;
+    };
+    let (_b, _h, port) = hung_call(&bed);
     let screen = on_terminal(
+        bed.stuckconn("watch"),
         &[
-            "watch",
             "--interval",
             "300ms",
             "--count",

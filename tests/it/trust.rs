@@ -38,7 +38,7 @@ fn incident() -> String {
 
 /// stuckconn run inside a test namespace (what `--capture` needs: it sees its own namespace
 /// only), scanning just that namespace.
-fn stuckconn_in(ns: &Netns) -> Command {
+fn stuckconn_in(ns: &Bed) -> Command {
     let mut cmd = ns.command(env!("CARGO_BIN_EXE_stuckconn"));
     cmd.env_remove("NO_COLOR").env_remove("COLUMNS");
     cmd
@@ -219,24 +219,24 @@ fn reports_with_command_lines_are_created_private_metrics_readable() {
 
 /// A namespace with a blackhole on 192.0.2.5 and a request-sender in it.
 struct Stuck {
-    ns: Netns,
+    ns: Bed,
     _server: Proc,
     client: Proc,
     port: String,
 }
 
-fn stuck(tag: &str, server_role: &str, client_role: &str) -> Stuck {
-    let ns = Netns::new(tag, &["192.0.2.5/32"]);
+fn stuck(tag: &str, server_role: &str, client_role: &str) -> Option<Stuck> {
+    let ns = Bed::new(tag, &["192.0.2.5/32"])?;
     let env = [("TESTBED_ADDR", "192.0.2.5")];
-    let server = ns.testbed(&[server_role], &env);
+    let server = ns.testbed_env(&[server_role], &env);
     let port = server.port().to_string();
-    let client = ns.testbed(&[client_role, &port], &env);
-    Stuck {
+    let client = ns.testbed_env(&[client_role, &port], &env);
+    Some(Stuck {
         ns,
         _server: server,
         client,
         port,
-    }
+    })
 }
 
 /// Items 1 and 2: `--pcap-out` on a device is written in place; on a path in a directory
@@ -244,14 +244,9 @@ fn stuck(tag: &str, server_role: &str, client_role: &str) -> Stuck {
 /// sees cannot redirect root's write.
 #[test]
 fn pcap_out_is_written_through_its_own_descriptor() {
-    if !can_make_netns() {
-        skip(
-            "pcap_out_is_written_through_its_own_descriptor",
-            "needs root and ip(8)",
-        );
+    let Some(bed) = stuck("pcap", "blackhole", "hung-recv") else {
         return;
-    }
-    let bed = stuck("pcap", "blackhole", "hung-recv");
+    };
     std::thread::sleep(SETTLE);
     let capture = |out: &Path| {
         stuckconn_in(&bed.ns)
@@ -352,22 +347,17 @@ fn pcap_records(path: &Path) -> Vec<(Vec<u8>, u32)> {
 /// when the capture filter has to be coarse (hundreds of flows: one clause per remote).
 #[test]
 fn pcap_out_holds_headers_of_finding_flows_only() {
-    if !can_make_netns() {
-        skip(
-            "pcap_out_holds_headers_of_finding_flows_only",
-            "needs root and ip(8)",
-        );
+    let Some(ns) = Bed::new("snap", &["192.0.2.6/32"]) else {
         return;
-    }
-    let ns = Netns::new("snap", &["192.0.2.6/32"]);
+    };
     let env = [("TESTBED_ADDR", "192.0.2.6")];
-    let server = ns.testbed(&["selective"], &env);
+    let server = ns.testbed_env(&["selective"], &env);
     let port = server.port().to_string();
     // 300 hung calls: the exact filter (one clause a flow) is too long, so it is per remote.
-    let _hung = ns.testbed(&["hold", &port, "300"], &env);
+    let _hung = ns.testbed_env(&["hold", &port, "300"], &env);
     std::thread::sleep(SETTLE);
     // A live stream to the same remote endpoint, started after the hung ones went idle.
-    let _stream = ns.testbed(&["stream-ask", &port], &env);
+    let _stream = ns.testbed_env(&["stream-ask", &port], &env);
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("flows.pcap");
     let (status, out, err) = run(stuckconn_in(&ns)
@@ -415,18 +405,20 @@ fn pcap_out_holds_headers_of_finding_flows_only() {
 /// user's own sockets.
 #[test]
 fn a_setcap_binary_captures_only_its_users_own_sockets() {
-    if !can_make_netns() || which("setcap").is_none() {
+    if which("setcap").is_none() {
         skip(
             "a_setcap_binary_captures_only_its_users_own_sockets",
             "needs root, ip(8) and setcap(8) (libcap2-bin)",
         );
         return;
     }
-    let ns = Netns::new("setcap", &["192.0.2.7/32"]);
+    let Some(ns) = Bed::new("setcap", &["192.0.2.7/32"]) else {
+        return;
+    };
     let env = [("TESTBED_ADDR", "192.0.2.7")];
-    let server = ns.testbed(&["blackhole"], &env);
+    let server = ns.testbed_env(&["blackhole"], &env);
     let port = server.port().to_string();
-    let roots = ns.testbed(&["hung-recv", &port], &env);
+    let roots = ns.testbed_env(&["hung-recv", &port], &env);
     // The same client, run as nobody from a copy nobody may execute.
     let nobody = Nobody::new();
     let testbed_copy = nobody.binary().with_file_name("testbed");
@@ -434,7 +426,7 @@ fn a_setcap_binary_captures_only_its_users_own_sockets() {
     let mut args = vec![
         "netns",
         "exec",
-        ns.name.as_str(),
+        ns.name(),
         "setpriv",
         "--reuid=65534",
         "--regid=65534",
@@ -461,7 +453,7 @@ fn a_setcap_binary_captures_only_its_users_own_sockets() {
         .args([
             "netns",
             "exec",
-            &ns.name,
+            ns.name(),
             "setpriv",
             "--reuid=65534",
             "--regid=65534",
@@ -711,14 +703,9 @@ fn interrupt(mut cmd: Command, delay: Duration, signal: i32) -> (std::process::O
 /// slow reverse DNS in watch, during a capture), and no temporary file survives.
 #[test]
 fn signals_end_every_step_at_once_and_leave_nothing_behind() {
-    if !can_make_netns() {
-        skip(
-            "signals_end_every_step_at_once_and_leave_nothing_behind",
-            "needs root and ip(8)",
-        );
+    let Some(bed) = stuck("signal", "blackhole", "hung-recv") else {
         return;
-    }
-    let bed = stuck("signal", "blackhole", "hung-recv");
+    };
     // A resolver that never answers: each lookup waits its full --dns-timeout.
     let dns = testbed(&["dns-blackhole"]);
     std::thread::sleep(SETTLE);
@@ -727,7 +714,7 @@ fn signals_end_every_step_at_once_and_leave_nothing_behind() {
         .args([
             "watch",
             "--netns",
-            &bed.ns.name,
+            bed.ns.name(),
             "--min-idle",
             "2s",
             "--format",
