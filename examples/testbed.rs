@@ -29,6 +29,15 @@
 //!   testbed selective            stream to clients that ask with STREAM, never answer others
 //!   testbed stream-ask PORT      send STREAM, then read the stream forever
 //!
+//! Roles of the analysis tests (tests/it/analysis.rs):
+//!
+//!   testbed fork-reader PORT [NAME]  connect, send a request, fork; the child (renamed NAME)
+//!                                blocks in read() on the inherited socket, the parent sleeps
+//!                                holding it too; prints `ready CHILD_PID`
+//!   testbed leaky-server [NAME]  accept every connection and never read or close it
+//!   testbed connect-close PORT N [SOURCE]  connect N times (from address SOURCE) and close
+//!                                each at once
+//!
 //! Servers bind to $TESTBED_ADDR (default 127.0.0.1) and $TESTBED_PORT (default: any) and
 //! clients connect to that address, so that tests can use documentation addresses inside
 //! network namespaces.
@@ -294,6 +303,90 @@ fn main() {
             ready();
             let mut buf = [0u8; 4096];
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            hold()
+        }
+        // ---- Roles of the analysis tests (tests/it/analysis.rs). ----
+        "fork-reader" => {
+            let mut s = connect(port());
+            s.write_all(REQUEST).unwrap();
+            // SAFETY: single-threaded here; the child only renames itself and reads.
+            match unsafe { libc::fork() } {
+                0 => {
+                    // Die with the parent, whoever kills it.
+                    // SAFETY: plain prctl and getppid calls.
+                    unsafe {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                        if libc::getppid() == 1 {
+                            libc::_exit(0);
+                        }
+                    }
+                    if let Some(name) = args.get(2) {
+                        set_name(name);
+                    }
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf);
+                    hold_with(s)
+                }
+                child if child > 0 => {
+                    println!("ready {child}");
+                    std::io::stdout().flush().unwrap();
+                    hold_with(s)
+                }
+                _ => panic!("fork failed: {}", std::io::Error::last_os_error()),
+            }
+        }
+        "leaky-server" => {
+            if let Some(name) = args.get(1) {
+                set_name(name);
+            }
+            let port: u16 = std::env::var("TESTBED_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            let listener = TcpListener::bind((addr().as_str(), port)).unwrap();
+            println!("port {}", listener.local_addr().unwrap().port());
+            std::io::stdout().flush().unwrap();
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        }
+        "connect-close" => {
+            use std::os::fd::FromRawFd;
+            let n: usize = args
+                .get(2)
+                .and_then(|n| n.parse().ok())
+                .expect("connect-close PORT N [SOURCE]");
+            let source: Option<std::net::Ipv4Addr> = args.get(3).map(|s| s.parse().unwrap());
+            let server: std::net::Ipv4Addr = addr().parse().expect("an IPv4 TESTBED_ADDR");
+            let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(ip).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            for _ in 0..n {
+                // SAFETY: a new socket, bound and connected with valid sockaddr_in values,
+                // then owned by the TcpStream that closes it.
+                let stream = unsafe {
+                    let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+                    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+                    if let Some(source) = source {
+                        let local = sockaddr(source, 0);
+                        let rc = libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len);
+                        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+                    }
+                    let remote = sockaddr(server, port());
+                    let rc = libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len);
+                    assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
+                    TcpStream::from_raw_fd(fd)
+                };
+                drop(stream);
+            }
+            ready();
             hold()
         }
         _ => {

@@ -74,12 +74,78 @@ impl Kind {
     ];
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Inbound,
     Outbound,
     Listening,
+}
+
+/// What a finding's connections have in common besides their kind and namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// Outbound connections: the remote endpoint they call.
+    Remote(Endpoint),
+    /// Inbound (accepted) connections: the local port they were accepted on, per name of
+    /// the process counted for them (`None`: no readable process holds them).
+    Service { port: u16, process: Option<String> },
+}
+
+/// The one key findings are grouped by: kind, network namespace and target. `analyze`
+/// builds the groups with it, `capture::apply` finds a finding's connections with it, and
+/// `watch` groups per process within it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FindingKey {
+    pub kind: Kind,
+    /// The network namespace's inode (null in snapshots without namespaces).
+    pub netns: Option<u64>,
+    pub target: Target,
+}
+
+impl FindingKey {
+    /// The key of one connection. `process` is the name of the process it is counted for
+    /// (its holder): inbound connections are grouped per process and local port.
+    pub fn new(
+        kind: Kind,
+        netns: Option<u64>,
+        direction: Direction,
+        local: Endpoint,
+        remote: Endpoint,
+        process: Option<&str>,
+    ) -> FindingKey {
+        let target = match direction {
+            Direction::Inbound => Target::Service {
+                port: local.port,
+                process: process.map(str::to_string),
+            },
+            Direction::Outbound | Direction::Listening => Target::Remote(remote),
+        };
+        FindingKey {
+            kind,
+            netns,
+            target,
+        }
+    }
+
+    /// The key of a connection of the report (the same as `analyze` gave its finding).
+    pub fn of(c: &ConnectionReport) -> FindingKey {
+        FindingKey::new(
+            c.kind,
+            c.netns.as_ref().map(|ns| ns.inode),
+            c.direction,
+            c.local,
+            c.remote,
+            c.process.as_deref(),
+        )
+    }
+
+    pub fn direction(&self) -> Direction {
+        match self.target {
+            Target::Remote(_) => Direction::Outbound,
+            Target::Service { .. } => Direction::Inbound,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -121,7 +187,9 @@ impl Report {
     /// names they have so far.
     pub fn named_addresses(&self) -> impl Iterator<Item = (IpAddr, &HostName)> + '_ {
         self.findings.iter().flat_map(|f| {
-            std::iter::once((f.remote.ip, &f.remote.name))
+            f.remote
+                .iter()
+                .map(|r| (r.ip, &r.name))
                 .chain(f.clients.iter().map(|c| (c.ip, &c.name)))
         })
     }
@@ -149,23 +217,44 @@ pub struct ReportOptions {
     pub dns_servers: Vec<String>,
 }
 
+/// The counts of a report. Each number has one source: `by_kind` counts every socket that
+/// passed the filters (listeners included) and `listening` and `connections` are read off
+/// it; `findings` and `problems` count the findings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Every TCP socket the collection saw, listeners included.
+    /// Every TCP socket the collection saw, listeners included, before filters.
     pub sockets: usize,
+    /// Listening sockets that passed the filters: `by_kind.listening`.
     pub listening: usize,
-    /// Non-listening sockets that passed the filters.
+    /// Non-listening sockets that passed the filters: the sum of `by_kind` without listening.
     pub connections: usize,
-    /// Sockets (with an inode) that no readable process holds.
+    /// Sockets (with an inode) that no readable process holds, before filters.
     pub unattributed_sockets: usize,
     /// Network namespaces scanned.
     pub namespaces: usize,
-    /// Finding groups, problems and info alike.
+    /// Finding groups, problems and info alike: the findings (and table rows) of the report.
     pub findings: usize,
     /// Finding groups whose kind is a problem.
     pub problems: usize,
-    /// Connections (after filters) per kind.
+    /// Sockets (after filters) per kind, listeners included. Each connection of a finding is
+    /// counted once, whatever the number of processes that hold it.
     pub by_kind: BTreeMap<&'static str, usize>,
+}
+
+impl Summary {
+    /// Sockets of one kind (after filters).
+    pub fn count(&self, kind: Kind) -> usize {
+        self.by_kind.get(kind.key()).copied().unwrap_or(0)
+    }
+
+    /// Stuck connections: those of the problem kinds.
+    pub fn stuck(&self) -> usize {
+        Kind::ALL
+            .iter()
+            .filter(|k| k.is_problem())
+            .map(|&k| self.count(k))
+            .sum()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -220,12 +309,23 @@ impl IdleStats {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// What groups these connections (not serialized: kind, netns and direction say it).
+    #[serde(skip)]
+    pub key: FindingKey,
     pub kind: Kind,
     pub severity: Severity,
+    /// `outbound`: connections this host made, grouped by remote endpoint. `inbound`:
+    /// connections a local service accepted, grouped by process and local port; their peers
+    /// are in `clients`.
+    pub direction: Direction,
     /// The network namespace of these connections (null in snapshots without namespaces).
     /// Findings are never merged across namespaces.
     pub netns: Option<Netns>,
-    pub remote: Remote,
+    /// Outbound: the remote endpoint. Null for inbound findings.
+    pub remote: Option<Remote>,
+    /// Inbound: the local service (its port, and the address the connections were accepted
+    /// on, or the unspecified address when they differ). Null for outbound findings.
+    pub local: Option<Endpoint>,
     pub connections: usize,
     /// Seconds since data last moved (for stalled sends: since the last ACK); null if unknown.
     pub idle_secs: Option<IdleStats>,
@@ -235,7 +335,8 @@ pub struct Finding {
     pub bytes_received: u64,
     pub threads_blocked: usize,
     pub processes: Vec<FindingProcess>,
-    /// Inbound peers the same processes hold with a request pending.
+    /// Outbound findings: inbound peers the same processes hold with a request pending.
+    /// Inbound findings: the peers of these connections.
     pub clients: Vec<Client>,
     /// Short phrases a sysadmin reads in the table.
     pub evidence: Vec<String>,
@@ -246,6 +347,10 @@ pub struct Finding {
     pub explanation: String,
 }
 
+/// The processes of a finding, one row per name, unit and container. A socket held by several
+/// processes (inherited across fork, passed over a Unix socket) is one connection, counted
+/// for one of them: its holder, the process whose thread is blocked on it, else the lowest
+/// pid. The rows' `connections` sum to the finding's.
 #[derive(Debug, Clone, Serialize)]
 pub struct FindingProcess {
     pub name: String,
@@ -254,8 +359,13 @@ pub struct FindingProcess {
     pub cmdline: Option<String>,
     pub unit: Option<String>,
     pub container: Option<String>,
+    /// Every pid of this row that holds one of the connections (holders and co-owners).
     pub pids: Vec<u32>,
+    /// Connections counted for these processes (they hold them).
     pub connections: usize,
+    /// Connections these processes also hold while another process is counted for them.
+    pub shared_connections: usize,
+    /// Threads of these processes blocked on the connections.
     pub threads_blocked: usize,
     /// Whether the threads of these processes could be examined: `read`, `partial`, `denied`,
     /// or `not_collected` (no process known, or none of its connections was idle enough).
@@ -270,6 +380,8 @@ pub struct Client {
     pub connections: usize,
 }
 
+/// The problem findings summed per process name, unit and container; every connection is
+/// counted once, for its holder (see `FindingProcess`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessSummary {
     pub name: String,
@@ -293,9 +405,13 @@ pub struct ConnectionReport {
     pub direction: Direction,
     pub local: Endpoint,
     pub remote: Endpoint,
+    /// The holder: the process this connection is counted for (the owner whose thread is
+    /// blocked on it, else the owner with the lowest pid), its fd and its name.
     pub pid: Option<u32>,
     pub fd: Option<u32>,
     pub process: Option<String>,
+    /// Every (pid, fd) that holds this socket, holder included, by pid and fd.
+    pub owners: Vec<OwnerReport>,
     pub idle_secs: Option<f64>,
     pub bytes_sent: Option<u64>,
     pub bytes_received: Option<u64>,
@@ -311,6 +427,14 @@ pub struct ConnectionReport {
     pub cookie: Option<u64>,
     pub inode: u64,
     pub uid: u32,
+}
+
+/// One (pid, fd) that holds a socket.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OwnerReport {
+    pub pid: u32,
+    pub fd: u32,
+    pub process: Option<String>,
 }
 
 /// Whether flows that look stuck really carry nothing.

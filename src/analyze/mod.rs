@@ -1,19 +1,24 @@
 //! Pure functions from a `Snapshot` to a `Report`: classify every connection, group the
-//! findings by (kind, remote), sum them per process, explain them. Never touches the OS.
+//! findings by `FindingKey` (kind, namespace, and remote endpoint or local service), sum
+//! them per process, explain them. Never touches the OS.
+//!
+//! A socket held by several processes (inherited across fork, passed over a Unix socket) is
+//! one connection: it is counted once, for its holder (see `holder`), and lists every owner.
 
 pub mod classify;
 pub mod track;
 
 use crate::report::{
-    Client, ConnectionReport, Direction, Finding, FindingProcess, IdleStats, Kind, ProcessSummary,
-    Remote, Report, ReportOptions, Severity, Summary, SCHEMA_VERSION,
+    Client, ConnectionReport, Direction, Finding, FindingKey, FindingProcess, IdleStats, Kind,
+    OwnerReport, ProcessSummary, Remote, Report, ReportOptions, Severity, Summary, Target,
+    SCHEMA_VERSION,
 };
 use crate::resolve::{HostName, Names};
-use crate::snapshot::{Connection, Process, Snapshot, ThreadEvidence};
+use crate::snapshot::{Connection, Endpoint, Owner, Process, Snapshot, ThreadEvidence};
 use classify::{classify, idle_ms, request_pending, Listeners};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
 /// Which connections to report on.
@@ -57,7 +62,32 @@ struct Judged<'a> {
     direction: Direction,
     kind: Kind,
     idle_ms: Option<u64>,
+    /// Passed the filters: counted in `summary.by_kind`.
     matched: bool,
+    /// The owner the connection is counted for.
+    holder: Option<Owner>,
+}
+
+/// The owner a socket is counted for, when several processes hold it: the one whose thread
+/// is blocked on it (the lowest such pid, on the fd the thread waits on), else the owner with
+/// the lowest pid (and its lowest fd). `None` when no readable process holds it.
+pub fn holder(c: &Connection) -> Option<Owner> {
+    let blocked = c
+        .owners
+        .iter()
+        .filter_map(|o| {
+            let threads = c.blocked_threads.iter().filter(|t| t.pid == o.pid);
+            let mut on_this_fd = false;
+            let mut any = false;
+            for t in threads {
+                any = true;
+                on_this_fd |= t.fd == o.fd;
+            }
+            any.then_some((!on_this_fd, o.pid, o.fd))
+        })
+        .min()
+        .map(|(_, pid, fd)| Owner { pid, fd });
+    blocked.or_else(|| c.owners.iter().copied().min_by_key(|o| (o.pid, o.fd)))
 }
 
 /// Analyses a snapshot. `source` is "live" or the snapshot's path; `now` stamps the report;
@@ -84,8 +114,8 @@ pub fn analyze(
                 direction,
                 kind,
                 idle_ms: idle_ms(conn, kind),
-                matched: (kind != Kind::Listening || options.all)
-                    && options.filter.matches(conn, &processes),
+                matched: options.filter.matches(conn, &processes),
+                holder: holder(conn),
             }
         })
         .collect();
@@ -100,13 +130,22 @@ pub fn analyze(
         }
     }
 
-    let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<FindingKey, Vec<usize>> = BTreeMap::new();
     for (index, j) in judged.iter().enumerate() {
         if j.matched && (j.kind.is_problem() || j.kind == Kind::IdlePool) {
-            groups
-                .entry((j.kind, j.conn.netns, j.conn.remote.ip, j.conn.remote.port))
-                .or_default()
-                .push(index);
+            let holder_name = j
+                .holder
+                .and_then(|h| processes.get(&h.pid))
+                .map(|p| p.name.as_str());
+            let key = FindingKey::new(
+                j.kind,
+                j.conn.netns,
+                j.direction,
+                j.conn.local,
+                j.conn.remote,
+                holder_name,
+            );
+            groups.entry(key).or_default().push(index);
         }
     }
 
@@ -125,7 +164,7 @@ pub fn analyze(
     };
     let mut findings: Vec<Finding> = groups
         .iter()
-        .map(|(&(kind, netns, ip, port), members)| ctx.finding(kind, netns, ip, port, members))
+        .map(|(key, members)| ctx.finding(key, members))
         .collect();
     findings.sort_by(|a, b| {
         (
@@ -138,7 +177,7 @@ pub fn analyze(
                 b.kind,
                 std::cmp::Reverse(b.connections),
             ))
-            .then_with(|| (a.remote.ip, a.remote.port).cmp(&(b.remote.ip, b.remote.port)))
+            .then_with(|| a.key.cmp(&b.key))
     });
 
     let process_summaries = ctx.process_summaries(&groups);
@@ -158,18 +197,17 @@ pub fn analyze(
     });
     let connections = behind.iter().map(|&i| ctx.connection_report(i)).collect();
 
+    // Every count per kind comes from here; the summary's totals are read off it.
     let mut by_kind: BTreeMap<&'static str, usize> =
         Kind::ALL.iter().map(|k| (k.key(), 0)).collect();
     for j in judged.iter().filter(|j| j.matched) {
         *by_kind.entry(j.kind.key()).or_default() += 1;
     }
+    let listening = by_kind[Kind::Listening.key()];
     let summary = Summary {
         sockets: snapshot.connections.len(),
-        listening: judged.iter().filter(|j| j.kind == Kind::Listening).count(),
-        connections: judged
-            .iter()
-            .filter(|j| j.matched && j.kind != Kind::Listening)
-            .count(),
+        listening,
+        connections: by_kind.values().sum::<usize>() - listening,
         unattributed_sockets: snapshot
             .connections
             .iter()
@@ -229,9 +267,6 @@ struct Context<'a> {
     namespaces: HashMap<u64, &'a crate::snapshot::Netns>,
 }
 
-/// Findings are groups by kind, network namespace and remote endpoint.
-type GroupKey = (Kind, Option<u64>, IpAddr, u16);
-
 /// Identity of a process in a summary: same name, unit and container are one row.
 type ProcessKey = (String, Option<String>, Option<String>);
 
@@ -255,25 +290,15 @@ impl Context<'_> {
         }
     }
 
-    /// The pids holding a connection; `[None]` when no readable process does.
-    fn holders(c: &Connection) -> Vec<Option<u32>> {
-        if c.owners.is_empty() {
-            return vec![None];
-        }
-        let pids: BTreeSet<u32> = c.owners.iter().map(|o| o.pid).collect();
-        pids.into_iter().map(Some).collect()
+    fn process_name(&self, pid: u32) -> Option<String> {
+        self.processes.get(&pid).map(|p| p.name.clone())
     }
 
-    fn clients(&self, pids: &BTreeSet<u32>) -> Vec<Client> {
-        let mut indices = BTreeSet::new();
-        for pid in pids {
-            if let Some(list) = self.pending_by_pid.get(pid) {
-                indices.extend(list.iter().copied());
-            }
-        }
+    /// Addresses counted into clients, most connections first.
+    fn client_list(&self, ips: impl Iterator<Item = IpAddr>) -> Vec<Client> {
         let mut by_ip: BTreeMap<IpAddr, usize> = BTreeMap::new();
-        for i in indices {
-            *by_ip.entry(self.judged[i].conn.remote.ip).or_default() += 1;
+        for ip in ips {
+            *by_ip.entry(ip).or_default() += 1;
         }
         let mut clients: Vec<Client> = by_ip
             .into_iter()
@@ -287,14 +312,19 @@ impl Context<'_> {
         clients
     }
 
-    fn finding(
-        &self,
-        kind: Kind,
-        netns: Option<u64>,
-        ip: IpAddr,
-        port: u16,
-        members: &[usize],
-    ) -> Finding {
+    /// The inbound peers these pids hold with a request pending.
+    fn clients(&self, pids: &BTreeSet<u32>) -> Vec<Client> {
+        let mut indices = BTreeSet::new();
+        for pid in pids {
+            if let Some(list) = self.pending_by_pid.get(pid) {
+                indices.extend(list.iter().copied());
+            }
+        }
+        self.client_list(indices.into_iter().map(|i| self.judged[i].conn.remote.ip))
+    }
+
+    fn finding(&self, key: &FindingKey, members: &[usize]) -> Finding {
+        let kind = key.kind;
         let mut idle: Vec<u64> = members
             .iter()
             .filter_map(|&i| self.judged[i].idle_ms)
@@ -322,27 +352,49 @@ impl Context<'_> {
         let bytes_received = info(|i| i.bytes_received);
         let threads_blocked: usize = conns.iter().map(|c| c.blocked_threads.len()).sum();
 
-        // Per process: by name/unit/container, with pids and blocked threads.
+        // Per process (name/unit/container): each connection counted for its holder's row;
+        // every other owner listed in its own row, which shares the connection.
         let mut per_process: BTreeMap<ProcessKey, PerProcess> = BTreeMap::new();
         let mut all_pids = BTreeSet::new();
-        for c in &conns {
-            for pid in Self::holders(c) {
-                let key = self.process_key(pid);
-                let entry = per_process.entry(key).or_default();
-                if let Some(pid) = pid {
-                    entry.pids.insert(pid);
-                    all_pids.insert(pid);
+        for &i in members {
+            let j = &self.judged[i];
+            let c = j.conn;
+            let holder_key = self.process_key(j.holder.map(|h| h.pid));
+            per_process
+                .entry(holder_key.clone())
+                .or_default()
+                .connections += 1;
+            let owner_pids: BTreeSet<u32> = c.owners.iter().map(|o| o.pid).collect();
+            let mut sharing = BTreeSet::new();
+            for &pid in &owner_pids {
+                let key = self.process_key(Some(pid));
+                let row = per_process.entry(key.clone()).or_default();
+                if row.pids.insert(pid) {
                     if let Some(p) = self.processes.get(&pid) {
-                        if entry.exe.is_none() {
-                            entry.exe = p.exe.clone();
-                            entry.cmdline = p.cmdline.clone();
+                        if row.exe.is_none() {
+                            row.exe = p.exe.clone();
+                            row.cmdline = p.cmdline.clone();
                         }
-                        entry.evidence.push(p.thread_evidence);
+                        row.evidence.push(p.thread_evidence);
                     }
-                    entry.threads_blocked +=
-                        c.blocked_threads.iter().filter(|t| t.pid == pid).count();
                 }
-                entry.connections += 1;
+                all_pids.insert(pid);
+                if key != holder_key {
+                    sharing.insert(key);
+                }
+            }
+            for key in sharing {
+                if let Some(row) = per_process.get_mut(&key) {
+                    row.shared_connections += 1;
+                }
+            }
+            for t in &c.blocked_threads {
+                let key = if owner_pids.contains(&t.pid) {
+                    self.process_key(Some(t.pid))
+                } else {
+                    holder_key.clone()
+                };
+                per_process.entry(key).or_default().threads_blocked += 1;
             }
         }
         let mut processes: Vec<FindingProcess> = per_process
@@ -355,27 +407,40 @@ impl Context<'_> {
                 container,
                 pids: p.pids.into_iter().collect(),
                 connections: p.connections,
+                shared_connections: p.shared_connections,
                 threads_blocked: p.threads_blocked,
                 thread_evidence: combined(&p.evidence),
             })
             .collect();
-        processes.sort_by_key(|p| std::cmp::Reverse(p.connections));
+        processes.sort_by_key(|p| std::cmp::Reverse((p.connections, p.shared_connections)));
 
-        let remote = Remote {
-            ip,
-            port,
-            name: self.name(ip),
+        let direction = key.direction();
+        let (remote, local) = match &key.target {
+            Target::Remote(e) => (
+                Some(Remote {
+                    ip: e.ip,
+                    port: e.port,
+                    name: self.name(e.ip),
+                }),
+                None,
+            ),
+            Target::Service { port, .. } => (None, Some(service(&conns, *port))),
         };
-        let clients = self.clients(&all_pids);
+        let clients = match direction {
+            Direction::Inbound => self.client_list(conns.iter().map(|c| c.remote.ip)),
+            _ => self.clients(&all_pids),
+        };
         let all_examined = processes
             .iter()
             .all(|p| p.thread_evidence == ThreadEvidence::Read);
         let evidence = evidence(kind, &conns, threads_blocked, all_examined);
-        let netns = self.netns(netns);
+        let netns = self.netns(key.netns);
         let mut explanation = explain(
             kind,
             &processes,
-            &remote,
+            remote.as_ref(),
+            local,
+            clients.len(),
             conns.len(),
             idle_secs,
             threads_blocked,
@@ -384,6 +449,7 @@ impl Context<'_> {
             explanation = format!("In network namespace {}: {explanation}", ns.short_label());
         }
         Finding {
+            key: key.clone(),
             kind,
             netns,
             severity: if kind.is_problem() {
@@ -391,7 +457,9 @@ impl Context<'_> {
             } else {
                 Severity::Info
             },
+            direction,
             remote,
+            local,
             connections: conns.len(),
             idle_secs,
             since,
@@ -407,18 +475,19 @@ impl Context<'_> {
         }
     }
 
-    fn process_summaries(&self, groups: &BTreeMap<GroupKey, Vec<usize>>) -> Vec<ProcessSummary> {
+    fn process_summaries(&self, groups: &BTreeMap<FindingKey, Vec<usize>>) -> Vec<ProcessSummary> {
         let mut rows: BTreeMap<ProcessKey, ProcessSummary> = BTreeMap::new();
-        for (&(kind, _, _, _), members) in groups.iter().filter(|((k, _, _, _), _)| k.is_problem())
-        {
+        for (key, members) in groups.iter().filter(|(k, _)| k.kind.is_problem()) {
             for &i in members {
                 let j = &self.judged[i];
-                for pid in Self::holders(j.conn) {
-                    let key = self.process_key(pid);
-                    let row = rows.entry(key.clone()).or_insert_with(|| ProcessSummary {
-                        name: key.0.clone(),
-                        unit: key.1.clone(),
-                        container: key.2.clone(),
+                let pid = j.holder.map(|h| h.pid);
+                let row_key = self.process_key(pid);
+                let row = rows
+                    .entry(row_key.clone())
+                    .or_insert_with(|| ProcessSummary {
+                        name: row_key.0.clone(),
+                        unit: row_key.1.clone(),
+                        container: row_key.2.clone(),
                         pids: Vec::new(),
                         hung_call: 0,
                         stalled_send: 0,
@@ -428,29 +497,33 @@ impl Context<'_> {
                         oldest_idle_secs: None,
                         clients: Vec::new(),
                     });
-                    if let Some(pid) = pid {
-                        if !row.pids.contains(&pid) {
-                            row.pids.push(pid);
-                        }
-                        row.threads_blocked += j
-                            .conn
-                            .blocked_threads
-                            .iter()
-                            .filter(|t| t.pid == pid)
-                            .count();
+                if let Some(pid) = pid {
+                    if !row.pids.contains(&pid) {
+                        row.pids.push(pid);
                     }
-                    match kind {
-                        Kind::HungCall => row.hung_call += 1,
-                        Kind::StalledSend => row.stalled_send += 1,
-                        Kind::CloseWait => row.close_wait += 1,
-                        Kind::SynSent => row.syn_sent += 1,
-                        _ => {}
-                    }
-                    if let Some(ms) = j.idle_ms {
-                        let secs = ms as f64 / 1000.0;
-                        row.oldest_idle_secs =
-                            Some(row.oldest_idle_secs.map_or(secs, |o: f64| o.max(secs)));
-                    }
+                }
+                // The threads of this row's processes (a co-owner of another name keeps its
+                // own threads, in the finding's rows).
+                row.threads_blocked += j
+                    .conn
+                    .blocked_threads
+                    .iter()
+                    .filter(|t| {
+                        j.conn.owners.iter().all(|o| o.pid != t.pid)
+                            || self.process_key(Some(t.pid)) == row_key
+                    })
+                    .count();
+                match key.kind {
+                    Kind::HungCall => row.hung_call += 1,
+                    Kind::StalledSend => row.stalled_send += 1,
+                    Kind::CloseWait => row.close_wait += 1,
+                    Kind::SynSent => row.syn_sent += 1,
+                    _ => {}
+                }
+                if let Some(ms) = j.idle_ms {
+                    let secs = ms as f64 / 1000.0;
+                    row.oldest_idle_secs =
+                        Some(row.oldest_idle_secs.map_or(secs, |o: f64| o.max(secs)));
                 }
             }
         }
@@ -471,8 +544,17 @@ impl Context<'_> {
     fn connection_report(&self, i: usize) -> ConnectionReport {
         let j = &self.judged[i];
         let c = j.conn;
-        let owner = c.owners.first();
         let info = c.tcp_info.as_ref();
+        let mut owners: Vec<OwnerReport> = c
+            .owners
+            .iter()
+            .map(|o| OwnerReport {
+                pid: o.pid,
+                fd: o.fd,
+                process: self.process_name(o.pid),
+            })
+            .collect();
+        owners.sort_by_key(|o| (o.pid, o.fd));
         ConnectionReport {
             kind: j.kind,
             netns: self.netns(c.netns),
@@ -480,11 +562,10 @@ impl Context<'_> {
             direction: j.direction,
             local: c.local,
             remote: c.remote,
-            pid: owner.map(|o| o.pid),
-            fd: owner.map(|o| o.fd),
-            process: owner
-                .and_then(|o| self.processes.get(&o.pid))
-                .map(|p| p.name.clone()),
+            pid: j.holder.map(|o| o.pid),
+            fd: j.holder.map(|o| o.fd),
+            process: j.holder.and_then(|o| self.process_name(o.pid)),
+            owners,
             idle_secs: j.idle_ms.map(|ms| ms as f64 / 1000.0),
             bytes_sent: info.and_then(|i| i.bytes_sent()),
             bytes_received: info.and_then(|i| i.bytes_received),
@@ -502,11 +583,24 @@ impl Context<'_> {
     }
 }
 
+/// The local service of inbound connections: their port, and their local address when they
+/// share one, else the unspecified address (of IPv4 when they are all IPv4).
+fn service(conns: &[&Connection], port: u16) -> Endpoint {
+    let first = conns.first().map(|c| c.local.ip);
+    let ip = match first {
+        Some(ip) if conns.iter().all(|c| c.local.ip == ip) => ip,
+        _ if conns.iter().all(|c| c.local.ip.is_ipv4()) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        _ => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    Endpoint { ip, port }
+}
+
 /// What one row of a finding's processes accumulates.
 #[derive(Default)]
 struct PerProcess {
     pids: BTreeSet<u32>,
     connections: usize,
+    shared_connections: usize,
     threads_blocked: usize,
     exe: Option<String>,
     cmdline: Option<String>,
@@ -602,7 +696,7 @@ fn evidence(
     out
 }
 
-fn who(processes: &[FindingProcess]) -> String {
+fn names_of(processes: &[&FindingProcess]) -> String {
     match processes {
         [] => NO_PROCESS.to_string(),
         [one] if one.pids.is_empty() => {
@@ -614,33 +708,62 @@ fn who(processes: &[FindingProcess]) -> String {
     }
 }
 
-/// One plain sentence: what is wrong and what to look at.
+/// `1 connection`, `2 connections`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// One plain sentence: what is wrong and what to look at. Outbound findings have a
+/// `remote`; inbound ones a `local` service and `clients` peers.
+#[allow(clippy::too_many_arguments)]
 fn explain(
     kind: Kind,
     processes: &[FindingProcess],
-    remote: &Remote,
+    remote: Option<&Remote>,
+    local: Option<Endpoint>,
+    clients: usize,
     n: usize,
     idle: Option<IdleStats>,
     threads_blocked: usize,
 ) -> String {
-    let who = who(processes);
-    let to = match crate::report::display_name(&remote.name) {
-        Some(name) => format!("{name} ({})", remote.endpoint()),
-        None => remote.endpoint().to_string(),
-    };
-    let conns = if n == 1 {
-        "1 connection".to_string()
-    } else {
-        format!("{n} connections")
-    };
+    // Who the connections are counted for; processes that only share them come after.
+    let holders: Vec<&FindingProcess> = processes.iter().filter(|p| p.connections > 0).collect();
+    let sharers: Vec<&FindingProcess> = processes.iter().filter(|p| p.connections == 0).collect();
+    let who = names_of(&holders);
+    let conns = count(n, "connection");
     let range = idle.map_or("an unknown time".to_string(), |s| s.range(" to "));
-    let (has, keeps, is) = if processes.len() > 1 {
+    let (has, keeps, is) = if holders.len() > 1 {
         ("have", "keep", "are")
     } else {
         ("has", "keeps", "is")
     };
-    match kind {
-        Kind::HungCall => {
+    let to = match (remote, local) {
+        (Some(remote), _) => match crate::report::display_name(&remote.name) {
+            Some(name) => format!("{name} ({})", remote.endpoint()),
+            None => remote.endpoint().to_string(),
+        },
+        (None, Some(local)) => format!("{} of port {}", count(clients, "client"), local.port),
+        (None, None) => "an unknown peer".to_string(),
+    };
+    let mut text = match (kind, local) {
+        (Kind::CloseWait, Some(local)) if remote.is_none() => {
+            let (peers, them) = if n == 1 {
+                ("whose peer", "it")
+            } else {
+                ("whose peers", "them")
+            };
+            format!(
+                "{who} accepted {conns} on port {} (from {}) {peers} closed {them} {range} ago, but never closed its end: the code leaks sockets (a missing close() on some path).",
+                local.port,
+                count(clients, "client")
+            )
+        }
+        (Kind::StalledSend, Some(local)) if remote.is_none() => format!(
+            "{who} {has} unacknowledged data to {} on {conns} accepted on port {} with no ACK for {range}: the clients or the path are dead; the kernel gives up after tcp_retries2 (about 15 min).",
+            count(clients, "client"),
+            local.port
+        ),
+        (Kind::HungCall, _) => {
             let threads = match threads_blocked {
                 0 => String::new(),
                 1 => "; 1 thread is blocked on it".to_string(),
@@ -650,18 +773,104 @@ fn explain(
                 "{who} sent requests to {to} on {conns} and {has} waited {range} for replies that never came{threads}. The calling code most likely has no read timeout."
             )
         }
-        Kind::CloseWait => format!(
+        (Kind::CloseWait, _) => format!(
             "{to} closed {conns} {range} ago, but {who} never closed its end: the code leaks sockets (a missing close() on some path)."
         ),
-        Kind::StalledSend => format!(
+        (Kind::StalledSend, _) => format!(
             "{who} {has} unacknowledged data to {to} on {conns} with no ACK for {range}: the peer or the path is dead; the kernel gives up after tcp_retries2 (about 15 min)."
         ),
-        Kind::SynSent => format!(
+        (Kind::SynSent, _) => format!(
             "{who} {is} still connecting to {to} on {conns} and gets no answer: the host is down or a firewall drops the SYNs; the calling code likely has no connect timeout."
         ),
-        Kind::IdlePool => format!(
+        (Kind::IdlePool, _) => format!(
             "{who} {keeps} {conns} to {to} idle for {range} after complete exchanges: a keep-alive pool, not a problem by itself."
         ),
-        Kind::Active | Kind::Listening => String::new(),
+        (Kind::Active | Kind::Listening, _) => String::new(),
+    };
+    if !sharers.is_empty() && !text.is_empty() {
+        let (also, holds) = if sharers.len() == 1 {
+            (sharers[0].name.clone(), "holds")
+        } else {
+            (names_of(&sharers), "hold")
+        };
+        let (these, are) = if n == 1 {
+            ("the socket", "it is")
+        } else {
+            ("these sockets", "they are")
+        };
+        text.push_str(&format!(
+            " {also} also {holds} {these} (inherited across fork or passed as a file descriptor); {are} counted once, for {who}."
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{BlockedThread, TcpState};
+
+    fn conn(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Connection {
+        Connection {
+            state: TcpState::Established,
+            local: Endpoint::normalized("192.0.2.1".parse().unwrap(), 40000),
+            remote: Endpoint::normalized("192.0.2.100".parse().unwrap(), 80),
+            inode: 1,
+            uid: 0,
+            cookie: None,
+            recv_q: 0,
+            send_q: 0,
+            tcp_info: None,
+            owners: owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect(),
+            blocked_threads: blocked
+                .iter()
+                .map(|&(pid, fd)| BlockedThread {
+                    pid,
+                    tid: pid,
+                    fd,
+                    syscall: "read".into(),
+                    wchan: None,
+                })
+                .collect(),
+            netns: None,
+        }
+    }
+
+    fn owner(pid: u32, fd: u32) -> Option<Owner> {
+        Some(Owner { pid, fd })
+    }
+
+    #[test]
+    fn the_holder_is_the_owner_blocked_on_the_socket_else_the_lowest_pid() {
+        assert_eq!(holder(&conn(&[], &[])), None);
+        assert_eq!(holder(&conn(&[(20, 4)], &[])), owner(20, 4));
+        // Listed in any order: the lowest pid, its lowest fd.
+        assert_eq!(
+            holder(&conn(&[(30, 9), (20, 7), (20, 4)], &[])),
+            owner(20, 4)
+        );
+        // A thread of the child is blocked on it: the child, on the fd it waits on.
+        assert_eq!(
+            holder(&conn(&[(20, 4), (21, 4), (21, 6)], &[(21, 6)])),
+            owner(21, 6)
+        );
+        // Threads of both: the lowest of them.
+        assert_eq!(
+            holder(&conn(&[(20, 4), (21, 4), (22, 4)], &[(22, 4), (21, 4)])),
+            owner(21, 4)
+        );
+    }
+
+    #[test]
+    fn an_inbound_service_keeps_its_address_unless_its_connections_differ() {
+        let at = |ip: &str| {
+            let mut c = conn(&[], &[]);
+            c.local = Endpoint::normalized(ip.parse().unwrap(), 8080);
+            c
+        };
+        let (a, b, c) = (at("192.0.2.1"), at("192.0.2.2"), at("2001:db8::1"));
+        assert_eq!(service(&[&a, &a], 8080).to_string(), "192.0.2.1:8080");
+        assert_eq!(service(&[&a, &b], 8080).to_string(), "0.0.0.0:8080");
+        assert_eq!(service(&[&a, &c], 8080).to_string(), "[::]:8080");
     }
 }

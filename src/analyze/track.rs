@@ -1,11 +1,18 @@
 //! The time dimension: stuck connections followed by socket cookie across samples, summed per
-//! (process, remote, kind), with rates, growth, onset and a leak verdict. Pure: it is fed
-//! reports and the times they were taken.
+//! process within each finding group (kind, namespace, remote endpoint or local service), with
+//! rates, growth, onset and a leak verdict. Pure: it is fed reports and the times they were
+//! taken.
+//!
+//! The first sample is the baseline: the connections it sees were there before watching
+//! began, so they are counted as `baseline`, not `opened`, and give no `opened` event.
+//! Opened and closed connections, and their rates, count from the second sample on.
 
-use crate::report::{ConnectionReport, Kind, Remote, Report};
+use crate::report::{Client, ConnectionReport, Direction, FindingKey, Kind, Remote, Report};
+use crate::resolve::HostName;
 use crate::snapshot::Endpoint;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 /// How many samples a group remembers (for the sparkline and the growth rate).
@@ -13,13 +20,12 @@ const HISTORY: usize = 240;
 /// A leak has grown by at least this many stuck connections since the first sample.
 const LEAK_MIN_GROWTH: usize = 3;
 
-/// A group: the same process name, network namespace, remote endpoint and kind.
+/// A group: the same process name within one finding group (`FindingKey`: kind, network
+/// namespace, and remote endpoint or, for inbound connections, local service).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupKey {
     pub process: String,
-    pub netns: Option<u64>,
-    pub remote: Endpoint,
-    pub kind: Kind,
+    pub finding: FindingKey,
 }
 
 #[derive(Debug)]
@@ -27,6 +33,7 @@ struct Tracked {
     group: GroupKey,
     first_seen: SystemTime,
     local: Endpoint,
+    peer: Remote,
     pid: Option<u32>,
     cookie: Option<u64>,
 }
@@ -35,12 +42,16 @@ struct Tracked {
 struct Group {
     /// (seconds since the first sample, stuck connections) per sample.
     history: VecDeque<(f64, usize)>,
+    baseline: usize,
     opened: usize,
     closed: usize,
     onset: Option<SystemTime>,
     oldest_idle_secs: Option<f64>,
     pids: BTreeSet<u32>,
-    remote: Remote,
+    netns_label: Option<String>,
+    remote: Option<Remote>,
+    local: Option<Endpoint>,
+    clients: Vec<Client>,
     leak: bool,
 }
 
@@ -51,13 +62,26 @@ pub struct GroupSample {
     pub process: String,
     /// The network namespace's inode (null in snapshots without namespaces).
     pub netns: Option<u64>,
+    /// The namespace as the tables label it (`ip netns` name, container, `host`, `net:[INODE]`).
+    pub netns_label: Option<String>,
     pub pids: Vec<u32>,
-    pub remote: Remote,
+    /// `outbound` (grouped by remote endpoint) or `inbound` (by local service).
+    pub direction: Direction,
+    /// Outbound groups: the remote endpoint. Null for inbound groups.
+    pub remote: Option<Remote>,
+    /// Inbound groups: the local service (port, and address as in the report). Null for
+    /// outbound groups.
+    pub local: Option<Endpoint>,
+    /// Inbound groups: the peers, as in the report's finding. Empty for outbound groups.
+    pub clients: Vec<Client>,
     /// Stuck connections now.
     pub connections: usize,
-    /// Stuck connections that appeared / went away since watching began.
+    /// Stuck connections already there at the first sample (the baseline).
+    pub baseline: usize,
+    /// Stuck connections that appeared / went away since the first sample.
     pub opened: usize,
     pub closed: usize,
+    /// `opened` and `closed` per minute since the first sample (0 at the first sample).
     pub opened_per_min: f64,
     pub closed_per_min: f64,
     /// Least-squares slope of the stuck count, per minute.
@@ -77,7 +101,8 @@ pub struct GroupSample {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// A connection became stuck (or was stuck when first seen).
+    /// A connection became stuck after the first sample (connections stuck at the first
+    /// sample are the baseline and give no event).
     Opened {
         kind: Kind,
         process: String,
@@ -120,9 +145,7 @@ fn group_key(c: &ConnectionReport) -> GroupKey {
             .process
             .clone()
             .unwrap_or_else(|| "(no process)".to_string()),
-        netns: c.netns.as_ref().map(|ns| ns.inode),
-        remote: c.remote,
-        kind: c.kind,
+        finding: FindingKey::of(c),
     }
 }
 
@@ -163,27 +186,24 @@ impl Tracker {
     }
 
     /// Takes one sample. `report.connections` must hold the stuck connections (a scan
-    /// report always does). Returns what happened since the previous sample.
+    /// report always does). Returns what happened since the previous sample (nothing is
+    /// `opened` at the first sample: it is the baseline).
     pub fn observe(&mut self, report: &Report, at: SystemTime) -> Vec<Event> {
+        let baseline = self.first_sample.is_none();
         let first = *self.first_sample.get_or_insert(at);
         self.samples += 1;
         let elapsed = secs_between(at, first);
         let mut events = Vec::new();
-        let remotes: HashMap<(std::net::IpAddr, u16), &Remote> = report
-            .findings
-            .iter()
-            .map(|f| ((f.remote.ip, f.remote.port), &f.remote))
-            .collect();
+        let names: HashMap<IpAddr, &HostName> = report.named_addresses().collect();
         let remote_of = |e: &Endpoint| -> Remote {
-            remotes
-                .get(&(e.ip, e.port))
-                .map(|r| (*r).clone())
-                .unwrap_or(Remote {
-                    ip: e.ip,
-                    port: e.port,
-                    name: Default::default(),
-                })
+            Remote {
+                ip: e.ip,
+                port: e.port,
+                name: names.get(&e.ip).map(|n| (*n).clone()).unwrap_or_default(),
+            }
         };
+        let findings: HashMap<&FindingKey, &crate::report::Finding> =
+            report.findings.iter().map(|f| (&f.key, f)).collect();
 
         let mut now: BTreeMap<GroupKey, (usize, Option<f64>, BTreeSet<u32>)> = BTreeMap::new();
         let mut seen = std::collections::HashSet::new();
@@ -202,15 +222,22 @@ impl Tracker {
                 (Some(0), Some(idle)) => at.checked_sub(Duration::from_secs_f64(idle)),
                 _ => None,
             };
-            self.groups.entry(key.clone()).or_insert_with(|| Group {
-                history: VecDeque::new(),
-                opened: 0,
-                closed: 0,
-                onset: None,
-                oldest_idle_secs: None,
-                pids: BTreeSet::new(),
-                remote: remote_of(&c.remote),
-                leak: false,
+            self.groups.entry(key.clone()).or_insert_with(|| {
+                let inbound = key.finding.direction() == Direction::Inbound;
+                Group {
+                    history: VecDeque::new(),
+                    baseline: 0,
+                    opened: 0,
+                    closed: 0,
+                    onset: None,
+                    oldest_idle_secs: None,
+                    pids: BTreeSet::new(),
+                    netns_label: c.netns.as_ref().map(|ns| ns.short_label()),
+                    remote: (!inbound).then(|| remote_of(&c.remote)),
+                    local: inbound.then_some(c.local),
+                    clients: Vec::new(),
+                    leak: false,
+                }
             });
             let new = match self.tracked.get(&id) {
                 Some(t) if t.group == key => false,
@@ -226,21 +253,26 @@ impl Tracker {
             };
             let group = self.groups.get_mut(&key).unwrap_or_else(|| unreachable!());
             let first_seen = if new {
-                group.opened += 1;
-                events.push(Event::Opened {
-                    kind: c.kind,
-                    process: key.process.clone(),
-                    pid: c.pid,
-                    local: c.local,
-                    remote: remote_of(&c.remote),
-                    cookie: c.cookie,
-                });
+                if baseline {
+                    group.baseline += 1;
+                } else {
+                    group.opened += 1;
+                    events.push(Event::Opened {
+                        kind: c.kind,
+                        process: key.process.clone(),
+                        pid: c.pid,
+                        local: c.local,
+                        remote: remote_of(&c.remote),
+                        cookie: c.cookie,
+                    });
+                }
                 self.tracked.insert(
                     id,
                     Tracked {
                         group: key.clone(),
                         first_seen: at,
                         local: c.local,
+                        peer: remote_of(&c.remote),
                         pid: c.pid,
                         cookie: c.cookie,
                     },
@@ -267,11 +299,11 @@ impl Tracker {
             if let Some(g) = self.groups.get_mut(&t.group) {
                 g.closed += 1;
                 events.push(Event::Closed {
-                    kind: t.group.kind,
+                    kind: t.group.finding.kind,
                     process: t.group.process.clone(),
                     pid: t.pid,
                     local: t.local,
-                    remote: g.remote.clone(),
+                    remote: t.peer,
                     cookie: t.cookie,
                     stuck_secs: secs_between(at, t.first_seen),
                     still_open: still_open.contains(&id),
@@ -287,8 +319,13 @@ impl Tracker {
             }
             group.oldest_idle_secs = oldest;
             group.pids.extend(pids);
-            if let Some(remote) = remotes.get(&(key.remote.ip, key.remote.port)) {
-                group.remote = (*remote).clone();
+            // Names, service address and peers as the report's finding has them now.
+            if let Some(f) = findings.get(&key.finding) {
+                group.remote = f.remote.clone();
+                group.local = f.local;
+                if f.direction == Direction::Inbound {
+                    group.clients = f.clients.clone();
+                }
             }
             let was_leak = group.leak;
             group.leak = is_leak(&group.history);
@@ -345,12 +382,17 @@ fn sample_of(key: &GroupKey, group: &Group, elapsed: f64) -> GroupSample {
         }
     };
     GroupSample {
-        kind: key.kind,
+        kind: key.finding.kind,
         process: key.process.clone(),
-        netns: key.netns,
+        netns: key.finding.netns,
+        netns_label: group.netns_label.clone(),
         pids: group.pids.iter().copied().collect(),
+        direction: key.finding.direction(),
         remote: group.remote.clone(),
+        local: group.local,
+        clients: group.clients.clone(),
         connections: points.last().map_or(0, |p| p.1),
+        baseline: group.baseline,
         opened: group.opened,
         closed: group.closed,
         opened_per_min: per_min(group.opened),

@@ -139,25 +139,15 @@ pub fn apply(report: &mut Report, watched: &[Watched], results: &Results) {
             conn.confirm = changes.get(n).cloned().flatten();
         }
     }
-    // Connections by finding group (kind, namespace, remote), built once: never quadratic.
-    type Key = (crate::report::Kind, Option<u64>, std::net::IpAddr, u16);
-    let mut by_group: HashMap<Key, Vec<usize>> = HashMap::new();
+    // Connections by finding group, built once: never quadratic.
+    use crate::report::FindingKey;
+    let mut by_group: HashMap<FindingKey, Vec<usize>> = HashMap::new();
     for (i, c) in report.connections.iter().enumerate() {
-        let netns = c.netns.as_ref().map(|ns| ns.inode);
-        by_group
-            .entry((c.kind, netns, c.remote.ip, c.remote.port))
-            .or_default()
-            .push(i);
+        by_group.entry(FindingKey::of(c)).or_default().push(i);
     }
     for finding in &mut report.findings {
-        let key = (
-            finding.kind,
-            finding.netns.as_ref().map(|ns| ns.inode),
-            finding.remote.ip,
-            finding.remote.port,
-        );
         let members: Vec<&crate::report::ConnectionReport> = by_group
-            .get(&key)
+            .get(&finding.key)
             .map(|indices| indices.iter().map(|&i| &report.connections[i]).collect())
             .unwrap_or_default();
         if let Some((seconds, _)) = &results.capture {

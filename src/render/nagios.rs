@@ -41,8 +41,8 @@ fn plural(n: usize, kind: Kind) -> String {
 
 /// The plugin output and its exit status.
 pub fn check(report: &Report, t: &Thresholds) -> (i32, String) {
-    let count = |k: Kind| report.summary.by_kind.get(k.key()).copied().unwrap_or(0);
-    let total: usize = KINDS.iter().map(|&k| count(k)).sum();
+    let count = |k: Kind| report.summary.count(k);
+    let total = report.summary.stuck();
     let worst_process = report
         .processes
         .iter()
@@ -78,12 +78,25 @@ pub fn check(report: &Report, t: &Thresholds) -> (i32, String) {
             .rev()
             .max_by_key(|f| f.connections);
         if let Some(f) = biggest {
-            let who = f.processes.first().map_or("?", |p| p.name.as_str());
-            let to = match display_name(&f.remote.name) {
-                Some(name) => format!("{name}:{}", f.remote.port),
-                None => f.remote.endpoint().to_string(),
+            // The process the most connections are counted for.
+            let who = f
+                .processes
+                .iter()
+                .find(|p| p.connections > 0)
+                .map_or("?", |p| p.name.as_str());
+            let what = match (&f.remote, f.local) {
+                (Some(remote), _) => match display_name(&remote.name) {
+                    Some(name) => format!("{who} -> {name}:{}", remote.port),
+                    None => format!("{who} -> {}", remote.endpoint()),
+                },
+                (None, Some(local)) => {
+                    let n = f.clients.len();
+                    let s = if n == 1 { "" } else { "s" };
+                    format!("{who} <- {n} client{s} on port {}", local.port)
+                }
+                (None, None) => who.to_string(),
             };
-            text.push_str(&format!(": {who} -> {to} ({})", f.connections));
+            text.push_str(&format!(": {what} ({})", f.connections));
         }
         text
     };

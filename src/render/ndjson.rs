@@ -1,6 +1,10 @@
 //! `watch --format ndjson`: one JSON object per line: a `sample` per interval, `opened`,
 //! `closed` and `leak` events, and a `summary` when watching ends. Every line carries
 //! `schema_version`, `type` and `time`; the fields are those of the scan report.
+//!
+//! The first sample is the baseline: the stuck connections it finds give no `opened` event
+//! and are counted in each group's `baseline`, not in `opened`; rates count from the second
+//! sample on.
 
 use crate::analyze::track::{Event, GroupSample};
 use crate::report::{Summary, SCHEMA_VERSION};

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 /// At most this many (kind, process, remote) series; the rest are summed per kind under
-/// process="other", remote="other".
+/// process="other", remote="other". Each connection is counted once, for the process that
+/// holds it (its holder), so the series of a kind sum to `stuckconn_connections` of that
+/// kind. Inbound findings have no remote endpoint: their `remote` label names the local
+/// service, `:PORT (inbound)`.
 pub const MAX_SERIES: usize = 50;
 
 type Labels = Vec<(String, String)>;
@@ -43,14 +46,15 @@ pub fn render(report: &Report) -> String {
             .netns
             .as_ref()
             .map_or("host".to_string(), |ns| ns.short_label());
-        for p in &f.processes {
+        let remote = match (&f.remote, f.local) {
+            (Some(remote), _) => remote.endpoint().to_string(),
+            (None, Some(local)) => format!(":{} (inbound)", local.port),
+            (None, None) => "unknown".to_string(),
+        };
+        // Processes that only share the connections (counted for another) add nothing.
+        for p in f.processes.iter().filter(|p| p.connections > 0) {
             *series
-                .entry((
-                    f.kind,
-                    p.name.clone(),
-                    f.remote.endpoint().to_string(),
-                    netns.clone(),
-                ))
+                .entry((f.kind, p.name.clone(), remote.clone(), netns.clone()))
                 .or_default() += p.connections;
         }
     }
@@ -83,7 +87,7 @@ pub fn render(report: &Report) -> String {
     let connections = family(
         &mut registry,
         "stuckconn_connections",
-        "Connections by kind (after filters)",
+        "Sockets by kind (after filters; listeners included)",
     );
     for (kind, n) in &report.summary.by_kind {
         connections
@@ -116,7 +120,12 @@ pub fn render(report: &Report) -> String {
         }
     }
 
-    let blocked: usize = report.findings.iter().map(|f| f.threads_blocked).sum();
+    let blocked: usize = report
+        .findings
+        .iter()
+        .filter(|f| f.kind.is_problem())
+        .map(|f| f.threads_blocked)
+        .sum();
     gauge(
         &mut registry,
         "stuckconn_threads_blocked",

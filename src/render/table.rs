@@ -2,7 +2,10 @@
 //! which process leaks, then one sentence and one next step per finding.
 
 use super::{sanitize, Style};
-use crate::report::{display_name, human_duration, Finding, Kind, Report, Severity, Verdict};
+use crate::report::{
+    display_name, human_duration, Client, Finding, Kind, Remote, Report, Severity, Verdict,
+};
+use crate::snapshot::Endpoint;
 use comfy_table::{
     presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table,
 };
@@ -16,7 +19,7 @@ pub fn render(report: &Report, style: Style) -> String {
         "{} · {} · {} (idle ≥ {}) · {}{}",
         sanitize(&report.host.hostname),
         count(report.summary.sockets, "TCP socket"),
-        count(problems, "finding"),
+        findings_count(report),
         min_idle,
         utc_time(&report.taken_at),
         if report.source == "live" {
@@ -57,8 +60,8 @@ pub fn render(report: &Report, style: Style) -> String {
                 None => String::new(),
             };
             let next = format!(
-                "  see each socket:  stuckconn scan --remote {} --port {} --all{netns}",
-                f.remote.ip, f.remote.port
+                "  see each socket:  stuckconn scan {}--all{netns}",
+                selector(f)
             );
             out.push_str(&wrap(&next, style.width, "    "));
         }
@@ -80,6 +83,95 @@ pub fn render(report: &Report, style: Style) -> String {
 /// `1 finding`, `2 findings`.
 fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What the header says of the findings, in the words of the JSON report: every finding is
+/// a row of the table (`summary.findings`), and when some are not problems, how many are
+/// (`summary.problems`) and what the others are: `4 findings: 3 problems, 1 idle pool`.
+fn findings_count(report: &Report) -> String {
+    let summary = &report.summary;
+    let all = count(summary.findings, "finding");
+    if summary.problems == summary.findings {
+        return all;
+    }
+    let mut others: std::collections::BTreeMap<Kind, usize> = Default::default();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Problem)
+    {
+        *others.entry(f.kind).or_default() += 1;
+    }
+    let mut parts = vec![count(summary.problems, "problem")];
+    parts.extend(others.iter().map(|(kind, &n)| count(n, kind.label())));
+    format!("{all}: {}", parts.join(", "))
+}
+
+/// The `stuckconn scan` flags that show a finding's sockets: its remote endpoint, or for
+/// an inbound finding the process that holds them.
+fn selector(f: &Finding) -> String {
+    if let Some(remote) = &f.remote {
+        return format!("--remote {} --port {} ", remote.ip, remote.port);
+    }
+    let holders: Vec<&crate::report::FindingProcess> = f
+        .processes
+        .iter()
+        .filter(|p| p.connections > 0 && !p.pids.is_empty())
+        .collect();
+    match holders.as_slice() {
+        [one] if one.pids.len() == 1 => format!("--pid {} ", one.pids[0]),
+        [one] => format!("--process {} ", shell_word(&sanitize(&one.name))),
+        _ => String::new(),
+    }
+}
+
+/// A word a shell reads back as it is: quoted when it holds anything but plain characters.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+%=".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// Whether a table needs a NETNS column: its rows span more than one network namespace
+/// (the same rule for scan's findings and watch's groups).
+pub(crate) fn spans_namespaces(inodes: impl IntoIterator<Item = Option<u64>>) -> bool {
+    let mut seen: Vec<Option<u64>> = inodes.into_iter().collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len() > 1
+}
+
+/// The REMOTE cell of a finding or a watch group: the remote endpoint (after its name), or
+/// for inbound connections their clients and the local port: `3 clients → :18080`.
+pub(crate) fn target_text(
+    remote: Option<&Remote>,
+    local: Option<Endpoint>,
+    clients: &[Client],
+) -> String {
+    match (remote, local) {
+        (Some(remote), _) => match display_name(&remote.name) {
+            Some(name) => format!("{}  {}", sanitize(&name), remote.endpoint()),
+            None => remote.endpoint().to_string(),
+        },
+        (None, local) => {
+            let port = local.map_or("?".to_string(), |l| l.port.to_string());
+            let who = match clients {
+                [] => "clients".to_string(),
+                [one] => match display_name(&one.name) {
+                    Some(name) => format!("{} ({})", one.ip, sanitize(&name)),
+                    None => one.ip.to_string(),
+                },
+                many => count(many.len(), "client"),
+            };
+            format!("{who} → :{port}")
+        }
+    }
 }
 
 pub(crate) fn new_table(style: Style, header: &[&str]) -> Table {
@@ -172,26 +264,25 @@ fn kind_cell(kind: Kind, style: Style) -> Cell {
     }
 }
 
-fn remote_text(f: &Finding) -> String {
-    match display_name(&f.remote.name) {
-        Some(name) => format!("{}  {}", sanitize(&name), f.remote.endpoint()),
-        None => f.remote.endpoint().to_string(),
-    }
-}
-
+/// The processes the connections are counted for, then (`also ...`) those that only share
+/// them.
 fn held_by(f: &Finding) -> String {
-    let mut parts: Vec<String> = f
-        .processes
-        .iter()
-        .take(2)
-        .map(|p| match p.pids.as_slice() {
-            [pid] => format!("{} (pid {pid})", sanitize(&p.name)),
-            [] => sanitize(&p.name).into_owned(),
-            pids => format!("{} ×{} pids", sanitize(&p.name), pids.len()),
-        })
-        .collect();
-    if f.processes.len() > 2 {
-        parts.push(format!("+{} more", f.processes.len() - 2));
+    let name = |p: &crate::report::FindingProcess| match p.pids.as_slice() {
+        [pid] => format!("{} (pid {pid})", sanitize(&p.name)),
+        [] => sanitize(&p.name).into_owned(),
+        pids => format!("{} ×{} pids", sanitize(&p.name), pids.len()),
+    };
+    let (holders, sharers): (Vec<_>, Vec<_>) = f.processes.iter().partition(|p| p.connections > 0);
+    let mut parts: Vec<String> = holders.iter().take(2).map(|p| name(p)).collect();
+    if holders.len() > 2 {
+        parts.push(format!("+{} more", holders.len() - 2));
+    }
+    if let Some(first) = sharers.first() {
+        let more = match sharers.len() {
+            1 => String::new(),
+            n => format!(" +{} more", n - 1),
+        };
+        parts.push(format!("also {}{more}", name(first)));
     }
     parts.join(", ")
 }
@@ -236,14 +327,12 @@ fn verdict_cell(f: &Finding, style: Style) -> Cell {
 fn findings_table(report: &Report, style: Style) -> String {
     let wire = report.wire.is_some();
     // The namespace column only when the findings span more than one.
-    let mut namespaces: Vec<Option<u64>> = report
-        .findings
-        .iter()
-        .map(|f| f.netns.as_ref().map(|ns| ns.inode))
-        .collect();
-    namespaces.sort_unstable();
-    namespaces.dedup();
-    let show_netns = namespaces.len() > 1;
+    let show_netns = spans_namespaces(
+        report
+            .findings
+            .iter()
+            .map(|f| f.netns.as_ref().map(|ns| ns.inode)),
+    );
     let mut header = vec!["FINDING"];
     if show_netns {
         header.push("NETNS");
@@ -264,7 +353,7 @@ fn findings_table(report: &Report, style: Style) -> String {
             row.push(Cell::new(sanitize(&label)));
         }
         row.extend([
-            Cell::new(remote_text(f)),
+            Cell::new(target_text(f.remote.as_ref(), f.local, &f.clients)),
             Cell::new(f.connections),
             Cell::new(held_by(f)),
             Cell::new(f.idle_secs.map_or("?".to_string(), |s| s.range(" – "))),

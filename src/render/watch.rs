@@ -3,7 +3,7 @@
 
 use super::{sanitize, Style};
 use crate::analyze::track::GroupSample;
-use crate::report::{display_name, human_duration};
+use crate::report::human_duration;
 use std::fmt::Write;
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -29,37 +29,36 @@ pub fn screen(header: &str, groups: &[GroupSample], style: Style, clear: bool) -
         out.push_str("No stuck connections so far.\n");
         return out;
     }
-    let mut table = super::table::new_table(
-        style,
-        &[
-            "GROUP",
-            "PROCESS",
-            "REMOTE",
-            "NOW",
-            "TREND",
-            "OPENED/MIN",
-            "CLOSED/MIN",
-            "GROWTH/MIN",
-            "OLDEST",
-            "SINCE",
-        ],
-    );
+    // The namespace column as in scan's findings table: when the groups span more than one.
+    let show_netns = super::table::spans_namespaces(groups.iter().map(|g| g.netns));
+    let mut header = vec!["GROUP"];
+    if show_netns {
+        header.push("NETNS");
+    }
+    header.extend([
+        "PROCESS",
+        "REMOTE",
+        "NOW",
+        "TREND",
+        "OPENED/MIN",
+        "CLOSED/MIN",
+        "GROWTH/MIN",
+        "OLDEST",
+        "SINCE",
+    ]);
+    let mut table = super::table::new_table(style, &header);
     for g in groups {
-        let remote = format!(
-            "{}{}:{}",
-            display_name(&g.remote.name)
-                .map(|n| format!("{} ", sanitize(&n)))
-                .unwrap_or_default(),
-            g.remote.ip,
-            g.remote.port
-        );
+        let remote = super::table::target_text(g.remote.as_ref(), g.local, &g.clients);
         let kind = if g.leak {
             format!("LEAK {}", g.kind.label())
         } else {
             g.kind.label().to_string()
         };
-        table.add_row(vec![
-            kind,
+        let mut row = vec![kind];
+        if show_netns {
+            row.push(sanitize(g.netns_label.as_deref().unwrap_or("-")).into_owned());
+        }
+        row.extend([
             sanitize(&g.process).into_owned(),
             remote,
             g.connections.to_string(),
@@ -75,6 +74,7 @@ pub fn screen(header: &str, groups: &[GroupSample], style: Style, clear: bool) -
                 )
             }),
         ]);
+        table.add_row(row);
     }
     out.push_str(&super::table::trimmed(&table));
     out

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod analysis;
 mod capture;
 mod dns;
 mod faults;
