@@ -3,6 +3,7 @@
 
 use crate::resolve::HostName;
 use crate::snapshot::{BlockedThread, Collector, Endpoint, Host, Netns, TcpState, ThreadEvidence};
+use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -160,12 +161,12 @@ pub enum Severity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
-    pub generated_at: String,
+    pub generated_at: Timestamp,
     pub host: Host,
     /// `live`, or the path of the snapshot that was analysed.
     pub source: String,
     /// When the sockets were collected.
-    pub taken_at: String,
+    pub taken_at: Timestamp,
     pub collector: Collector,
     /// `--timeout` cut the command short: everything reported is right, but not everything
     /// was seen (exit status 3 for `scan`).
@@ -330,7 +331,7 @@ pub struct Finding {
     /// Seconds since data last moved (for stalled sends: since the last ACK); null if unknown.
     pub idle_secs: Option<IdleStats>,
     /// A lower bound for when the oldest connection of the group went quiet (RFC 3339).
-    pub since: Option<String>,
+    pub since: Option<Timestamp>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub threads_blocked: usize,
@@ -523,4 +524,33 @@ pub fn human_duration(secs: f64) -> String {
         return "0s".to_string();
     }
     humantime::format_duration(std::time::Duration::from_secs(rounded)).to_string()
+}
+
+/// Now, to the millisecond (what snapshots record).
+pub fn now_millis() -> Timestamp {
+    let now = Timestamp::now();
+    now.round(jiff::Unit::Millisecond).unwrap_or(now)
+}
+
+/// Now, to the second (what reports are stamped with).
+pub fn now_seconds() -> Timestamp {
+    let now = Timestamp::now();
+    now.round(jiff::Unit::Second).unwrap_or(now)
+}
+
+/// A timestamp minus some seconds, to the whole second below, when both are sane (a
+/// snapshot may say anything: no panic, no wrap, `None` out of range).
+pub fn seconds_before(t: Timestamp, secs: f64) -> Option<Timestamp> {
+    let span = jiff::SignedDuration::try_from_secs_f64(secs).ok()?;
+    t.checked_sub(span).ok().map(floor_seconds)
+}
+
+/// A timestamp to the whole second below.
+pub fn floor_seconds(t: Timestamp) -> Timestamp {
+    t.round(
+        jiff::TimestampRound::new()
+            .smallest(jiff::Unit::Second)
+            .mode(jiff::RoundMode::Floor),
+    )
+    .unwrap_or(t)
 }

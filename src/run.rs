@@ -19,7 +19,7 @@ use crate::snapshot::{Endpoint, Snapshot, TcpInfo};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 /// Runs the command the user asked for and returns its exit status.
 pub fn run(cli: Cli) -> Result<i32, Error> {
@@ -197,7 +197,7 @@ fn analyze_and_name(
     names: &mut Names,
     deadline: Deadline,
 ) -> Report {
-    let now = SystemTime::now();
+    let now = crate::report::now_seconds();
     let mut report = analyze::analyze(snapshot, options, source, now, names);
     let Some(dns_options) = dns.options() else {
         return report;
@@ -371,10 +371,10 @@ fn wire_checks(
                     ))
                 })
                 .collect();
-            let seconds = humantime::parse_rfc3339_weak(&snapshot.taken_at)
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .map_or(window.as_secs_f64(), |d| d.as_secs_f64());
+            let seconds = jiff::Timestamp::now()
+                .duration_since(snapshot.taken_at)
+                .as_secs_f64()
+                .max(0.0);
             results.confirm = Some((seconds, changes));
         }
         Err(err) => {
@@ -452,9 +452,9 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
             &mut names,
             deadline,
         );
-        let at = SystemTime::now();
+        let at = crate::report::now_millis();
         let events = tracker.observe(&report, at);
-        let time = humantime::format_rfc3339_millis(at).to_string();
+        let time = at.to_string();
         let groups = tracker.groups();
         let text = match format {
             WatchFormat::Ndjson => {
@@ -494,7 +494,7 @@ fn watch(args: &WatchArgs) -> Result<i32, Error> {
         }
     };
     let groups = tracker.groups();
-    let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let time = crate::report::now_millis().to_string();
     let text = match format {
         WatchFormat::Ndjson => render::ndjson::summary(tracker.samples(), &time, &groups, ended_by),
         WatchFormat::Table => {

@@ -3,6 +3,7 @@
 //! `collect` produces it (from the live host or from a recorded file), `analyze` consumes it.
 //! A snapshot written by `stuckconn record` is this structure as JSON.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -14,7 +15,7 @@ pub struct Snapshot {
     pub snapshot_version: u32,
     pub host: Host,
     /// When the collection started (RFC 3339, UTC).
-    pub taken_at: String,
+    pub taken_at: Timestamp,
     /// How long the collection took.
     pub collect_secs: f64,
     /// Where the sockets came from: `sock_diag` or `proc_net` (no tcp_info).
@@ -322,7 +323,7 @@ pub struct Process {
     /// The container id, from the cgroup path (docker, containerd, cri-o, podman, kubepods).
     pub container: Option<String>,
     /// When the process started (RFC 3339, UTC).
-    pub started_at: Option<String>,
+    pub started_at: Option<Timestamp>,
     pub threads: Option<u32>,
     #[serde(default)]
     pub thread_evidence: ThreadEvidence,

@@ -9,17 +9,18 @@ pub mod classify;
 pub mod track;
 
 use crate::report::{
-    Client, ConnectionReport, Direction, Finding, FindingKey, FindingProcess, IdleStats, Kind,
-    OwnerReport, ProcessSummary, Remote, Report, ReportOptions, Severity, Summary, Target,
-    SCHEMA_VERSION,
+    seconds_before, Client, ConnectionReport, Direction, Finding, FindingKey, FindingProcess,
+    IdleStats, Kind, OwnerReport, ProcessSummary, Remote, Report, ReportOptions, Severity, Summary,
+    Target, SCHEMA_VERSION,
 };
 use crate::resolve::{HostName, Names};
 use crate::snapshot::{Connection, Endpoint, Owner, Process, Snapshot, ThreadEvidence};
 use classify::{classify, idle_ms, request_pending, Listeners};
 use ipnet::IpNet;
+use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Which connections to report on.
 #[derive(Debug, Clone, Default)]
@@ -96,12 +97,12 @@ pub fn analyze(
     snapshot: &Snapshot,
     options: &Options,
     source: &str,
-    now: SystemTime,
+    now: Timestamp,
     names: &Names,
 ) -> Report {
     let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
     let listeners = Listeners::new(&snapshot.connections);
-    let min_idle_ms = options.min_idle.as_millis() as u64;
+    let min_idle_ms = u64::try_from(options.min_idle.as_millis()).unwrap_or(u64::MAX);
 
     let judged: Vec<Judged> = snapshot
         .connections
@@ -149,7 +150,7 @@ pub fn analyze(
         }
     }
 
-    let taken_at = humantime::parse_rfc3339_weak(&snapshot.taken_at).ok();
+    let taken_at = snapshot.taken_at;
     let ctx = Context {
         judged: &judged,
         processes: &processes,
@@ -224,10 +225,10 @@ pub fn analyze(
 
     Report {
         schema_version: SCHEMA_VERSION,
-        generated_at: humantime::format_rfc3339_seconds(now).to_string(),
+        generated_at: now,
         host: snapshot.host.clone(),
         source: source.to_string(),
-        taken_at: snapshot.taken_at.clone(),
+        taken_at: snapshot.taken_at,
         collector: snapshot.collector,
         partial: snapshot.partial,
         options: ReportOptions {
@@ -262,7 +263,7 @@ struct Context<'a> {
     judged: &'a [Judged<'a>],
     processes: &'a HashMap<u32, &'a Process>,
     pending_by_pid: &'a HashMap<u32, Vec<usize>>,
-    taken_at: Option<SystemTime>,
+    taken_at: Timestamp,
     names: &'a Names,
     namespaces: HashMap<u64, &'a crate::snapshot::Netns>,
 }
@@ -335,12 +336,7 @@ impl Context<'_> {
             median: median(&idle) / 1000.0,
             max: idle[idle.len() - 1] as f64 / 1000.0,
         });
-        let since = match (self.taken_at, idle_secs) {
-            (Some(t), Some(stats)) => t
-                .checked_sub(Duration::from_secs_f64(stats.max))
-                .map(|s| humantime::format_rfc3339_seconds(s).to_string()),
-            _ => None,
-        };
+        let since = idle_secs.and_then(|stats| seconds_before(self.taken_at, stats.max));
         let conns: Vec<&Connection> = members.iter().map(|&i| self.judged[i].conn).collect();
         let info = |f: fn(&crate::snapshot::TcpInfo) -> Option<u64>| -> u64 {
             conns

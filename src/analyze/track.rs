@@ -10,10 +10,10 @@
 use crate::report::{Client, ConnectionReport, Direction, FindingKey, Kind, Remote, Report};
 use crate::resolve::HostName;
 use crate::snapshot::Endpoint;
+use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
 
 /// How many samples a group remembers (for the sparkline and the growth rate).
 const HISTORY: usize = 240;
@@ -31,7 +31,7 @@ pub struct GroupKey {
 #[derive(Debug)]
 struct Tracked {
     group: GroupKey,
-    first_seen: SystemTime,
+    first_seen: Timestamp,
     local: Endpoint,
     peer: Remote,
     pid: Option<u32>,
@@ -45,7 +45,7 @@ struct Group {
     baseline: usize,
     opened: usize,
     closed: usize,
-    onset: Option<SystemTime>,
+    onset: Option<Timestamp>,
     oldest_idle_secs: Option<f64>,
     pids: BTreeSet<u32>,
     netns_label: Option<String>,
@@ -90,7 +90,7 @@ pub struct GroupSample {
     /// The earliest moment the evidence shows this group was stuck (RFC 3339): when a
     /// connection was first seen, or the sample time minus its idle time when it never
     /// received a byte.
-    pub onset: Option<String>,
+    pub onset: Option<Timestamp>,
     /// The stuck count keeps growing.
     pub leak: bool,
     /// The stuck count of each sample remembered, oldest first.
@@ -130,7 +130,7 @@ pub enum Event {
 pub struct Tracker {
     tracked: HashMap<u64, Tracked>,
     groups: BTreeMap<GroupKey, Group>,
-    first_sample: Option<SystemTime>,
+    first_sample: Option<Timestamp>,
     samples: usize,
 }
 
@@ -149,11 +149,8 @@ fn group_key(c: &ConnectionReport) -> GroupKey {
     }
 }
 
-fn secs_between(later: SystemTime, earlier: SystemTime) -> f64 {
-    later
-        .duration_since(earlier)
-        .unwrap_or(Duration::ZERO)
-        .as_secs_f64()
+fn secs_between(later: Timestamp, earlier: Timestamp) -> f64 {
+    later.duration_since(earlier).as_secs_f64().max(0.0)
 }
 
 /// Least-squares slope of (t, y), per second.
@@ -188,7 +185,7 @@ impl Tracker {
     /// Takes one sample. `report.connections` must hold the stuck connections (a scan
     /// report always does). Returns what happened since the previous sample (nothing is
     /// `opened` at the first sample: it is the baseline).
-    pub fn observe(&mut self, report: &Report, at: SystemTime) -> Vec<Event> {
+    pub fn observe(&mut self, report: &Report, at: Timestamp) -> Vec<Event> {
         let baseline = self.first_sample.is_none();
         let first = *self.first_sample.get_or_insert(at);
         self.samples += 1;
@@ -219,7 +216,7 @@ impl Tracker {
             entry.2.extend(c.pid);
             // The evidence-based onset of this connection.
             let onset = match (c.bytes_received, c.idle_secs) {
-                (Some(0), Some(idle)) => at.checked_sub(Duration::from_secs_f64(idle)),
+                (Some(0), Some(idle)) => crate::report::seconds_before(at, idle),
                 _ => None,
             };
             self.groups.entry(key.clone()).or_insert_with(|| {
@@ -399,9 +396,7 @@ fn sample_of(key: &GroupKey, group: &Group, elapsed: f64) -> GroupSample {
         closed_per_min: per_min(group.closed),
         growth_per_min: slope(&points) * 60.0,
         oldest_idle_secs: group.oldest_idle_secs,
-        onset: group
-            .onset
-            .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        onset: group.onset.map(crate::report::floor_seconds),
         leak: group.leak,
         history: points.iter().map(|p| p.1).collect(),
     }

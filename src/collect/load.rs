@@ -129,12 +129,6 @@ fn checked(path: &Path, snapshot: Snapshot) -> Result<Snapshot, Error> {
     ) {
         return Err(error);
     }
-    if humantime::parse_rfc3339_weak(&snapshot.taken_at).is_err() {
-        return Err(Error::Snapshot {
-            path: path.to_path_buf(),
-            reason: format!("taken_at {:?} is not an RFC 3339 time", snapshot.taken_at),
-        });
-    }
     Ok(snapshot)
 }
 

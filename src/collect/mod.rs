@@ -15,7 +15,7 @@ use crate::snapshot::{Collector, Host, Snapshot, TcpState, ThreadEvidence, SNAPS
 use crate::text::count;
 pub use load::{load, parse, select_namespaces, SNAPSHOT_LIMIT};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How a live collection is done.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct Options {
 /// Collects a snapshot of the live host. Fails only when `--netns` names no namespace;
 /// everything else that could not be seen is in `warnings`.
 pub fn live(options: &Options) -> Result<Snapshot, Error> {
-    let taken_at = SystemTime::now();
+    let taken_at = crate::report::now_millis();
     let clock = Instant::now();
     let mut warnings = Vec::new();
 
@@ -239,7 +239,7 @@ pub fn live(options: &Options) -> Result<Snapshot, Error> {
             hostname: read_trimmed("/proc/sys/kernel/hostname"),
             kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         },
-        taken_at: humantime::format_rfc3339_millis(taken_at).to_string(),
+        taken_at,
         collect_secs: clock.elapsed().as_secs_f64(),
         collector,
         thread_evidence_min_idle_secs: options.thread_min_idle.as_secs_f64(),

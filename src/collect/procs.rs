@@ -111,8 +111,7 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> O
     } = super::cgroup::of_process(pid);
     let started_at = boot_time.and_then(|boot| {
         let secs = boot.checked_add(stat.starttime / ticks.max(1))?;
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-        Some(humantime::format_rfc3339_seconds(t).to_string())
+        jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok()
     });
     Some(Process {
         pid,

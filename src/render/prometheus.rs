@@ -156,16 +156,12 @@ pub fn render(report: &Report) -> String {
         "Warnings of the scan (what it could not see)",
         report.warnings.len() as f64,
     );
-    if let Ok(t) = humantime::parse_rfc3339_weak(&report.taken_at) {
-        if let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) {
-            gauge(
-                &mut registry,
-                "stuckconn_scan_timestamp_seconds",
-                "When the scan collected its sockets (Unix time)",
-                d.as_secs_f64(),
-            );
-        }
-    }
+    gauge(
+        &mut registry,
+        "stuckconn_scan_timestamp_seconds",
+        "When the scan collected its sockets (Unix time)",
+        report.taken_at.as_millisecond() as f64 / 1000.0,
+    );
 
     let mut text = String::new();
     prometheus_text::encode(&mut text, &registry).expect("writing to a String cannot fail");

@@ -9,6 +9,7 @@ use crate::snapshot::Endpoint;
 use comfy_table::{
     presets, Attribute, Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table,
 };
+use jiff::Timestamp;
 use std::fmt::Write;
 
 pub fn render(report: &Report, style: Style) -> String {
@@ -21,7 +22,7 @@ pub fn render(report: &Report, style: Style) -> String {
         count(report.summary.sockets, "TCP socket"),
         findings_count(report),
         min_idle,
-        utc_time(&report.taken_at),
+        utc_time(report.taken_at),
         if report.source == "live" {
             String::new()
         } else {
@@ -287,24 +288,21 @@ fn held_by(f: &Finding) -> String {
     parts.join(", ")
 }
 
-/// `2012-11-06T17:15:11.123Z` as `2012-11-06 17:15:11 UTC`.
-fn utc_time(rfc3339: &str) -> String {
-    let trimmed = rfc3339.trim_end_matches('Z');
-    let seconds = trimmed.split('.').next().unwrap_or(trimmed);
-    format!("{} UTC", seconds.replacen('T', " ", 1))
+/// `2012-11-06 17:15:11 UTC`.
+fn utc_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// The lower bound for when a group went quiet: `~14:03`, with the date when it differs.
-fn since_text(since: Option<&str>, taken_at: &str) -> String {
+fn since_text(since: Option<Timestamp>, taken_at: Timestamp) -> String {
     let Some(since) = since else {
         return "?".to_string();
     };
-    let (date, time) = since.split_once('T').unwrap_or((since, ""));
-    let hhmm: String = time.chars().take(5).collect();
-    if taken_at.starts_with(date) {
-        format!("~{hhmm}")
+    let day = |t: Timestamp| t.strftime("%Y-%m-%d").to_string();
+    if day(since) == day(taken_at) {
+        since.strftime("~%H:%M").to_string()
     } else {
-        format!("~{date} {hhmm}")
+        since.strftime("~%Y-%m-%d %H:%M").to_string()
     }
 }
 
@@ -357,7 +355,7 @@ fn findings_table(report: &Report, style: Style) -> String {
             Cell::new(f.connections),
             Cell::new(held_by(f)),
             Cell::new(f.idle_secs.map_or("?".to_string(), |s| s.range(" – "))),
-            Cell::new(since_text(f.since.as_deref(), &report.taken_at)),
+            Cell::new(since_text(f.since, report.taken_at)),
         ]);
         if wire {
             row.push(verdict_cell(f, style));

@@ -67,12 +67,8 @@ pub fn screen(header: &str, groups: &[GroupSample], style: Style, clear: bool) -
             format!("{:.1}", g.closed_per_min),
             format!("{:+.1}", g.growth_per_min),
             g.oldest_idle_secs.map_or("-".to_string(), human_duration),
-            g.onset.as_deref().map_or("-".to_string(), |t| {
-                format!(
-                    "~{}",
-                    t.split('T').nth(1).unwrap_or(t).trim_end_matches('Z')
-                )
-            }),
+            g.onset
+                .map_or("-".to_string(), |t| t.strftime("~%H:%M:%S").to_string()),
         ]);
         table.add_row(row);
     }

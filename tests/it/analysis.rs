@@ -4,9 +4,10 @@
 //! network namespaces of their own check the same on real sockets.
 
 use crate::common::*;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use stuckconn::analyze::{self, track::Tracker, Filter};
 use stuckconn::render;
 
@@ -99,8 +100,8 @@ fn perfdata(line: &str) -> BTreeMap<String, f64> {
 }
 
 /// When the fixtures were taken (their `taken_at`).
-fn taken_at() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1_352_222_111)
+fn taken_at() -> Timestamp {
+    Timestamp::from_second(1_352_222_111).unwrap()
 }
 
 fn load(name: &str) -> stuckconn::snapshot::Snapshot {
@@ -531,7 +532,7 @@ fn watch_counts_nothing_opened_at_the_first_sample() {
         !event_types(&first).contains(&"opened".to_string()),
         "connections there before watching began are not opened"
     );
-    let second = tracker.observe(&report, t0 + Duration::from_secs(60));
+    let second = tracker.observe(&report, t0 + SignedDuration::from_secs(60));
     assert!(event_types(&second).is_empty(), "nothing changed");
     let groups = tracker.groups();
     assert_eq!(groups.len(), 1);
@@ -554,7 +555,7 @@ fn watch_rates_count_from_the_second_sample() {
     let fewer = analyze_fixture("incident.json", some);
     let all = analyze_fixture("incident.json", Filter::default());
     let t0 = taken_at();
-    let minute = Duration::from_secs(60);
+    let minute = SignedDuration::from_secs(60);
     let mut tracker = Tracker::new();
     assert!(event_types(&tracker.observe(&fewer, t0)).is_empty());
     let events = event_types(&tracker.observe(&all, t0 + minute));

@@ -331,7 +331,7 @@ fn table_fits_a_narrow_terminal_without_splitting_addresses() {
         &snapshot,
         &options,
         "mixed.json",
-        std::time::SystemTime::now(),
+        jiff::Timestamp::now(),
         &Default::default(),
     );
     let style = render::Style {
