@@ -61,8 +61,8 @@ pub fn check(report: &Report, t: &Thresholds) -> (i32, String) {
 
     let mut text = if total == 0 {
         format!(
-            "no stuck connections ({} TCP sockets)",
-            report.summary.sockets
+            "no stuck connections ({})",
+            crate::text::count(report.summary.sockets, "TCP socket", "TCP sockets")
         )
     } else {
         let counts: Vec<String> = KINDS
@@ -108,6 +108,25 @@ pub fn check(report: &Report, t: &Thresholds) -> (i32, String) {
             ));
         }
     }
+
+    // A plugin that could not see everything must not say OK: a partial scan is UNKNOWN,
+    // unless what it did see is already CRITICAL (then it says so, and that it is partial).
+    let (status, word) = match (report.partial, status) {
+        (false, _) => (status, word),
+        (true, CRITICAL) => {
+            text.push_str(" (partial scan: there may be more)");
+            (CRITICAL, "CRITICAL")
+        }
+        (true, _) => {
+            let why = report
+                .warnings
+                .iter()
+                .find(|w| w.contains("the report is partial"))
+                .map_or("the scan was cut short", String::as_str);
+            text = format!("partial scan, not everything was seen ({why}); so far: {text}");
+            (UNKNOWN, "UNKNOWN")
+        }
+    };
 
     let (w, c) = (t.warning, t.critical);
     let mut perf: Vec<String> = KINDS

@@ -23,7 +23,8 @@ fn line(kind: &str, time: &str, mut body: Value) -> String {
             }
         }
     }
-    let mut text = Value::Object(object).to_string();
+    // Terminal-safe like the JSON report: the same strings, unsafe characters as \uXXXX.
+    let mut text = super::json::to_line(&Value::Object(object));
     text.push('\n');
     text
 }

@@ -2,6 +2,7 @@
 //! node_exporter textfile collector. Encoded by prometheus-client (labels escaped there).
 
 use crate::report::{Kind, Report};
+use crate::text::sanitize;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -65,9 +66,11 @@ pub fn render(report: &Report) -> String {
         if i < MAX_SERIES {
             let labels = vec![
                 ("kind".to_string(), kind.key().to_string()),
-                ("process".to_string(), process),
-                ("remote".to_string(), remote),
-                ("netns".to_string(), netns),
+                // Label values are text chosen by others: escaped like every other
+                // output (prometheus-client escapes only backslash, quote and newline).
+                ("process".to_string(), sanitize(&process).into_owned()),
+                ("remote".to_string(), sanitize(&remote).into_owned()),
+                ("netns".to_string(), sanitize(&netns).into_owned()),
             ];
             stuck.get_or_create(&labels).set(n as f64);
         } else {

@@ -52,17 +52,11 @@ pub fn render(report: &Report, style: Style) -> String {
             .filter(|f| f.severity == Severity::Problem)
         {
             out.push_str(&wrap(&sanitize(&f.explanation), style.width, ""));
-            let netns = match f.netns.as_ref().filter(|ns| !ns.own) {
-                Some(ns) => match (&ns.name, f.processes.first().and_then(|p| p.pids.first())) {
-                    (Some(name), _) => format!(" --netns {}", sanitize(name)),
-                    (None, Some(pid)) => format!(" --netns {pid}"),
-                    (None, None) => format!(" --netns {}", ns.short_label()),
-                },
-                None => String::new(),
-            };
             let next = format!(
-                "  see each socket:  stuckconn scan {}--all{netns}",
-                selector(f)
+                "  see each socket:  stuckconn scan {}{}--all{}",
+                from(report),
+                selector(f),
+                netns_flag(f)
             );
             out.push_str(&wrap(&next, style.width, "    "));
         }
@@ -123,6 +117,28 @@ fn selector(f: &Finding) -> String {
         [one] if one.pids.len() == 1 => format!("--pid {} ", one.pids[0]),
         [one] => format!("--process {} ", shell_word(&sanitize(&one.name))),
         _ => String::new(),
+    }
+}
+
+/// `--from FILE ` when the report came from a snapshot: a pasted command must replay the
+/// same file, not scan the live host.
+fn from(report: &Report) -> String {
+    if report.source == "live" {
+        String::new()
+    } else {
+        format!("--from {} ", shell_word(&sanitize(&report.source)))
+    }
+}
+
+/// ` --netns NAME|net:[INODE]` for a finding outside stuckconn's own namespace: both work
+/// live and with `--from`.
+fn netns_flag(f: &Finding) -> String {
+    match f.netns.as_ref().filter(|ns| !ns.own) {
+        Some(ns) => match &ns.name {
+            Some(name) => format!(" --netns {}", shell_word(&sanitize(name))),
+            None => format!(" --netns 'net:[{}]'", ns.inode),
+        },
+        None => String::new(),
     }
 }
 
@@ -401,8 +417,9 @@ fn process_table(report: &Report, style: Style) -> String {
         let unit = p
             .unit
             .as_deref()
-            .or(p.container.as_deref().map(|c| &c[..c.len().min(12)]))
-            .map(|u| sanitize(u).into_owned())
+            .map(str::to_string)
+            .or(p.container.as_deref().map(|c| c.chars().take(12).collect()))
+            .map(|u| sanitize(&u).into_owned())
             .unwrap_or_else(|| "-".to_string());
         let mut clients: Vec<String> = p
             .clients
@@ -462,7 +479,7 @@ fn connections_table(report: &Report, style: Style) -> String {
         let thread = c
             .blocked_threads
             .iter()
-            .map(|t| format!("{} in {}", t.tid, t.syscall))
+            .map(|t| format!("{} in {}", t.tid, sanitize(&t.syscall)))
             .collect::<Vec<_>>()
             .join(", ");
         table.add_row(vec![

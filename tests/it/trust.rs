@@ -554,7 +554,7 @@ fn odd_snapshots_and_a_broken_stderr_never_panic() {
     let mut snapshot: Value = json(&std::fs::read_to_string(incident()).unwrap());
     snapshot["taken_at"] = "1970-01-01T00:00:00Z".into();
     for p in snapshot["processes"].as_array_mut().unwrap() {
-        p["container"] = "ééééééééééééééééé".into();
+        p["container"] = "xéééééééééééééééé".into();
         p["unit"] = Value::Null;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -781,6 +781,12 @@ fn usage_errors_point_at_the_right_help_and_help_names_every_status() {
     assert!(err.contains("see stuckconn scan --help"), "{err}");
     let (_, help, _) = run(stuckconn().arg("--help"));
     assert!(help.contains("3 partial report"), "{help}");
+    // The next step suggested after a replay replays the same file.
+    let (_, table, _) = run(stuckconn().args(["scan", "--from", &incident()]));
+    assert!(
+        table.contains(&format!("stuckconn scan --from {} --remote", incident())),
+        "{table}"
+    );
     // An IPv4-mapped address filters the IPv4 remote the report shows.
     let (_, mapped, _) = run(stuckconn().args([
         "scan",
@@ -802,4 +808,278 @@ fn usage_errors_point_at_the_right_help_and_help_names_every_status() {
     ]));
     assert_eq!(json(&mapped)["summary"], json(&plain)["summary"]);
     assert_eq!(json(&mapped)["options"]["remotes"][0], "198.51.100.7/32");
+}
+
+/// Item 18: `--netns` with `--from` keeps the recorded namespaces it names, by name, inode,
+/// a pid that held a socket there, or self; a name the snapshot lacks is an error.
+#[test]
+fn netns_with_from_selects_recorded_namespaces() {
+    let ns = fixture("namespaces.json");
+    let sockets = |args: &[&str]| -> (u64, Vec<u64>) {
+        let (status, out, err) = run(stuckconn()
+            .args(["scan", "--format", "json", "--all", "--from", &ns])
+            .args(args));
+        assert!(status == 0 || status == 1, "{args:?}: {err}");
+        let report = json(&out);
+        let mut inodes: Vec<u64> = report["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["netns"]["inode"].as_u64().unwrap())
+            .collect();
+        inodes.sort_unstable();
+        inodes.dedup();
+        (report["summary"]["sockets"].as_u64().unwrap(), inodes)
+    };
+    let (all, every) = sockets(&[]);
+    assert_eq!(every.len(), 3);
+    assert_eq!(sockets(&["--netns", "blue"]), (2, vec![4026532001]));
+    assert_eq!(
+        sockets(&["--netns", "net:[4026532002]"]),
+        (3, vec![4026532002])
+    );
+    assert_eq!(sockets(&["--netns", "self"]), (1, vec![4026531840]));
+    assert_eq!(
+        sockets(&["--netns", "blue", "--netns", "self"]),
+        (3, vec![4026531840, 4026532001])
+    );
+    assert_eq!(all, 6);
+    let (status, _, err) = run(stuckconn().args(["scan", "--from", &ns, "--netns", "green"]));
+    assert_eq!(status, 2);
+    assert!(
+        err.contains("no such network namespace in the snapshot"),
+        "{err}"
+    );
+    let (status, _, err) =
+        run(stuckconn().args(["scan", "--from", &ns, "--netns", "/proc/self/ns/net"]));
+    assert_eq!(status, 2);
+    assert!(err.contains("with --from"), "{err}");
+}
+
+/// Characters that would change a terminal beyond themselves (newlines aside), once the
+/// tool's own colour codes (SGR: ESC [ digits ; m) are taken out.
+fn raw_unsafe(text: &str) -> Vec<char> {
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        plain.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(after.len());
+        if after[len..].starts_with('m') {
+            rest = &after[len + 1..];
+        } else {
+            plain.push('\u{1b}');
+            rest = &rest[at + 1..];
+        }
+    }
+    plain.push_str(rest);
+    plain
+        .chars()
+        .filter(|&c| c != '\n' && stuckconn::text::is_unsafe(c))
+        .collect()
+}
+
+const HOSTILE: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31m\u{202e}gpj.exe\u{200b}";
+
+/// A snapshot whose every text field is hostile.
+fn hostile_snapshot(dir: &Path) -> PathBuf {
+    let mut s: Value = json(&std::fs::read_to_string(fixture("namespaces.json")).unwrap());
+    s["host"]["hostname"] = HOSTILE.into();
+    s["host"]["kernel"] = HOSTILE.into();
+    s["warnings"] = vec![HOSTILE].into();
+    for p in s["processes"].as_array_mut().unwrap() {
+        for field in ["name", "exe", "cmdline", "unit", "container"] {
+            p[field] = HOSTILE.into();
+        }
+    }
+    for ns in s["namespaces"].as_array_mut().unwrap() {
+        ns["name"] = HOSTILE.into();
+        ns["container"] = HOSTILE.into();
+        ns["pod_uid"] = HOSTILE.into();
+    }
+    for c in s["connections"].as_array_mut().unwrap() {
+        for t in c["blocked_threads"].as_array_mut().unwrap() {
+            t["syscall"] = HOSTILE.into();
+            t["wchan"] = HOSTILE.into();
+        }
+    }
+    let names: serde_json::Map<String, Value> = s["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = serde_json::json!({"hostname": HOSTILE, "dns": "ok", "dns_verified": false});
+            (c["remote"]["ip"].as_str().unwrap().to_string(), name)
+        })
+        .collect();
+    s["names"] = names.into();
+    let path = dir.join("hostile.json");
+    std::fs::write(&path, s.to_string()).unwrap();
+    path
+}
+
+/// Item 13: one hostile string through every output format and every error message: no
+/// terminal control, bidi or zero-width character comes out raw; JSON reads back exactly.
+#[test]
+fn hostile_text_is_inert_in_every_format_and_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = hostile_snapshot(dir.path());
+    let snapshot = snapshot.to_str().unwrap();
+    for args in [
+        vec!["scan", "--from", snapshot, "--all"],
+        vec!["scan", "--from", snapshot, "--all", "--color", "always"],
+        vec!["scan", "--from", snapshot, "--format", "json", "--all"],
+        vec!["scan", "--from", snapshot, "--format", "prometheus"],
+        vec!["check", "--from", snapshot],
+        vec!["check", "--from", snapshot, "--per-process"],
+    ] {
+        let (status, out, err) = run(stuckconn().args(&args));
+        assert!(status == 1 || status == 2, "{args:?}: {status} {err}");
+        assert!(!out.is_empty(), "{args:?}");
+        assert_eq!(
+            raw_unsafe(&out),
+            Vec::<char>::new(),
+            "{args:?} stdout: {out}"
+        );
+        assert_eq!(
+            raw_unsafe(&err),
+            Vec::<char>::new(),
+            "{args:?} stderr: {err}"
+        );
+        if args.contains(&"json") {
+            let report = json(&out);
+            assert_eq!(
+                report["host"]["hostname"], HOSTILE,
+                "JSON keeps the exact text"
+            );
+            assert!(out.contains("\\u202e"), "as an escape");
+        }
+        if args.contains(&"prometheus") {
+            assert!(out.contains("process=\"\\\\x1b[2J"), "{out}");
+        }
+    }
+
+    // Error messages quote what they were given: escaped there too, on one line.
+    let mut bad: Value = json(&std::fs::read_to_string(snapshot).unwrap());
+    bad["collector"] = HOSTILE.into();
+    let bad_path = dir.path().join(format!("bad{HOSTILE}.json"));
+    std::fs::write(&bad_path, bad.to_string()).unwrap();
+    let bad_path = bad_path.to_str().unwrap();
+    let not_json = dir.path().join(format!("{HOSTILE}.txt"));
+    std::fs::write(&not_json, HOSTILE).unwrap();
+    let not_json = not_json.to_str().unwrap();
+    for args in [
+        vec!["scan", "--from", bad_path],
+        vec!["scan", "--from", not_json],
+        vec!["scan", "--netns", HOSTILE],
+        vec!["scan", "--netns", &format!("/{HOSTILE}")],
+        vec!["scan", "--min-idle", HOSTILE],
+        vec!["scan", "--remote", HOSTILE],
+        vec!["scan", HOSTILE],
+        vec!["check", "--from", bad_path],
+        vec!["check", "--min-idle", HOSTILE],
+        vec!["record", "-o", &format!("/nonexistent/{HOSTILE}")],
+        vec![
+            "scan",
+            "--from",
+            &incident(),
+            "-o",
+            &format!("/nonexistent/{HOSTILE}"),
+        ],
+    ] {
+        let (status, out, err) = run(stuckconn().args(&args));
+        let expected = if args[0] == "check" { 3 } else { 2 };
+        assert_eq!(status, expected, "{args:?}: {out} {err}");
+        assert_eq!(
+            raw_unsafe(&out),
+            Vec::<char>::new(),
+            "{args:?} stdout: {out}"
+        );
+        assert_eq!(
+            raw_unsafe(&err),
+            Vec::<char>::new(),
+            "{args:?} stderr: {err}"
+        );
+        let said = if args[0] == "check" { &out } else { &err };
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
+        assert!(
+            said.contains("\\x1b") || said.contains("\\x9b"),
+            "the hostile text is shown escaped: {said}"
+        );
+    }
+}
+
+/// Item 13, live: a process that names itself with escapes, in every format a live command
+/// prints (table, JSON, Prometheus, the plugin line, watch's table and ndjson).
+#[test]
+fn a_hostile_process_name_is_inert_in_every_live_format() {
+    let Some(bed) = Bed::new("hostile-all", &[]) else {
+        return;
+    };
+    let server = bed.testbed(&["blackhole"]);
+    let port = server.port().to_string();
+    let _client = bed.testbed(&["hung-recv", &port, "\u{1b}[2J\u{202e}x"]);
+    std::thread::sleep(SETTLE);
+    for (sub, args) in [
+        ("scan", vec!["--all", "--color", "always"]),
+        ("scan", vec!["--format", "json"]),
+        ("scan", vec!["--format", "prometheus"]),
+        ("check", vec![]),
+        ("watch", vec!["--count", "1", "--format", "ndjson"]),
+        ("watch", vec!["--count", "1", "--format", "table"]),
+    ] {
+        let (status, out, err) = run(bed
+            .stuckconn(sub)
+            .args(["--min-idle", "2s", "--no-dns"])
+            .args(&args));
+        assert!(status == 1, "{sub} {args:?}: {status} {err}");
+        assert!(
+            out.contains("\\x1b[2J") || out.contains("\\u001b[2J"),
+            "{sub} {args:?}: the name is there, escaped: {out}"
+        );
+        assert_eq!(
+            raw_unsafe(&out),
+            Vec::<char>::new(),
+            "{sub} {args:?}: {out}"
+        );
+        assert_eq!(
+            raw_unsafe(&err),
+            Vec::<char>::new(),
+            "{sub} {args:?}: {err}"
+        );
+    }
+}
+
+/// Item 4: a plugin that could not see everything does not say OK.
+#[test]
+fn check_on_a_partial_scan_is_unknown_unless_already_critical() {
+    let (status, out, _) =
+        run(stuckconn().args(["check", "--netns", "self", "--no-dns", "--timeout", "0s"]));
+    assert_eq!(status, 3, "{out}");
+    assert!(out.starts_with("STUCKCONN UNKNOWN - partial scan"), "{out}");
+    let mut partial: Value = json(&std::fs::read_to_string(incident()).unwrap());
+    partial["partial"] = true.into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("partial.json");
+    std::fs::write(&path, partial.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+    let (status, out, _) =
+        run(stuckconn().args(["check", "--from", path, "-w", "20", "-c", "100"]));
+    assert_eq!(
+        status, 2,
+        "111 hung calls seen are critical, partial or not: {out}"
+    );
+    assert!(
+        out.starts_with("STUCKCONN CRITICAL") && out.contains("partial"),
+        "{out}"
+    );
+    let (status, out, _) =
+        run(stuckconn().args(["check", "--from", path, "-w", "200", "-c", "300"]));
+    assert_eq!(
+        status, 3,
+        "below the thresholds, but not everything was seen: {out}"
+    );
+    assert!(out.starts_with("STUCKCONN UNKNOWN - partial scan"), "{out}");
 }
