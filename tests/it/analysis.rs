@@ -428,7 +428,10 @@ fn a_server_leaking_accepted_sockets_is_one_inbound_finding() {
     assert_eq!(rows.len(), 1, "{table}");
     assert!(rows[0].contains("3 clients → :18080"), "{}", rows[0]);
     assert!(rows[0].contains("287"), "{}", rows[0]);
-    assert!(table.contains("stuckconn scan --pid 7000 --all"), "{table}");
+    assert!(
+        table.contains("stuckconn scan --from ") && table.contains(" --pid 7000 --all"),
+        "{table}"
+    );
 }
 
 #[test]

@@ -6,6 +6,20 @@ use stuckconn::capture::{flows::FlowTable, packet};
 use stuckconn::collect::{self, cgroup, sockdiag, threads};
 use stuckconn::snapshot::{Endpoint, TcpInfo};
 
+/// Programs and pieces of command lines for `command_lines_with_shell_strings`.
+const PROGRAMS: [&str; 10] = [
+    "bash", "/bin/sh", "sudo", "su", "env", "mysql", "curl", "sshpass", "app", "-bash",
+];
+#[rustfmt::skip]
+const PIECES: [&str; 60] = [
+    "'", "\"", "\\", " ", "\t", "\n", ";", "&", "&&", "|", "(", ")", "`", "$(", ">", "2>&1", "=", ":",
+    "@", "://", "/", "?", "&token=", "-c", "-lc", "-p", "-u", "-a", "-H", "-S", "--", "-",
+    "--password", "--password=", "-Dk.keyStorePassword=", "PGPASSWORD=", "Authorization:",
+    "Authorization: ", "Bearer", "Basic ", "token", "X-Api-Key: ", "Cookie:", "mysql", "sudo",
+    "bash", "sh", "su", "env", "curl", "sshpass", "timeout 5", "x", "hunter2", "é", "***", "#",
+    "{", "if", "https://u:pw@h",
+];
+
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 512,
@@ -150,5 +164,23 @@ proptest! {
         ] {
             prop_assert!(!stuckconn::redact::redact(&form).contains(&secret), "{}", form);
         }
+    }
+
+    /// Command lines made of pieces of shell syntax and secret forms, shell strings and runners
+    /// among them: redaction never panics, keeps the number of arguments, and redacting twice
+    /// changes nothing.
+    #[test]
+    fn command_lines_with_shell_strings(
+        program in proptest::sample::select(PROGRAMS.to_vec()),
+        args in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(PIECES.to_vec()), 0..14)
+                .prop_map(|pieces| pieces.concat()),
+            0..6,
+        ),
+    ) {
+        let argv: Vec<String> = std::iter::once(program.to_string()).chain(args).collect();
+        let once = stuckconn::redact::redact_args(&argv);
+        prop_assert_eq!(once.len(), argv.len());
+        prop_assert_eq!(stuckconn::redact::redact_args(&once), once.clone(), "{:?}", argv);
     }
 }
