@@ -6,51 +6,22 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
-use serde::{Deserialize, Serialize};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What became of one address's reverse lookup.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DnsStatus {
-    /// A PTR name was found (see `dns_verified` for whether it forward-confirms).
-    Ok,
-    /// The address has no PTR record.
-    Nxdomain,
-    /// No answer within `--dns-timeout`, or the batch deadline passed first.
-    Timeout,
-    /// The resolver failed, or the PTR answer was not a usable host name.
-    Error,
-    /// Not looked up (`--no-dns`, or a link-local or unspecified address).
-    #[default]
-    Skipped,
-}
+pub use crate::snapshot::{DnsStatus, HostName, Names};
 
-/// The name of one address.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
-pub struct HostName {
-    pub hostname: Option<String>,
-    pub dns: DnsStatus,
-    /// The name resolves back to the same address. A PTR record is chosen by whoever owns
-    /// the address: an unconfirmed name may be a lie.
-    pub dns_verified: bool,
-}
-
-impl HostName {
-    fn status(dns: DnsStatus) -> HostName {
-        HostName {
-            hostname: None,
-            dns,
-            dns_verified: false,
-        }
+/// A name with no hostname and this status.
+fn status(dns: DnsStatus) -> HostName {
+    HostName {
+        hostname: None,
+        dns,
+        dns_verified: false,
     }
 }
-
-/// Names by address, as a snapshot stores them and the analysis uses them.
-pub type Names = BTreeMap<IpAddr, HostName>;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -132,7 +103,7 @@ impl Resolver {
                     .warnings
                     .push(format!("reverse DNS unavailable: {err}"));
                 for ip in wanted {
-                    outcome.names.insert(ip, HostName::status(DnsStatus::Error));
+                    outcome.names.insert(ip, status(DnsStatus::Error));
                 }
                 return outcome;
             }
@@ -147,7 +118,7 @@ impl Resolver {
             let name = results
                 .get(&ip)
                 .cloned()
-                .unwrap_or_else(|| HostName::status(DnsStatus::Timeout));
+                .unwrap_or_else(|| status(DnsStatus::Timeout));
             match name.dns {
                 DnsStatus::Timeout => timed_out += 1,
                 DnsStatus::Error if name.hostname.is_none() => rejected += 1,
@@ -227,8 +198,7 @@ pub fn local_label(ip: IpAddr) -> Option<HostName> {
         IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
     };
-    (link_local || ip.is_unspecified() || ip.is_multicast())
-        .then(|| HostName::status(DnsStatus::Skipped))
+    (link_local || ip.is_unspecified() || ip.is_multicast()).then(|| status(DnsStatus::Skipped))
 }
 
 async fn batch(
@@ -287,11 +257,11 @@ async fn lookup(
     )
     .await
     {
-        Err(_) => return HostName::status(DnsStatus::Timeout),
+        Err(_) => return status(DnsStatus::Timeout),
         Ok(Err(err)) if err.is_nx_domain() || err.is_no_records_found() => {
-            return HostName::status(DnsStatus::Nxdomain)
+            return status(DnsStatus::Nxdomain)
         }
-        Ok(Err(_)) => return HostName::status(DnsStatus::Error),
+        Ok(Err(_)) => return status(DnsStatus::Error),
         Ok(Ok(answer)) => answer,
     };
     // The first PTR name, in sorted order so that several names give a stable answer.
@@ -305,7 +275,7 @@ async fn lookup(
         .collect();
     names.sort();
     let Some(name) = names.into_iter().next().and_then(|n| clean_name(&n)) else {
-        return HostName::status(DnsStatus::Error);
+        return status(DnsStatus::Error);
     };
     let verified = match tokio::time::timeout_at(
         bound(tokio::time::Instant::now()),

@@ -5,6 +5,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Version of the snapshot file format. Bump on any incompatible change.
@@ -34,7 +35,7 @@ pub struct Snapshot {
     pub namespaces: Vec<Netns>,
     /// Reverse DNS names looked up when the snapshot was recorded; `scan --from` reuses them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub names: crate::resolve::Names,
+    pub names: Names,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -328,3 +329,33 @@ pub struct Process {
     #[serde(default)]
     pub thread_evidence: ThreadEvidence,
 }
+
+/// What became of one address's reverse lookup.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsStatus {
+    /// A PTR name was found (see `dns_verified` for whether it forward-confirms).
+    Ok,
+    /// The address has no PTR record.
+    Nxdomain,
+    /// No answer within `--dns-timeout`, or the batch deadline passed first.
+    Timeout,
+    /// The resolver failed, or the PTR answer was not a usable host name.
+    Error,
+    /// Not looked up (`--no-dns`, or a link-local or unspecified address).
+    #[default]
+    Skipped,
+}
+
+/// The name of one address.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct HostName {
+    pub hostname: Option<String>,
+    pub dns: DnsStatus,
+    /// The name resolves back to the same address. A PTR record is chosen by whoever owns
+    /// the address: an unconfirmed name may be a lie.
+    pub dns_verified: bool,
+}
+
+/// Names by address, as a snapshot stores them and the analysis uses them.
+pub type Names = BTreeMap<IpAddr, HostName>;

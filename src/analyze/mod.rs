@@ -91,6 +91,12 @@ pub fn holder(c: &Connection) -> Option<Owner> {
     blocked.or_else(|| c.owners.iter().copied().min_by_key(|o| (o.pid, o.fd)))
 }
 
+/// The report of a snapshot with the names it recorded and nothing looked up: what
+/// `scan --from FILE --no-dns` prints.
+pub fn report_of(snapshot: &Snapshot, options: &Options, source: &str, now: Timestamp) -> Report {
+    analyze(snapshot, options, source, now, &snapshot.names)
+}
+
 /// Analyses a snapshot. `source` is "live" or the snapshot's path; `now` stamps the report;
 /// `names` are the reverse DNS names known so far (addresses not in it are shown bare).
 pub fn analyze(

@@ -1,14 +1,16 @@
 //! `--format prometheus`: the Prometheus text exposition format (0.0.4), for the
-//! node_exporter textfile collector. Encoded by prometheus-client (labels escaped there).
+//! node_exporter textfile collector (and `serve`). The metrics of a report are plain data
+//! ([`Metrics`]: families of labelled values, in a fixed order, series sorted), encoded by
+//! prometheus-client, so that the same report always gives the same bytes.
 
 use crate::report::{Kind, Report};
 use crate::text::sanitize;
-use prometheus_client::encoding::prometheus_text;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{prometheus_text, text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
 
 /// At most this many (kind, process, remote) series; the rest are summed per kind under
 /// process="other", remote="other". Each connection is counted once, for the process that
@@ -18,29 +20,80 @@ use std::sync::atomic::AtomicU64;
 pub const MAX_SERIES: usize = 50;
 
 type Labels = Vec<(String, String)>;
-type FloatGauge = Gauge<f64, AtomicU64>;
 
-fn family(registry: &mut Registry, name: &str, help: &str) -> Family<Labels, FloatGauge> {
-    let family = Family::<Labels, FloatGauge>::default();
-    registry.register(name, help, family.clone());
-    family
+/// One metric family: a name, its help, and its series (no labels: one unlabelled value).
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub counter: bool,
+    pub series: Vec<(Labels, f64)>,
 }
 
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: f64) {
-    let gauge = FloatGauge::default();
-    gauge.set(value);
-    registry.register(name, help, gauge);
+impl Family {
+    pub fn gauge(name: &'static str, help: &'static str, value: f64) -> Family {
+        Family {
+            name,
+            help,
+            counter: false,
+            series: vec![(Vec::new(), value)],
+        }
+    }
+
+    fn labelled(name: &'static str, help: &'static str, series: Vec<(Labels, f64)>) -> Family {
+        Family {
+            name,
+            help,
+            counter: false,
+            series,
+        }
+    }
 }
 
-pub fn render(report: &Report) -> String {
-    let mut registry = Registry::default();
+/// The metrics of one report, in the order they are printed.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics(pub Vec<Family>);
 
-    // Stuck connections by kind, process and remote, with bounded cardinality.
-    let stuck = family(
-        &mut registry,
-        "stuckconn_stuck_connections",
-        "Stuck connections by kind, process, remote endpoint and network namespace",
-    );
+impl Collector for Metrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &self.0 {
+            let kind = if family.counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let mut metric = encoder.encode_descriptor(family.name, family.help, None, kind)?;
+            match family.series.as_slice() {
+                [(labels, value)] if labels.is_empty() => value_of(family, *value, metric)?,
+                series => {
+                    for (labels, value) in series {
+                        value_of(family, *value, metric.encode_family(labels)?)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn value_of(
+    family: &Family,
+    value: f64,
+    encoder: prometheus_client::encoding::MetricEncoder,
+) -> Result<(), std::fmt::Error> {
+    if family.counter {
+        prometheus_client::metrics::counter::ConstCounter::new(value as u64).encode(encoder)
+    } else {
+        ConstGauge::new(value).encode(encoder)
+    }
+}
+
+fn kind_label(kind: Kind) -> Labels {
+    vec![("kind".to_string(), kind.key().to_string())]
+}
+
+/// Stuck connections by kind, process, remote and namespace, with bounded cardinality.
+fn stuck_series(report: &Report) -> Vec<(Labels, f64)> {
     let mut series: BTreeMap<(Kind, String, String, String), usize> = BTreeMap::new();
     for f in report.findings.iter().filter(|f| f.kind.is_problem()) {
         let netns = f
@@ -61,112 +114,132 @@ pub fn render(report: &Report) -> String {
     }
     let mut ranked: Vec<_> = series.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out = Vec::new();
     let mut other: BTreeMap<Kind, usize> = BTreeMap::new();
     for (i, ((kind, process, remote, netns), n)) in ranked.into_iter().enumerate() {
-        if i < MAX_SERIES {
-            let labels = vec![
-                ("kind".to_string(), kind.key().to_string()),
-                // Label values are text chosen by others: escaped like every other
-                // output (prometheus-client escapes only backslash, quote and newline).
-                ("process".to_string(), sanitize(&process).into_owned()),
-                ("remote".to_string(), sanitize(&remote).into_owned()),
-                ("netns".to_string(), sanitize(&netns).into_owned()),
-            ];
-            stuck.get_or_create(&labels).set(n as f64);
-        } else {
+        if i >= MAX_SERIES {
             *other.entry(kind).or_default() += n;
+            continue;
         }
+        let mut labels = kind_label(kind);
+        // Label values are text chosen by others: escaped like every other output
+        // (prometheus-client escapes only backslash, quote and newline).
+        labels.push(("process".to_string(), sanitize(&process).into_owned()));
+        labels.push(("remote".to_string(), sanitize(&remote).into_owned()));
+        labels.push(("netns".to_string(), sanitize(&netns).into_owned()));
+        out.push((labels, n as f64));
     }
     for (kind, n) in other {
-        let labels = vec![
-            ("kind".to_string(), kind.key().to_string()),
-            ("process".to_string(), "other".to_string()),
-            ("remote".to_string(), "other".to_string()),
-            ("netns".to_string(), "other".to_string()),
-        ];
-        stuck.get_or_create(&labels).set(n as f64);
-    }
-
-    let connections = family(
-        &mut registry,
-        "stuckconn_connections",
-        "Sockets by kind (after filters; listeners included)",
-    );
-    for (kind, n) in &report.summary.by_kind {
-        connections
-            .get_or_create(&vec![("kind".to_string(), kind.to_string())])
-            .set(*n as f64);
-    }
-    let findings = family(
-        &mut registry,
-        "stuckconn_findings",
-        "Finding groups by kind",
-    );
-    let oldest = family(
-        &mut registry,
-        "stuckconn_oldest_idle_seconds",
-        "The longest idle time among the connections of each problem kind",
-    );
-    for kind in Kind::ALL
-        .iter()
-        .filter(|k| k.is_problem() || **k == Kind::IdlePool)
-    {
-        let of_kind: Vec<_> = report.findings.iter().filter(|f| f.kind == *kind).collect();
-        let labels = vec![("kind".to_string(), kind.key().to_string())];
-        findings.get_or_create(&labels).set(of_kind.len() as f64);
-        if kind.is_problem() {
-            let max = of_kind
-                .iter()
-                .filter_map(|f| f.idle_secs.map(|s| s.max))
-                .fold(0.0, f64::max);
-            oldest.get_or_create(&labels).set(max);
+        let mut labels = kind_label(kind);
+        for name in ["process", "remote", "netns"] {
+            labels.push((name.to_string(), "other".to_string()));
         }
+        out.push((labels, n as f64));
     }
+    out
+}
 
+/// The metrics of a report.
+pub fn metrics(report: &Report) -> Metrics {
+    let reported: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.is_problem() || *k == Kind::IdlePool)
+        .collect();
+    let findings_of = |kind: Kind| report.findings.iter().filter(move |f| f.kind == kind);
     let blocked: usize = report
         .findings
         .iter()
         .filter(|f| f.kind.is_problem())
         .map(|f| f.threads_blocked)
         .sum();
-    gauge(
-        &mut registry,
-        "stuckconn_threads_blocked",
-        "Threads blocked on stuck connections",
-        blocked as f64,
-    );
-    gauge(
-        &mut registry,
-        "stuckconn_sockets",
-        "TCP sockets seen",
-        report.summary.sockets as f64,
-    );
-    gauge(
-        &mut registry,
-        "stuckconn_unattributed_sockets",
-        "Sockets no readable process holds",
-        report.summary.unattributed_sockets as f64,
-    );
-    gauge(
-        &mut registry,
-        "stuckconn_scan_duration_seconds",
-        "How long the scan took (collection and reverse DNS)",
-        report.timings.collect_secs + report.timings.dns_secs,
-    );
-    gauge(
-        &mut registry,
-        "stuckconn_warnings",
-        "Warnings of the scan (what it could not see)",
-        report.warnings.len() as f64,
-    );
-    gauge(
-        &mut registry,
-        "stuckconn_scan_timestamp_seconds",
-        "When the scan collected its sockets (Unix time)",
-        report.taken_at.as_millisecond() as f64 / 1000.0,
-    );
+    Metrics(vec![
+        Family::labelled(
+            "stuckconn_stuck_connections",
+            "Stuck connections by kind, process, remote endpoint and network namespace.",
+            stuck_series(report),
+        ),
+        Family::labelled(
+            "stuckconn_connections",
+            "Sockets by kind (after filters; listeners included).",
+            Kind::ALL
+                .iter()
+                .map(|&k| (kind_label(k), report.summary.count(k) as f64))
+                .collect(),
+        ),
+        Family::labelled(
+            "stuckconn_findings",
+            "Finding groups by kind.",
+            reported
+                .iter()
+                .map(|&k| (kind_label(k), findings_of(k).count() as f64))
+                .collect(),
+        ),
+        Family::labelled(
+            "stuckconn_oldest_idle_seconds",
+            "The longest idle time among the connections of each problem kind.",
+            reported
+                .iter()
+                .filter(|k| k.is_problem())
+                .map(|&k| {
+                    let max = findings_of(k)
+                        .filter_map(|f| f.idle_secs.map(|s| s.max))
+                        .fold(0.0, f64::max);
+                    (kind_label(k), max)
+                })
+                .collect(),
+        ),
+        Family::gauge(
+            "stuckconn_threads_blocked",
+            "Threads blocked on stuck connections.",
+            blocked as f64,
+        ),
+        Family::gauge(
+            "stuckconn_sockets",
+            "TCP sockets seen.",
+            report.summary.sockets as f64,
+        ),
+        Family::gauge(
+            "stuckconn_unattributed_sockets",
+            "Sockets no readable process holds.",
+            report.summary.unattributed_sockets as f64,
+        ),
+        Family::gauge(
+            "stuckconn_scan_duration_seconds",
+            "How long the scan took (collection and reverse DNS).",
+            report.timings.collect_secs + report.timings.dns_secs,
+        ),
+        Family::gauge(
+            "stuckconn_warnings",
+            "Warnings of the scan (what it could not see).",
+            report.warnings.len() as f64,
+        ),
+        Family::gauge(
+            "stuckconn_scan_timestamp_seconds",
+            "When the scan collected its sockets (Unix time).",
+            report.taken_at.as_millisecond() as f64 / 1000.0,
+        ),
+    ])
+}
 
+/// Metrics in the Prometheus text format (0.0.4).
+pub fn encode(metrics: Metrics) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(metrics));
     let mut text = String::new();
     prometheus_text::encode(&mut text, &registry).expect("writing to a String cannot fail");
     text
+}
+
+/// Metrics in the OpenMetrics text format (1.0.0), for scrapers that ask for it.
+pub fn encode_openmetrics(metrics: Metrics) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(metrics));
+    let mut out = String::new();
+    text::encode(&mut out, &registry).expect("writing to a String cannot fail");
+    out
+}
+
+pub fn render(report: &Report) -> String {
+    encode(metrics(report))
 }
