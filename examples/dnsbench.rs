@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
-use stuckconn::resolve::{DnsStatus, Options, Resolver};
+use stuckconn::resolve::{DnsStatus, Resolver, ResolverOptions};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +26,7 @@ fn main() {
             ))
         })
         .collect();
-    let resolver = Resolver::new(Options {
+    let resolver = Resolver::new(ResolverOptions {
         servers: vec![server],
         timeout: Duration::from_secs(1),
         deadline: Duration::from_secs(2),

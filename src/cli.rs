@@ -263,8 +263,8 @@ pub struct DnsArgs {
 
 impl DnsArgs {
     /// Resolver options, or `None` with `--no-dns`.
-    pub fn options(&self) -> Option<crate::resolve::Options> {
-        (!self.no_dns).then(|| crate::resolve::Options {
+    pub fn options(&self) -> Option<crate::resolve::ResolverOptions> {
+        (!self.no_dns).then(|| crate::resolve::ResolverOptions {
             servers: self.dns_server.clone(),
             timeout: self.dns_timeout,
             deadline: self.dns_deadline.unwrap_or(self.dns_timeout * 2),

@@ -2,14 +2,36 @@
 
 use std::path::PathBuf;
 
-/// Exit status: no finding that needs attention.
-pub const EXIT_OK: i32 = 0;
-/// Exit status: at least one hung_call, close_wait, stalled_send or syn_sent finding.
-pub const EXIT_FINDINGS: i32 = 1;
-/// Exit status: an error (bad flag, unreadable or malformed snapshot, cannot write output).
-pub const EXIT_ERROR: i32 = 2;
-/// Exit status: `--timeout` cut the scan short; the report is partial.
-pub const EXIT_PARTIAL: i32 = 3;
+/// The exit status of `scan`, `record` and `watch` (the man page's EXIT STATUS). `check`
+/// speaks the monitoring plugins' language instead (`render::nagios::Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// No finding that needs attention.
+    Clean = 0,
+    /// At least one hung_call, close_wait, stalled_send or syn_sent finding.
+    Findings = 1,
+    /// An error: a bad flag, an unreadable or malformed snapshot, an output not writable.
+    Error = 2,
+    /// `--timeout` or a signal cut the command short: the report is partial.
+    Partial = 3,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The status a report gives: partial, else findings, else clean.
+    pub fn of(report: &crate::report::Report) -> ExitCode {
+        if report.partial {
+            ExitCode::Partial
+        } else if report.summary.problems > 0 {
+            ExitCode::Findings
+        } else {
+            ExitCode::Clean
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -7,8 +7,10 @@
 pub mod analyze;
 pub mod capture;
 pub mod cli;
+pub mod cmd;
 pub mod collect;
 pub mod deadline;
+pub mod enrich;
 pub mod error;
 pub mod messages;
 pub mod output;
@@ -16,6 +18,5 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod resolve;
-pub mod run;
 pub mod snapshot;
 pub mod text;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use stuckconn::error::EXIT_ERROR;
+use stuckconn::error::ExitCode;
 
 fn main() {
     // SIGINT and SIGTERM set a flag that every long step watches: the command ends within a
@@ -9,11 +9,11 @@ fn main() {
     }
     let cli = match stuckconn::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => stuckconn::run::exit_on_usage_error(err),
+        Err(err) => stuckconn::cmd::exit_on_usage_error(err),
     };
-    let status = stuckconn::run::run(cli).unwrap_or_else(|err| {
+    let status = stuckconn::cmd::run(cli).unwrap_or_else(|err| {
         stuckconn::messages::error(&err.to_string());
-        EXIT_ERROR
+        ExitCode::Error.code()
     });
     std::process::exit(status);
 }

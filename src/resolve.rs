@@ -23,8 +23,9 @@ fn status(dns: DnsStatus) -> HostName {
     }
 }
 
+/// How reverse DNS is done.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct ResolverOptions {
     /// Ask these servers; empty means the system's configuration (/etc/resolv.conf, /etc/hosts).
     pub servers: Vec<SocketAddr>,
     /// Hard bound on each lookup.
@@ -38,9 +39,9 @@ pub struct Options {
 /// The longest host name DNS can carry in text form (RFC 1035: 255 octets on the wire).
 const MAX_NAME_LEN: usize = 253;
 
-/// What one batch produced.
+/// What one batch of lookups found.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct Lookups {
     pub names: Names,
     pub warnings: Vec<String>,
     pub secs: f64,
@@ -50,11 +51,11 @@ pub struct Outcome {
 pub struct Resolver {
     runtime: Option<tokio::runtime::Runtime>,
     resolver: Result<Arc<TokioResolver>, String>,
-    options: Options,
+    options: ResolverOptions,
 }
 
 impl Resolver {
-    pub fn new(options: Options) -> Resolver {
+    pub fn new(options: ResolverOptions) -> Resolver {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
@@ -81,9 +82,9 @@ impl Resolver {
         &self,
         addresses: impl IntoIterator<Item = IpAddr>,
         limit: &crate::deadline::Deadline,
-    ) -> Outcome {
+    ) -> Lookups {
         let started = Instant::now();
-        let mut outcome = Outcome::default();
+        let mut outcome = Lookups::default();
         let mut wanted = Vec::new();
         for ip in addresses.into_iter().collect::<BTreeSet<_>>() {
             match local_label(ip) {
@@ -152,7 +153,7 @@ impl Drop for Resolver {
     }
 }
 
-fn build(options: &Options) -> Result<TokioResolver, String> {
+fn build(options: &ResolverOptions) -> Result<TokioResolver, String> {
     let mut builder = if options.servers.is_empty() {
         TokioResolver::builder_tokio()
             .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?
@@ -204,7 +205,7 @@ pub fn local_label(ip: IpAddr) -> Option<HostName> {
 async fn batch(
     resolver: Arc<TokioResolver>,
     addresses: Vec<IpAddr>,
-    options: Options,
+    options: ResolverOptions,
     stop: &crate::deadline::Deadline,
 ) -> BTreeMap<IpAddr, HostName> {
     let deadline = tokio::time::Instant::now() + options.deadline;

@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// The collection stopped at `--timeout`: what is here is right, but not everything.
     #[serde(default)]
     pub partial: bool,
+    /// Why it is partial (`--timeout reached: ...`, `interrupted by SIGINT: ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_reason: Option<String>,
     /// Thread evidence was gathered for connections idle at least this long.
     pub thread_evidence_min_idle_secs: f64,
     pub connections: Vec<Connection>,

@@ -2,37 +2,12 @@
 //! packets, data packets, keepalive probes, retransmissions, RST and FIN.
 
 use super::packet::Segment;
-use crate::report::Verdict;
+use crate::report::FlowCounts;
 use crate::snapshot::Endpoint;
-use serde::Serialize;
 use std::collections::HashMap;
 
 /// At most this many zero-length segments per flow are kept for keepalive matching.
 const MAX_DEFERRED: usize = 1024;
-
-/// What one flow did on the wire.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct FlowCounts {
-    pub packets: u64,
-    /// Segments with payload that are neither keepalive probes nor retransmissions.
-    pub data_packets: u64,
-    pub keepalives: u64,
-    pub retransmissions: u64,
-    pub resets: u64,
-    pub fins: u64,
-}
-
-impl FlowCounts {
-    pub fn verdict(&self) -> Verdict {
-        if self.data_packets > 0 || self.resets > 0 || self.fins > 0 {
-            Verdict::Active
-        } else if self.keepalives > 0 {
-            Verdict::KeepaliveOnly
-        } else {
-            Verdict::Idle
-        }
-    }
-}
 
 /// One direction of a flow.
 #[derive(Debug, Default)]
@@ -143,6 +118,7 @@ impl FlowTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Verdict;
 
     fn ep(s: &str) -> Endpoint {
         let addr: std::net::SocketAddr = s.parse().unwrap();

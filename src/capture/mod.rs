@@ -8,9 +8,9 @@ pub mod live;
 pub mod packet;
 pub mod savefile;
 
+use crate::report::FlowCounts;
 use crate::report::{CounterChange, Report, Verdict, WireSummary};
 use crate::snapshot::{Endpoint, TcpInfo};
-use flows::FlowCounts;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -164,12 +164,6 @@ pub fn apply(report: &mut Report, watched: &[Watched], results: &Results) {
                 finding.confirm = Some(summarize_confirm(*seconds, &changes));
             }
         }
-        if let Some(phrase) = wire_phrase(
-            finding.capture.as_ref().or(finding.confirm.as_ref()),
-            finding.capture.is_some(),
-        ) {
-            finding.evidence.push(phrase);
-        }
     }
 }
 
@@ -218,25 +212,6 @@ fn summarize_confirm(seconds: f64, changes: &[&CounterChange]) -> WireSummary {
             changes.iter().filter(|c| !c.still_open).count(),
         )
     }
-}
-
-/// The evidence phrase for a finding's wire check.
-fn wire_phrase(summary: Option<&WireSummary>, captured: bool) -> Option<String> {
-    let s = summary?;
-    let window = crate::report::human_duration(s.seconds);
-    let place = if captured {
-        "on the wire"
-    } else {
-        "in the counters"
-    };
-    Some(match s.verdict {
-        Verdict::Idle => format!("idle {place} for {window}"),
-        Verdict::KeepaliveOnly => format!("only keepalives {place} for {window}"),
-        Verdict::Active => format!(
-            "ACTIVE {place}: {} of {} flows moved",
-            s.flows_active, s.flows
-        ),
-    })
 }
 
 #[cfg(test)]

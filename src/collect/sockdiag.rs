@@ -11,7 +11,6 @@ use netlink_packet_sock_diag::{
     SockDiagMessage,
 };
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// Receive buffer: large enough that a dump of thousands of sockets takes few datagrams,
@@ -32,7 +31,9 @@ pub struct Dump {
 }
 
 impl Dump {
-    fn absorb(&mut self, mut other: Dump) {
+    /// Moves `other`'s sockets and warnings into this dump (keeping this vector when it has
+    /// sockets, else taking `other`'s: no copy of a dump's sockets while it is alive).
+    pub fn absorb(&mut self, mut other: Dump) {
         if self.connections.is_empty() {
             std::mem::swap(&mut self.connections, &mut other.connections);
         } else {
@@ -89,25 +90,12 @@ pub fn open() -> std::io::Result<Socket> {
 }
 
 fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: setsockopt with a valid fd and a pointer to a properly sized timeval.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    rustix::net::sockopt::set_socket_timeout(
+        socket,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(timeout),
+    )?;
+    Ok(())
 }
 
 /// Dumps every TCP socket of the calling thread's network namespace, on a socket of its own.

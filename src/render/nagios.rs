@@ -1,12 +1,32 @@
 //! `check`: one status line and perfdata in the Nagios/Icinga plugin convention.
 
 use super::sanitize;
-use crate::report::{display_name, Kind, Report};
+use crate::report::{display_name, Finding, Kind, ProcessSummary, Report, Warning};
+use crate::text::count;
 
-pub const OK: i32 = 0;
-pub const WARNING: i32 = 1;
-pub const CRITICAL: i32 = 2;
-pub const UNKNOWN: i32 = 3;
+/// A plugin's status, and its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+impl Status {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Critical => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
@@ -39,115 +59,128 @@ fn plural(n: usize, kind: Kind) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-/// The plugin output and its exit status.
-pub fn check(report: &Report, t: &Thresholds) -> (i32, String) {
-    let count = |k: Kind| report.summary.count(k);
+/// The plugin output and its status.
+pub fn check(report: &Report, t: &Thresholds) -> (Status, String) {
     let total = report.summary.stuck();
-    let worst_process = report
+    let worst = report.processes.iter().max_by_key(|p| p.stuck());
+    let per_process = worst.map_or(0, ProcessSummary::stuck);
+    let measured = if t.per_process { per_process } else { total };
+    let status = if measured >= t.critical {
+        Status::Critical
+    } else if measured >= t.warning {
+        Status::Warning
+    } else {
+        Status::Ok
+    };
+    let mut text = counts_text(report);
+    if let (true, Some(p)) = (t.per_process, worst) {
+        text.push_str(&format!(
+            "; most in one process: {} ({per_process})",
+            p.name
+        ));
+    }
+    let (status, text) = partial(report, status, text);
+    let perf = perfdata(report, t, per_process);
+    (
+        status,
+        format!(
+            "STUCKCONN {} - {} | {perf}\n",
+            status.word(),
+            plugin_text(&text)
+        ),
+    )
+}
+
+/// What is stuck, in words: the counts per kind, and the biggest finding.
+fn counts_text(report: &Report) -> String {
+    let count_of = |k: Kind| report.summary.count(k);
+    if report.summary.stuck() == 0 {
+        return format!(
+            "no stuck connections ({})",
+            count(report.summary.sockets, "TCP socket", "TCP sockets")
+        );
+    }
+    let mut text = KINDS
+        .iter()
+        .filter(|&&k| count_of(k) > 0)
+        .map(|&k| plural(count_of(k), k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let biggest = report
+        .findings
+        .iter()
+        .filter(|f| f.kind.is_problem())
+        .rev()
+        .max_by_key(|f| f.connections);
+    if let Some(f) = biggest {
+        text.push_str(&format!(": {} ({})", who_and_what(f), f.connections));
+    }
+    text
+}
+
+/// `apache2 -> crl.example.com:80`, `python3 <- 3 clients on port 18080`.
+fn who_and_what(f: &Finding) -> String {
+    // The process the most connections are counted for.
+    let who = f
         .processes
         .iter()
-        .max_by_key(|p| p.hung_call + p.close_wait + p.stalled_send + p.syn_sent);
-    let per_process = worst_process.map_or(0, |p| {
-        p.hung_call + p.close_wait + p.stalled_send + p.syn_sent
-    });
-    let measured = if t.per_process { per_process } else { total };
-    let (status, word) = if measured >= t.critical {
-        (CRITICAL, "CRITICAL")
-    } else if measured >= t.warning {
-        (WARNING, "WARNING")
-    } else {
-        (OK, "OK")
-    };
-
-    let mut text = if total == 0 {
-        format!(
-            "no stuck connections ({})",
-            crate::text::count(report.summary.sockets, "TCP socket", "TCP sockets")
-        )
-    } else {
-        let counts: Vec<String> = KINDS
-            .iter()
-            .filter(|&&k| count(k) > 0)
-            .map(|&k| plural(count(k), k))
-            .collect();
-        let mut text = counts.join(", ");
-        let biggest = report
-            .findings
-            .iter()
-            .filter(|f| f.kind.is_problem())
-            .rev()
-            .max_by_key(|f| f.connections);
-        if let Some(f) = biggest {
-            // The process the most connections are counted for.
-            let who = f
-                .processes
-                .iter()
-                .find(|p| p.connections > 0)
-                .map_or("?", |p| p.name.as_str());
-            let what = match (&f.remote, f.local) {
-                (Some(remote), _) => match display_name(&remote.name) {
-                    Some(name) => format!("{who} -> {name}:{}", remote.port),
-                    None => format!("{who} -> {}", remote.endpoint()),
-                },
-                (None, Some(local)) => {
-                    let n = f.clients.len();
-                    let s = if n == 1 { "" } else { "s" };
-                    format!("{who} <- {n} client{s} on port {}", local.port)
-                }
-                (None, None) => who.to_string(),
-            };
-            text.push_str(&format!(": {what} ({})", f.connections));
-        }
-        text
-    };
-    if t.per_process {
-        if let Some(p) = worst_process {
-            text.push_str(&format!(
-                "; most in one process: {} ({per_process})",
-                p.name
-            ));
-        }
+        .find(|p| p.connections > 0)
+        .map_or("?", |p| p.name.as_str());
+    match (&f.remote, f.local) {
+        (Some(remote), _) => match display_name(&remote.name) {
+            Some(name) => format!("{who} -> {name}:{}", remote.port),
+            None => format!("{who} -> {}", remote.endpoint()),
+        },
+        (None, Some(local)) => format!(
+            "{who} <- {} on port {}",
+            count(f.clients.len(), "client", "clients"),
+            local.port
+        ),
+        (None, None) => who.to_string(),
     }
+}
 
-    // A plugin that could not see everything must not say OK: a partial scan is UNKNOWN,
-    // unless what it did see is already CRITICAL (then it says so, and that it is partial).
-    let (status, word) = match (report.partial, status) {
-        (false, _) => (status, word),
-        (true, CRITICAL) => {
-            text.push_str(" (partial scan: there may be more)");
-            (CRITICAL, "CRITICAL")
-        }
+/// A plugin that could not see everything must not say OK: a partial scan is UNKNOWN,
+/// unless what it did see is already CRITICAL (then it says so, and that it is partial).
+fn partial(report: &Report, status: Status, text: String) -> (Status, String) {
+    match (report.partial, status) {
+        (false, _) => (status, text),
+        (true, Status::Critical) => (
+            Status::Critical,
+            format!("{text} (partial scan: there may be more)"),
+        ),
         (true, _) => {
             let why = report
                 .warnings
                 .iter()
-                .find(|w| w.contains("the report is partial"))
-                .map_or("the scan was cut short", String::as_str);
-            text = format!("partial scan, not everything was seen ({why}); so far: {text}");
-            (UNKNOWN, "UNKNOWN")
+                .find_map(|w| match w {
+                    Warning::Partial(text) => Some(text.as_str()),
+                    _ => None,
+                })
+                .unwrap_or("the scan was cut short");
+            (
+                Status::Unknown,
+                format!("partial scan, not everything was seen ({why}); so far: {text}"),
+            )
         }
-    };
+    }
+}
 
+fn perfdata(report: &Report, t: &Thresholds, per_process: usize) -> String {
+    let count_of = |k: Kind| report.summary.count(k);
     let (w, c) = (t.warning, t.critical);
     let mut perf: Vec<String> = KINDS
         .iter()
-        .map(|&k| format!("{}={};{w};{c};0", k.key(), count(k)))
+        .map(|&k| format!("{}={};{w};{c};0", k.key(), count_of(k)))
         .collect();
-    perf.push(format!("stuck={total};{w};{c};0"));
+    perf.push(format!("stuck={};{w};{c};0", report.summary.stuck()));
     if t.per_process {
         perf.push(format!("max_per_process={per_process};{w};{c};0"));
     }
-    perf.push(format!("idle_pool={};;;0", count(Kind::IdlePool)));
+    perf.push(format!("idle_pool={};;;0", count_of(Kind::IdlePool)));
     perf.push(format!("sockets={};;;0", report.summary.sockets));
     perf.push(format!("warnings={};;;0", report.warnings.len()));
-    (
-        status,
-        format!(
-            "STUCKCONN {word} - {} | {}\n",
-            plugin_text(&text),
-            perf.join(" ")
-        ),
-    )
+    perf.join(" ")
 }
 
 /// The line for an error: status UNKNOWN.

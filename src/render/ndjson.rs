@@ -54,7 +54,7 @@ pub fn sample(
     time: &str,
     summary: &Summary,
     groups: &[GroupSample],
-    warnings: &[String],
+    warnings: &[crate::report::Warning],
 ) -> String {
     line(
         "sample",

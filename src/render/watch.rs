@@ -18,6 +18,50 @@ pub fn sparkline(values: &[usize], width: usize) -> String {
         .collect()
 }
 
+/// The line above the table.
+pub struct Header {
+    pub hostname: String,
+    /// Samples taken so far.
+    pub samples: usize,
+    pub interval: std::time::Duration,
+    /// Stuck connections in the latest sample.
+    pub stuck: usize,
+    pub min_idle: std::time::Duration,
+    /// When the latest sample was taken.
+    pub time: jiff::Timestamp,
+}
+
+impl std::fmt::Display for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} · sample {} every {} · {} stuck now (idle ≥ {}) · {} · Ctrl-C to stop",
+            sanitize(&self.hostname),
+            self.samples,
+            humantime::format_duration(self.interval),
+            self.stuck,
+            human_duration(self.min_idle.as_secs_f64()),
+            self.time.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+    }
+}
+
+/// The screen watch leaves behind when it ends: the last table and how watching went.
+pub fn last_screen(
+    header: &str,
+    groups: &[GroupSample],
+    style: Style,
+    samples: usize,
+    watched: std::time::Duration,
+    ended_by: &str,
+) -> String {
+    screen(header, groups, style, false)
+        + &format!(
+            "\nWatched {samples} samples over {}; ended by {ended_by}.\n",
+            human_duration(watched.as_secs_f64())
+        )
+}
+
 /// The whole screen: clear, header, groups.
 pub fn screen(header: &str, groups: &[GroupSample], style: Style, clear: bool) -> String {
     let mut out = String::new();

@@ -112,8 +112,8 @@ fn load(name: &str) -> stuckconn::snapshot::Snapshot {
     .unwrap()
 }
 
-fn options(filter: Filter) -> analyze::Options {
-    analyze::Options {
+fn options(filter: Filter) -> analyze::AnalysisOptions {
+    analyze::AnalysisOptions {
         min_idle: Duration::from_secs(60),
         all: false,
         filter,
@@ -121,13 +121,7 @@ fn options(filter: Filter) -> analyze::Options {
 }
 
 fn analyze_fixture(name: &str, filter: Filter) -> stuckconn::report::Report {
-    analyze::analyze(
-        &load(name),
-        &options(filter),
-        name,
-        taken_at(),
-        &Default::default(),
-    )
+    stuckconn::enrich::offline(&load(name), &options(filter), name, taken_at())
 }
 
 fn groups_json(tracker: &Tracker) -> Vec<Value> {

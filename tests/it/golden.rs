@@ -53,9 +53,9 @@ fn snapshot(name: &str) -> stuckconn::snapshot::Snapshot {
 /// The report a scan of the fixture gives (`all`: with `--all`).
 fn report(name: &str, all: bool) -> Report {
     let snapshot = snapshot(name);
-    stuckconn::analyze::report_of(
+    stuckconn::enrich::offline(
         &snapshot,
-        &stuckconn::analyze::Options {
+        &stuckconn::analyze::AnalysisOptions {
             min_idle: std::time::Duration::from_secs(60),
             all,
             filter: Default::default(),
@@ -96,7 +96,7 @@ fn every_fixture_through_every_renderer() {
             let (status, text) = render::nagios::check(&plain, &thresholds);
             insta::assert_snapshot!(
                 format!("{name}.check.{label}"),
-                format!("status {status}\n{text}")
+                format!("status {}\n{text}", status.code())
             );
         }
         // Watch: the same scan seen twice, a minute apart.

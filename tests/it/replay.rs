@@ -322,18 +322,13 @@ fn table_fits_a_narrow_terminal_without_splitting_addresses() {
     use stuckconn::{analyze, collect, render};
     let path = std::path::PathBuf::from(fixture("mixed.json"));
     let snapshot = collect::load(&path, collect::SNAPSHOT_LIMIT).unwrap();
-    let options = analyze::Options {
+    let options = analyze::AnalysisOptions {
         min_idle: std::time::Duration::from_secs(60),
         all: false,
         filter: analyze::Filter::default(),
     };
-    let report = analyze::analyze(
-        &snapshot,
-        &options,
-        "mixed.json",
-        jiff::Timestamp::now(),
-        &Default::default(),
-    );
+    let report =
+        stuckconn::enrich::offline(&snapshot, &options, "mixed.json", jiff::Timestamp::now());
     let style = render::Style {
         color: false,
         width: Some(80),

@@ -1,0 +1,163 @@
+//! Every connection judged once: its direction, kind, idle time, whether it passes the
+//! filters, and the owner it is counted for; then the groups findings are made of.
+
+use super::classify::{classify, idle_ms, request_pending, Listeners};
+use super::AnalysisOptions;
+use crate::report::{Direction, FindingKey, Kind};
+use crate::snapshot::{Connection, Owner, Process, Snapshot};
+use std::collections::{BTreeMap, HashMap};
+
+pub(super) struct Judged<'a> {
+    pub conn: &'a Connection,
+    pub direction: Direction,
+    pub kind: Kind,
+    pub idle_ms: Option<u64>,
+    /// Passed the filters: counted in `summary.by_kind`.
+    pub matched: bool,
+    /// The owner the connection is counted for.
+    pub holder: Option<Owner>,
+}
+
+/// The owner a socket is counted for, when several processes hold it: the one whose thread
+/// is blocked on it (the lowest such pid, on the fd the thread waits on), else the owner with
+/// the lowest pid (and its lowest fd). `None` when no readable process holds it.
+pub fn holder(c: &Connection) -> Option<Owner> {
+    let blocked = c
+        .owners
+        .iter()
+        .filter_map(|o| {
+            let threads = c.blocked_threads.iter().filter(|t| t.pid == o.pid);
+            let mut on_this_fd = false;
+            let mut any = false;
+            for t in threads {
+                any = true;
+                on_this_fd |= t.fd == o.fd;
+            }
+            any.then_some((!on_this_fd, o.pid, o.fd))
+        })
+        .min()
+        .map(|(_, pid, fd)| Owner { pid, fd });
+    blocked.or_else(|| c.owners.iter().copied().min_by_key(|o| (o.pid, o.fd)))
+}
+
+/// Judges every connection of the snapshot, in its order.
+pub(super) fn judge_all<'a>(
+    snapshot: &'a Snapshot,
+    options: &AnalysisOptions,
+    processes: &HashMap<u32, &Process>,
+) -> Vec<Judged<'a>> {
+    let listeners = Listeners::new(&snapshot.connections);
+    let min_idle_ms = u64::try_from(options.min_idle.as_millis()).unwrap_or(u64::MAX);
+    snapshot
+        .connections
+        .iter()
+        .map(|conn| {
+            let direction = listeners.direction(conn);
+            let kind = classify(conn, direction, min_idle_ms);
+            Judged {
+                conn,
+                direction,
+                kind,
+                idle_ms: idle_ms(conn, kind),
+                matched: options.filter.matches(conn, processes),
+                holder: holder(conn),
+            }
+        })
+        .collect()
+}
+
+/// Inbound connections with a request pending, per pid: the clients stuck workers serve.
+pub(super) fn pending_by_pid(judged: &[Judged]) -> HashMap<u32, Vec<usize>> {
+    let mut pending: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (index, j) in judged.iter().enumerate() {
+        if j.direction == Direction::Inbound && request_pending(j.conn) {
+            for owner in &j.conn.owners {
+                pending.entry(owner.pid).or_default().push(index);
+            }
+        }
+    }
+    pending
+}
+
+/// The connections of every finding, by key: problems and idle pools that passed the filters.
+pub(super) fn groups(
+    judged: &[Judged],
+    processes: &HashMap<u32, &Process>,
+) -> BTreeMap<FindingKey, Vec<usize>> {
+    let mut groups: BTreeMap<FindingKey, Vec<usize>> = BTreeMap::new();
+    for (index, j) in judged.iter().enumerate() {
+        if j.matched && (j.kind.is_problem() || j.kind == Kind::IdlePool) {
+            let holder_name = j
+                .holder
+                .and_then(|h| processes.get(&h.pid))
+                .map(|p| p.name.as_str());
+            let key = FindingKey::new(
+                j.kind,
+                j.conn.netns,
+                j.direction,
+                j.conn.local,
+                j.conn.remote,
+                holder_name,
+            );
+            groups.entry(key).or_default().push(index);
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::snapshot::{BlockedThread, Endpoint, TcpState};
+
+    pub fn conn(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Connection {
+        Connection {
+            state: TcpState::Established,
+            local: Endpoint::normalized("192.0.2.1".parse().unwrap(), 40000),
+            remote: Endpoint::normalized("192.0.2.100".parse().unwrap(), 80),
+            inode: 1,
+            uid: 0,
+            cookie: None,
+            recv_q: 0,
+            send_q: 0,
+            tcp_info: None,
+            owners: owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect(),
+            blocked_threads: blocked
+                .iter()
+                .map(|&(pid, fd)| BlockedThread {
+                    pid,
+                    tid: pid,
+                    fd,
+                    syscall: "read".into(),
+                    wchan: None,
+                })
+                .collect(),
+            netns: None,
+        }
+    }
+
+    fn owner(pid: u32, fd: u32) -> Option<Owner> {
+        Some(Owner { pid, fd })
+    }
+
+    #[test]
+    fn the_holder_is_the_owner_blocked_on_the_socket_else_the_lowest_pid() {
+        assert_eq!(holder(&conn(&[], &[])), None);
+        assert_eq!(holder(&conn(&[(20, 4)], &[])), owner(20, 4));
+        // Listed in any order: the lowest pid, its lowest fd.
+        assert_eq!(
+            holder(&conn(&[(30, 9), (20, 7), (20, 4)], &[])),
+            owner(20, 4)
+        );
+        // A thread of the child is blocked on it: the child, on the fd it waits on.
+        assert_eq!(
+            holder(&conn(&[(20, 4), (21, 4), (21, 6)], &[(21, 6)])),
+            owner(21, 6)
+        );
+        // Threads of both: the lowest of them.
+        assert_eq!(
+            holder(&conn(&[(20, 4), (21, 4), (22, 4)], &[(22, 4), (21, 4)])),
+            owner(21, 4)
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! `check`: the Nagios/Icinga plugin. Every failure is UNKNOWN, on standard output.
+
+use super::*;
+use crate::cli::CheckArgs;
+use crate::render::nagios::{self, Status, Thresholds};
+
+pub fn run(args: &CheckArgs) -> Status {
+    let deadline = Deadline::after(args.filter.timeout);
+    let thresholds = Thresholds {
+        warning: args.warning,
+        critical: args.critical,
+        per_process: args.per_process,
+    };
+    let fail = |message: String| {
+        let _ = emit(nagios::unknown(&message).as_bytes());
+        Status::Unknown
+    };
+    if args.warning > args.critical {
+        return fail(format!(
+            "--warning {} is above --critical {}",
+            args.warning, args.critical
+        ));
+    }
+    let (snapshot, source) = match snapshot(
+        args.from.as_deref(),
+        args.snapshot_limit,
+        &args.filter,
+        deadline,
+    ) {
+        Ok(found) => found,
+        Err(err) => return fail(err.to_string()),
+    };
+    let mut report = named_report(
+        &snapshot,
+        &analysis_options(&args.filter, false),
+        &source,
+        &mut namer(&args.dns, &snapshot),
+        &deadline,
+    );
+    mark_interrupted(&mut report);
+    finish(&mut report);
+    let (status, text) = nagios::check(&report, &thresholds);
+    let _ = emit(text.as_bytes());
+    status
+}

@@ -1,0 +1,76 @@
+//! `scan` (the default): one report of this host or of a snapshot.
+
+use super::*;
+use crate::cli::{Format, ScanArgs, WireArgs};
+use crate::enrich::wire::{self, WireOptions};
+use crate::output;
+
+pub fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
+    let deadline = Deadline::after(args.filter.timeout);
+    check_wire_flags(args)?;
+    // Opened before the scan: a path that cannot be written fails at once, not after it.
+    let mode = match args.format {
+        Format::Prometheus => output::PUBLIC,
+        _ => output::PRIVATE,
+    };
+    let out = open_output(args.output.as_deref(), mode)?;
+    let (snapshot, source) = snapshot(
+        args.from.as_deref(),
+        args.snapshot_limit,
+        &args.filter,
+        deadline,
+    )?;
+    let options = analysis_options(&args.filter, args.all);
+    let mut report = named_report(
+        &snapshot,
+        &options,
+        &source,
+        &mut namer(&args.dns, &snapshot),
+        &deadline,
+    );
+    wire::check(&mut report, &snapshot, &wire_options(&args.wire), &deadline)?;
+    mark_interrupted(&mut report);
+    finish(&mut report);
+    let style = style(args.color);
+    write_report(out, |w: &mut dyn Write| match args.format {
+        // Streamed: a report of 100,000 connections is never one string in memory.
+        Format::Json => render::json::write(&report, w),
+        Format::Table => w.write_all(render::table::render(&report, style).as_bytes()),
+        Format::Prometheus => w.write_all(render::prometheus::render(&report).as_bytes()),
+    })?;
+    if args.format == Format::Table || args.output.is_some() {
+        warn_all(&report.warnings);
+    }
+    Ok(ExitCode::of(&report))
+}
+
+/// Combinations of wire flags that cannot work, refused before anything is collected.
+fn check_wire_flags(args: &ScanArgs) -> Result<(), Error> {
+    let wire = &args.wire;
+    if args.from.is_some() && (wire.capture.is_some() || wire.confirm.is_some()) {
+        return Err(Error::Usage(
+            "--capture and --confirm watch the live host; they cannot be used with --from"
+                .to_string(),
+        ));
+    }
+    if wire.pcap_out.is_some() && wire.interface.len() > 1 {
+        return Err(Error::Usage(
+            "--pcap-out records one interface: give at most one --interface".to_string(),
+        ));
+    }
+    if let Err(crate::capture::live::CaptureError::Usage(message)) =
+        crate::capture::live::check_interfaces(&wire.interface)
+    {
+        return Err(Error::Usage(message));
+    }
+    Ok(())
+}
+
+fn wire_options(wire: &WireArgs) -> WireOptions {
+    WireOptions {
+        capture: wire.capture,
+        confirm: wire.confirm,
+        interfaces: wire.interface.clone(),
+        pcap_out: wire.pcap_out.clone(),
+    }
+}

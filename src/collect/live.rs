@@ -1,0 +1,270 @@
+//! The live collection, in phases that share one accumulator of what could not be seen:
+//! dump every namespace's sockets, tie them to processes (one pass over /proc), describe
+//! those processes, examine the threads of those that may be stuck.
+
+use super::{caps, is_root, netns, procnet, procs, sockdiag, threads, CollectOptions};
+use crate::error::Error;
+use crate::snapshot::{
+    Collector, Connection, Host, Process, Snapshot, TcpState, ThreadEvidence, SNAPSHOT_VERSION,
+};
+use crate::text::count;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// What the phases could not see: warnings, and what `--timeout` (or a signal) cut short.
+struct Seen<'a> {
+    options: &'a CollectOptions,
+    warnings: Vec<String>,
+    cut_short: Vec<String>,
+}
+
+impl Seen<'_> {
+    fn expired(&self) -> bool {
+        self.options.deadline.passed()
+    }
+}
+
+/// Collects a snapshot of the live host. Fails only when `--netns` names no namespace (or
+/// something that is not one); everything else that could not be seen is a warning.
+pub fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
+    let taken_at = crate::report::now_millis();
+    let clock = Instant::now();
+    let mut seen = Seen {
+        options,
+        warnings: Vec::new(),
+        cut_short: Vec::new(),
+    };
+    let targets = netns::targets(&options.netns, &mut seen.warnings).map_err(Error::Usage)?;
+    let (mut connections, collector) = dump_namespaces(&targets, &mut seen);
+    // Vectors grow by doubling: give back the unused half (an mremap, not a copy).
+    connections.shrink_to_fit();
+    let holders = attribute(&mut connections, &mut seen);
+    let mut processes = describe(&holders, &mut seen);
+    examine_threads(&mut connections, &mut processes, &mut seen);
+    processes.sort_by_key(|p| p.pid);
+    let partial_reason = (!seen.cut_short.is_empty()).then(|| {
+        format!(
+            "{}: the report is partial ({})",
+            options.deadline.reason(),
+            seen.cut_short.join("; ")
+        )
+    });
+    Ok(Snapshot {
+        partial: partial_reason.is_some(),
+        partial_reason,
+        snapshot_version: SNAPSHOT_VERSION,
+        host: Host {
+            hostname: read_trimmed("/proc/sys/kernel/hostname"),
+            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+        },
+        taken_at,
+        collect_secs: clock.elapsed().as_secs_f64(),
+        collector,
+        thread_evidence_min_idle_secs: options.thread_min_idle.as_secs_f64(),
+        connections,
+        processes,
+        warnings: seen.warnings,
+        namespaces: targets.into_iter().map(|t| t.label).collect(),
+        names: Default::default(),
+    })
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// One sock_diag dump per namespace (the own one in place, the others on a thread that
+/// entered them), each socket labelled with its namespace; /proc/net/tcp{,6} when sock_diag
+/// is unavailable in the own namespace.
+fn dump_namespaces(targets: &[netns::Target], seen: &mut Seen) -> (Vec<Connection>, Collector) {
+    let own = netns::own_inode();
+    let mut dumps = Vec::new();
+    let mut own_dump = None;
+    let (mut vanished, mut skipped) = (0, 0);
+    for target in targets {
+        if target.file.is_none() {
+            own_dump = Some(if seen.options.proc_net_only {
+                Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
+            } else {
+                netns::dump(target)
+            });
+            continue;
+        }
+        if seen.expired() {
+            skipped += 1;
+            continue;
+        }
+        match netns::dump(target) {
+            Ok(dump) => dumps.push((target.label.inode, dump)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => vanished += 1,
+            Err(err) => seen.warnings.push(format!(
+                "network namespace {} could not be scanned: {err}",
+                target.label.short_label()
+            )),
+        }
+    }
+    if vanished > 0 {
+        seen.warnings.push(format!(
+            "{} disappeared while they were being scanned",
+            count(vanished, "network namespace", "network namespaces")
+        ));
+    }
+    if skipped > 0 {
+        seen.cut_short.push(format!(
+            "{} not scanned",
+            count(skipped, "network namespace was", "network namespaces were")
+        ));
+    }
+    match own_dump.unwrap_or_else(|| Ok(sockdiag::Dump::default())) {
+        Ok(dump) => {
+            if own_dump_wanted(targets) {
+                dumps.insert(0, (own.unwrap_or(0), dump));
+            }
+            (merged(dumps, seen), Collector::SockDiag)
+        }
+        Err(err) => {
+            seen.warnings.push(format!(
+                "sock_diag unavailable ({err}); read /proc/net/tcp and /proc/net/tcp6 instead: \
+                 without tcp_info, idle times and byte counts are unknown, so only CLOSE-WAIT, \
+                 SYN-SENT and threads blocked on a socket can be judged"
+            ));
+            let mut connections = procnet::read(&mut seen.warnings);
+            for c in &mut connections {
+                c.netns = own;
+            }
+            (connections, Collector::ProcNet)
+        }
+    }
+}
+
+fn own_dump_wanted(targets: &[netns::Target]) -> bool {
+    targets.iter().any(|t| t.file.is_none())
+}
+
+/// Every namespace's sockets in one vector, each labelled with its namespace.
+fn merged(mut dumps: Vec<(u64, sockdiag::Dump)>, seen: &mut Seen) -> Vec<Connection> {
+    // The largest dump's vector is kept and the others moved into it: no copy of every
+    // socket while the original is still alive.
+    dumps.sort_by_key(|(_, d)| std::cmp::Reverse(d.connections.len()));
+    let mut all = sockdiag::Dump::default();
+    for (inode, mut dump) in dumps {
+        for c in &mut dump.connections {
+            c.netns = Some(inode);
+        }
+        all.absorb(dump);
+    }
+    seen.warnings.append(&mut all.warnings);
+    if all.short_info > 0 {
+        seen.warnings.push(format!(
+            "{} had a short tcp_info (an older kernel): their byte and segment counters are unknown",
+            count(all.short_info, "socket", "sockets")
+        ));
+    }
+    all.connections
+}
+
+/// Ties sockets to processes (one pass over /proc/*/fd); returns the pids that hold one.
+fn attribute(connections: &mut [Connection], seen: &mut Seen) -> Vec<u32> {
+    let mut pass = procs::PassStats::default();
+    let holders = procs::attribute(connections, &mut pass, &seen.options.deadline);
+    if pass.cut_short {
+        seen.cut_short.push(
+            "the /proc pass stopped early: some sockets show without their process".to_string(),
+        );
+    }
+    let unattributed = connections
+        .iter()
+        .filter(|c| c.inode != 0 && c.owners.is_empty())
+        .count();
+    if pass.denied > 0 || unattributed > 0 {
+        let lacking = caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]);
+        let how = if is_root() || lacking.is_empty() {
+            "they belong to processes that exited or to the kernel".to_string()
+        } else {
+            format!(
+                "other users' /proc/PID/fd needs {lacking} (root has them); run with sudo to see them"
+            )
+        };
+        let denied = match pass.denied {
+            0 => String::new(),
+            1 => " (1 process's fd table was not readable)".to_string(),
+            n => format!(" ({n} processes' fd tables were not readable)"),
+        };
+        seen.warnings.push(format!(
+            "{unattributed} of {} sockets could not be tied to a process{denied}: {how}",
+            connections.len(),
+        ));
+    }
+    if pass.vanished > 0 {
+        seen.warnings.push(format!(
+            "{} exited while being read; their sockets are shown without a process",
+            count(pass.vanished, "process", "processes")
+        ));
+    }
+    holders
+}
+
+/// What a report needs of each holding process (name, command line, unit, container).
+fn describe(holders: &[u32], seen: &mut Seen) -> Vec<Process> {
+    let boot_time = procfs::boot_time_secs().ok();
+    let ticks = procfs::ticks_per_second();
+    let mut processes = Vec::with_capacity(holders.len());
+    for &pid in holders {
+        if seen.expired() {
+            seen.cut_short
+                .push("some processes were not described".to_string());
+            break;
+        }
+        processes.extend(procs::describe(pid, boot_time, ticks, seen.options.redact));
+    }
+    processes
+}
+
+/// Thread evidence, only for processes that hold a connection that may be stuck.
+fn examine_threads(connections: &mut [Connection], processes: &mut [Process], seen: &mut Seen) {
+    let min_idle_ms = u64::try_from(seen.options.thread_min_idle.as_millis()).unwrap_or(u64::MAX);
+    let mut wanted: HashMap<(u32, u32), usize> = HashMap::new();
+    for (index, c) in connections.iter().enumerate() {
+        let may_be_stuck = matches!(
+            c.state,
+            TcpState::Established | TcpState::CloseWait | TcpState::SynSent
+        ) && c.idle_ms().is_none_or(|idle| idle >= min_idle_ms);
+        if may_be_stuck {
+            for owner in &c.owners {
+                wanted.insert((owner.pid, owner.fd), index);
+            }
+        }
+    }
+    let pids: HashSet<u32> = wanted.keys().map(|&(pid, _)| pid).collect();
+    let mut found = Vec::new();
+    let mut not_examined = 0;
+    for process in processes.iter_mut().filter(|p| pids.contains(&p.pid)) {
+        if seen.expired() {
+            seen.cut_short
+                .push("some processes' threads were not examined".to_string());
+            break;
+        }
+        process.thread_evidence = threads::examine(process.pid, &wanted, &mut found);
+        if process.thread_evidence != ThreadEvidence::Read {
+            not_examined += 1;
+        }
+    }
+    for (index, thread) in found {
+        connections[index].blocked_threads.push(thread);
+    }
+    if not_examined > 0 {
+        let why = match caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]) {
+            lacking if is_root() || lacking.is_empty() => {
+                "they exited, or their memory was not readable".to_string()
+            }
+            lacking => format!("needs {lacking}, or root"),
+        };
+        seen.warnings.push(format!(
+            "the threads of {} could not all be examined ({why}): threads blocked on their \
+             connections may be missing",
+            count(not_examined, "process", "processes"),
+        ));
+    }
+}
