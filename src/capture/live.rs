@@ -78,7 +78,7 @@ pub fn run(
 }
 
 /// Captures the given flows for `duration` on `interfaces` (`any` when empty), optionally
-/// writing the packets to `pcap_out` (mode 0600, through a temporary file and a rename).
+/// writing their packets' headers to `pcap_out`.
 #[cfg(feature = "capture")]
 pub fn run(
     flows: &[(Endpoint, Endpoint)],
@@ -86,11 +86,6 @@ pub fn run(
     interfaces: &[String],
     pcap_out: Option<&Path>,
 ) -> Result<Outcome, CaptureError> {
-    use pcap::{Active, Capture};
-    use std::io::IsTerminal;
-    use std::os::fd::AsRawFd;
-    use std::time::Instant;
-
     let filter = super::bpf_filter(flows);
     let names: Vec<String> = if interfaces.is_empty() {
         vec!["any".to_string()]
@@ -102,85 +97,22 @@ pub fn run(
             "--pcap-out records one interface: give at most one --interface".to_string(),
         ));
     }
-    let mut captures: Vec<(Capture<Active>, i32)> = Vec::new();
-    for name in &names {
-        let open = Capture::from_device(name.as_str())
-            .and_then(|c| {
-                c.promisc(false)
-                    .snaplen(SNAPLEN)
-                    .immediate_mode(true)
-                    .buffer_size(4 << 20)
-                    .open()
-            })
-            .map_err(|e| unavailable(name, &e))?;
-        let mut capture = open.setnonblock().map_err(|e| unavailable(name, &e))?;
-        capture.filter(&filter, true).map_err(|e| {
-            CaptureError::Unavailable(format!("cannot set the capture filter: {e}"))
-        })?;
-        let linktype = capture.get_datalink().0;
-        captures.push((capture, linktype));
-    }
-
+    let mut captures = names
+        .iter()
+        .map(|name| open(name, &filter))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut savefile = match pcap_out {
         Some(path) => Some(PcapOut::create(path, captures[0].1)?),
         None => None,
     };
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-
     let mut table = FlowTable::new(flows.iter().copied());
-    let mut packets = 0u64;
-    let started = Instant::now();
-    let deadline = started + duration;
-    loop {
-        let now = Instant::now();
-        if now >= deadline || crate::deadline::interrupted_by().is_some() {
-            break;
-        }
-        let left = deadline - now;
-        progress.set_message(format!(
-            "capturing: {}s left, {packets} packets so far",
-            left.as_secs_f64().ceil() as u64
-        ));
-        let mut fds: Vec<libc::pollfd> = captures
-            .iter()
-            .map(|(c, _)| libc::pollfd {
-                fd: c.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        let wait_ms = left.min(crate::deadline::TICK).as_millis().max(1) as libc::c_int;
-        // SAFETY: a valid array of pollfd for fds that stay open during the call.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
-        for (capture, linktype) in captures.iter_mut() {
-            // Drain what is there, but never past the deadline.
-            while Instant::now() < deadline {
-                match capture.next_packet() {
-                    Ok(packet) => {
-                        packets += 1;
-                        let Some(segment) = super::packet::parse(*linktype, packet.data) else {
-                            continue;
-                        };
-                        // Only packets of the watched flows, and only their headers, are kept.
-                        if table.add(&segment) {
-                            if let Some(out) = savefile.as_mut() {
-                                out.write(&packet, segment.headers_len);
-                            }
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-    }
-    progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let packets = capture_until(
+        &mut captures,
+        started + duration,
+        &mut table,
+        savefile.as_mut(),
+    );
     let mut warnings = Vec::new();
     if let Some(out) = savefile {
         // A full disk costs the file (nothing half-written is left), not the verdicts.
@@ -192,10 +124,91 @@ pub fn run(
     Ok(Outcome {
         table,
         filter,
-        seconds,
+        seconds: started.elapsed().as_secs_f64(),
         packets,
         warnings,
     })
+}
+
+/// A live, non-blocking, non-promiscuous capture of `device` with `filter`, and its link type.
+#[cfg(feature = "capture")]
+fn open(device: &str, filter: &str) -> Result<(pcap::Capture<pcap::Active>, i32), CaptureError> {
+    let capture = pcap::Capture::from_device(device)
+        .and_then(|c| {
+            c.promisc(false)
+                .snaplen(SNAPLEN)
+                .immediate_mode(true)
+                .buffer_size(4 << 20)
+                .open()
+        })
+        .map_err(|e| unavailable(device, &e))?;
+    let mut capture = capture.setnonblock().map_err(|e| unavailable(device, &e))?;
+    capture
+        .filter(filter, true)
+        .map_err(|e| CaptureError::Unavailable(format!("cannot set the capture filter: {e}")))?;
+    let linktype = capture.get_datalink().0;
+    Ok((capture, linktype))
+}
+
+/// Takes packets until `deadline` (or a signal): each polled with the time left, at most a
+/// tick at a time, drained, attributed to its flow, and (its headers) saved. Returns the
+/// number of packets seen.
+#[cfg(feature = "capture")]
+fn capture_until(
+    captures: &mut [(pcap::Capture<pcap::Active>, i32)],
+    deadline: std::time::Instant,
+    table: &mut FlowTable,
+    mut savefile: Option<&mut PcapOut>,
+) -> u64 {
+    use rustix::event::{poll, PollFd, PollFlags};
+    use std::io::IsTerminal;
+    use std::time::Instant;
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut packets = 0u64;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || crate::deadline::interrupted_by().is_some() {
+            break;
+        }
+        progress.set_message(format!(
+            "capturing: {}s left, {packets} packets so far",
+            left.as_secs_f64().ceil() as u64
+        ));
+        {
+            let mut fds: Vec<PollFd> = captures
+                .iter()
+                .map(|(c, _)| PollFd::new(c, PollFlags::IN))
+                .collect();
+            let wait = left.min(crate::deadline::TICK);
+            let timeout = rustix::event::Timespec::try_from(wait).ok();
+            let _ = poll(&mut fds, timeout.as_ref());
+        }
+        for (capture, linktype) in captures.iter_mut() {
+            // Drain what is there, but never past the deadline.
+            while Instant::now() < deadline {
+                let Ok(packet) = capture.next_packet() else {
+                    break;
+                };
+                packets += 1;
+                let Some(segment) = super::packet::parse(*linktype, packet.data) else {
+                    continue;
+                };
+                // Only packets of the watched flows, and only their headers, are kept.
+                if table.add(&segment) {
+                    if let Some(out) = savefile.as_deref_mut() {
+                        out.write(&packet, segment.headers_len);
+                    }
+                }
+            }
+        }
+    }
+    progress.finish_and_clear();
+    packets
 }
 
 /// Reads a pcap file (any link type this parser knows) into a flow table for `flows`.

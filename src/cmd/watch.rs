@@ -38,56 +38,41 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
         finish(&mut report);
         let at = crate::report::now_millis();
         let events = tracker.observe(&report, at);
-        let time = at.to_string();
-        let groups = tracker.groups();
         let text = match format {
             WatchFormat::Ndjson => {
+                let time = at.to_string();
                 render::ndjson::events(&events, &time)
                     + &render::ndjson::sample(
                         tracker.samples(),
                         &time,
                         &report.summary,
-                        &groups,
+                        &tracker.groups(),
                         &report.warnings,
                     )
             }
-            WatchFormat::Table => render::watch::screen(
-                &header(&report, &tracker, at).to_string(),
-                &groups,
-                style,
-                terminal,
-            ),
+            WatchFormat::Table => {
+                let header = header(&report, &tracker, at).to_string();
+                render::watch::screen(&header, &tracker.groups(), style, terminal)
+            }
         };
         last = (report, at);
         if !emit(text.as_bytes())? {
             break "closed pipe";
         }
-        if args.count.is_some_and(|n| tracker.samples() as u64 >= n) {
-            break "count";
-        }
-        let next = tick + args.interval;
-        if args
-            .duration
-            .is_some_and(|d| next > started + d + args.interval / 2)
-        {
-            break "duration";
-        }
-        Deadline::none().sleep(next.saturating_duration_since(Instant::now()));
-        if deadline::interrupted_by().is_some() {
-            break "signal";
+        if let Some(why) = wait_for_next(args, &tracker, started, tick) {
+            break why;
         }
     };
-    let groups = tracker.groups();
     let text = match format {
         WatchFormat::Ndjson => render::ndjson::summary(
             tracker.samples(),
             &crate::report::now_millis().to_string(),
-            &groups,
+            &tracker.groups(),
             ended_by,
         ),
         WatchFormat::Table => render::watch::last_screen(
             &header(&last.0, &tracker, last.1).to_string(),
-            &groups,
+            &tracker.groups(),
             style,
             tracker.samples(),
             started.elapsed(),
@@ -96,4 +81,26 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
     };
     emit(text.as_bytes())?;
     Ok(ExitCode::of(&last.0))
+}
+
+/// Sleeps until the next sample is due; or says why watching ends (`count`, `duration`,
+/// `signal`).
+fn wait_for_next(
+    args: &WatchArgs,
+    tracker: &Tracker,
+    started: Instant,
+    tick: Instant,
+) -> Option<&'static str> {
+    if args.count.is_some_and(|n| tracker.samples() as u64 >= n) {
+        return Some("count");
+    }
+    let next = tick + args.interval;
+    if args
+        .duration
+        .is_some_and(|d| next > started + d + args.interval / 2)
+    {
+        return Some("duration");
+    }
+    Deadline::none().sleep(next.saturating_duration_since(Instant::now()));
+    deadline::interrupted_by().map(|_| "signal")
 }

@@ -87,6 +87,50 @@ pub fn fd_set_fds(raw: &[u8], nfds: u64) -> Vec<u32> {
     fds
 }
 
+/// What one thread's files say.
+enum Look {
+    /// The thread exited meanwhile.
+    Gone,
+    /// Its syscall file may not be read.
+    Denied,
+    /// Its evidence could not be read otherwise (its poll array in /proc/PID/mem, say).
+    Unreadable,
+    /// Read: not waiting on a socket's fd.
+    Idle,
+    /// Read: waiting in this syscall on these fds.
+    Waiting(&'static str, Vec<u32>),
+}
+
+/// What thread `tid` of `pid` waits on. `mem` is the process's memory, opened once.
+fn look(pid: u32, tid: u32, mem: &mut Option<std::io::Result<std::fs::File>>) -> Look {
+    let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Look::Gone,
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => return Look::Denied,
+        Err(_) => return Look::Unreadable,
+    };
+    let Some(wait) = parse_syscall(&text).as_ref().and_then(wait_of) else {
+        return Look::Idle;
+    };
+    match wait {
+        Wait::Fd(name, fd) => Look::Waiting(name, vec![fd]),
+        Wait::PollFds(name, ptr, nfds) => {
+            match read_mem(mem, pid, ptr, nfds.min(MAX_POLL_FDS) * 8) {
+                Some(raw) => Look::Waiting(name, poll_fds(&raw)),
+                None => Look::Unreadable,
+            }
+        }
+        Wait::FdSet(_, 0, _) => Look::Idle,
+        Wait::FdSet(name, ptr, nfds) => {
+            let nfds = nfds.min(MAX_SELECT_NFDS);
+            match read_mem(mem, pid, ptr, nfds.div_ceil(8)) {
+                Some(raw) => Look::Waiting(name, fd_set_fds(&raw, nfds)),
+                None => Look::Unreadable,
+            }
+        }
+    }
+}
+
 /// Examines every thread of `pid`. For each thread blocked on an fd that `wanted` maps to a
 /// connection index, pushes `(index, BlockedThread)` onto `found`. Never guesses: threads whose
 /// syscall or memory cannot be read are counted in the returned evidence level.
@@ -102,11 +146,7 @@ pub fn examine(
         }
         Err(_) => return ThreadEvidence::Partial,
     };
-    let mut read = 0usize;
-    // Threads whose syscall file we may not read, and threads whose evidence failed otherwise
-    // (their poll array in /proc/PID/mem could not be read, say).
-    let mut denied = 0usize;
-    let mut unreadable = 0usize;
+    let (mut read, mut denied, mut unreadable) = (0usize, 0usize, 0usize);
     let mut mem: Option<std::io::Result<std::fs::File>> = None;
     for task in tasks.flatten() {
         let Some(tid) = task
@@ -116,59 +156,27 @@ pub fn examine(
         else {
             continue;
         };
-        let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+        let (name, fds) = match look(pid, tid, &mut mem) {
+            Look::Gone => continue,
+            Look::Denied => {
                 denied += 1;
                 continue;
             }
-            Err(_) => {
+            Look::Unreadable => {
                 unreadable += 1;
                 continue;
             }
-        };
-        let Some(wait) = parse_syscall(&text).as_ref().and_then(wait_of) else {
-            read += 1;
-            continue;
-        };
-        let (name, fds) = match wait {
-            Wait::Fd(name, fd) => (name, vec![fd]),
-            Wait::PollFds(name, ptr, nfds) => {
-                let len = nfds.min(MAX_POLL_FDS) * 8;
-                match read_mem(&mut mem, pid, ptr, len) {
-                    Some(raw) => (name, poll_fds(&raw)),
-                    None => {
-                        unreadable += 1;
-                        continue;
-                    }
-                }
+            Look::Idle => {
+                read += 1;
+                continue;
             }
-            Wait::FdSet(name, ptr, nfds) => {
-                if ptr == 0 {
-                    read += 1;
-                    continue;
-                }
-                let nfds = nfds.min(MAX_SELECT_NFDS);
-                match read_mem(&mut mem, pid, ptr, nfds.div_ceil(8)) {
-                    Some(raw) => (name, fd_set_fds(&raw, nfds)),
-                    None => {
-                        unreadable += 1;
-                        continue;
-                    }
-                }
-            }
+            Look::Waiting(name, fds) => (name, fds),
         };
         read += 1;
         let mut wchan = None;
         for fd in fds {
             if let Some(&index) = wanted.get(&(pid, fd)) {
-                let w = wchan.get_or_insert_with(|| {
-                    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/wchan"))
-                        .ok()
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty() && s != "0")
-                });
+                let wchan = wchan.get_or_insert_with(|| read_wchan(pid, tid)).clone();
                 found.push((
                     index,
                     BlockedThread {
@@ -176,7 +184,7 @@ pub fn examine(
                         tid,
                         fd,
                         syscall: name.to_string(),
-                        wchan: w.clone(),
+                        wchan,
                     },
                 ));
             }
@@ -187,6 +195,14 @@ pub fn examine(
         (0, _, 0) => ThreadEvidence::Denied,
         _ => ThreadEvidence::Partial,
     }
+}
+
+/// The kernel function a thread sleeps in (`wait_woken`), when it says.
+fn read_wchan(pid: u32, tid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/wchan"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s != "0")
 }
 
 fn read_mem(

@@ -141,54 +141,19 @@ fn stuck_series(report: &Report) -> Vec<(Labels, f64)> {
 
 /// The metrics of a report.
 pub fn metrics(report: &Report) -> Metrics {
-    let reported: Vec<Kind> = Kind::ALL
-        .iter()
-        .copied()
-        .filter(|k| k.is_problem() || *k == Kind::IdlePool)
-        .collect();
-    let findings_of = |kind: Kind| report.findings.iter().filter(move |f| f.kind == kind);
     let blocked: usize = report
         .findings
         .iter()
         .filter(|f| f.kind.is_problem())
         .map(|f| f.threads_blocked)
         .sum();
-    Metrics(vec![
-        Family::labelled(
-            "stuckconn_stuck_connections",
-            "Stuck connections by kind, process, remote endpoint and network namespace.",
-            stuck_series(report),
-        ),
-        Family::labelled(
-            "stuckconn_connections",
-            "Sockets by kind (after filters; listeners included).",
-            Kind::ALL
-                .iter()
-                .map(|&k| (kind_label(k), report.summary.count(k) as f64))
-                .collect(),
-        ),
-        Family::labelled(
-            "stuckconn_findings",
-            "Finding groups by kind.",
-            reported
-                .iter()
-                .map(|&k| (kind_label(k), findings_of(k).count() as f64))
-                .collect(),
-        ),
-        Family::labelled(
-            "stuckconn_oldest_idle_seconds",
-            "The longest idle time among the connections of each problem kind.",
-            reported
-                .iter()
-                .filter(|k| k.is_problem())
-                .map(|&k| {
-                    let max = findings_of(k)
-                        .filter_map(|f| f.idle_secs.map(|s| s.max))
-                        .fold(0.0, f64::max);
-                    (kind_label(k), max)
-                })
-                .collect(),
-        ),
+    let mut families = vec![Family::labelled(
+        "stuckconn_stuck_connections",
+        "Stuck connections by kind, process, remote endpoint and network namespace.",
+        stuck_series(report),
+    )];
+    families.extend(per_kind(report));
+    families.extend([
         Family::gauge(
             "stuckconn_threads_blocked",
             "Threads blocked on stuck connections.",
@@ -219,7 +184,50 @@ pub fn metrics(report: &Report) -> Metrics {
             "When the scan collected its sockets (Unix time).",
             report.taken_at.as_millisecond() as f64 / 1000.0,
         ),
-    ])
+    ]);
+    Metrics(families)
+}
+
+/// Connections, findings and the oldest idle time, by kind.
+fn per_kind(report: &Report) -> [Family; 3] {
+    let reported: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.is_problem() || *k == Kind::IdlePool)
+        .collect();
+    let findings_of = |kind: Kind| report.findings.iter().filter(move |f| f.kind == kind);
+    [
+        Family::labelled(
+            "stuckconn_connections",
+            "Sockets by kind (after filters; listeners included).",
+            Kind::ALL
+                .iter()
+                .map(|&k| (kind_label(k), report.summary.count(k) as f64))
+                .collect(),
+        ),
+        Family::labelled(
+            "stuckconn_findings",
+            "Finding groups by kind.",
+            reported
+                .iter()
+                .map(|&k| (kind_label(k), findings_of(k).count() as f64))
+                .collect(),
+        ),
+        Family::labelled(
+            "stuckconn_oldest_idle_seconds",
+            "The longest idle time among the connections of each problem kind.",
+            reported
+                .iter()
+                .filter(|k| k.is_problem())
+                .map(|&k| {
+                    let max = findings_of(k)
+                        .filter_map(|f| f.idle_secs.map(|s| s.max))
+                        .fold(0.0, f64::max);
+                    (kind_label(k), max)
+                })
+                .collect(),
+        ),
+    ]
 }
 
 /// Metrics in the Prometheus text format (0.0.4).
