@@ -58,7 +58,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// A table for people
     Table,
     /// One JSON document for scripts (schema_version 1)
@@ -68,7 +68,7 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WatchFormat {
+pub(crate) enum WatchFormat {
     /// A table redrawn in place (on a terminal; ndjson otherwise)
     Table,
     /// One JSON object per line: samples and opened/closed/leak events
@@ -76,7 +76,7 @@ pub enum WatchFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colour when writing to a terminal and NO_COLOR is not set
     Auto,
     Always,
@@ -87,106 +87,106 @@ pub enum ColorChoice {
 pub struct ScanArgs {
     /// Analyse a snapshot written by `stuckconn record` instead of this host
     #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
+    pub(crate) from: Option<PathBuf>,
 
     /// Refuse snapshots larger than this (bytes, or with K, M, G)
     #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
-    pub snapshot_limit: u64,
+    pub(crate) snapshot_limit: u64,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    pub(crate) format: Format,
 
     /// Write the report to FILE (atomically: a temporary file renamed into place, mode 0644)
     /// instead of standard output
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 
     #[command(flatten)]
-    pub filter: FilterArgs,
+    pub(crate) filter: FilterArgs,
 
     /// List every socket, not only those behind findings (JSON `connections`, and a table)
     #[arg(long)]
-    pub all: bool,
+    pub(crate) all: bool,
 
     /// When to colour the table
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     #[command(flatten)]
-    pub dns: DnsArgs,
+    pub(crate) dns: DnsArgs,
 
     #[command(flatten)]
-    pub wire: WireArgs,
+    pub(crate) wire: WireArgs,
 }
 
 /// What counts as stuck, and which connections to look at.
 #[derive(Debug, Clone, Args)]
-pub struct FilterArgs {
+pub(crate) struct FilterArgs {
     /// A connection counts as stuck once it has been idle this long (e.g. 30s, 5m, 1h)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub min_idle: Duration,
+    pub(crate) min_idle: Duration,
 
     /// Only connections held by this pid (repeatable)
     #[arg(long, value_name = "PID")]
-    pub pid: Vec<u32>,
+    pub(crate) pid: Vec<u32>,
 
     /// Only connections held by a process of this name (comm or exe basename; repeatable)
     #[arg(long = "process", value_name = "NAME")]
-    pub process: Vec<String>,
+    pub(crate) process: Vec<String>,
 
     /// Only connections to this remote address or network (repeatable)
     #[arg(long, value_name = "IP|CIDR", value_parser = parse_remote)]
-    pub remote: Vec<IpNet>,
+    pub(crate) remote: Vec<IpNet>,
 
     /// Only connections to this remote port (repeatable)
     #[arg(long, value_name = "PORT")]
-    pub port: Vec<u16>,
+    pub(crate) port: Vec<u16>,
 
     /// Network namespaces to scan: `self`, an `ip netns` name, a pid, `net:[INODE]`, or a
     /// namespace file (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the
     /// own one. With --from: the recorded namespaces of that name, inode or pid
     #[arg(long, value_name = "self|NAME|PID|PATH", value_parser = crate::collect::netns::Choice::parse)]
-    pub netns: Vec<crate::collect::netns::Choice>,
+    pub(crate) netns: Vec<crate::collect::netns::Choice>,
 
     /// Show command lines as they are: by default passwords, tokens and URL credentials in
     /// them are masked as ***
     #[arg(long)]
-    pub no_redact: bool,
+    pub(crate) no_redact: bool,
 
     /// Bound the whole command: when this passes, what was collected so far is reported,
     /// marked partial (exit status 3 for scan)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
     /// Time between samples (one collection each)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval)]
-    pub interval: Duration,
+    pub(crate) interval: Duration,
 
     /// Stop after this long (default: until Ctrl-C)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "count")]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
 
     /// Stop after this many samples (at least 1)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
 
     /// Output: a table redrawn in place on a terminal, ndjson otherwise
     #[arg(long, value_enum)]
-    pub format: Option<WatchFormat>,
+    pub(crate) format: Option<WatchFormat>,
 
     #[command(flatten)]
-    pub filter: FilterArgs,
+    pub(crate) filter: FilterArgs,
 
     /// When to colour the table
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     #[command(flatten)]
-    pub dns: DnsArgs,
+    pub(crate) dns: DnsArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -194,76 +194,76 @@ pub struct CheckArgs {
     /// WARNING at this many stuck connections (hung calls, close waits, stalled sends,
     /// pending connects)
     #[arg(short, long, value_name = "N", default_value_t = 1)]
-    pub warning: usize,
+    pub(crate) warning: usize,
 
     /// CRITICAL at this many
     #[arg(short, long, value_name = "N", default_value_t = 20)]
-    pub critical: usize,
+    pub(crate) critical: usize,
 
     /// Compare the thresholds with the largest count of one process, not the total
     #[arg(long)]
-    pub per_process: bool,
+    pub(crate) per_process: bool,
 
     /// Check a snapshot written by `stuckconn record` instead of this host
     #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
+    pub(crate) from: Option<PathBuf>,
 
     /// Refuse snapshots larger than this (bytes, or with K, M, G)
     #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
-    pub snapshot_limit: u64,
+    pub(crate) snapshot_limit: u64,
 
     #[command(flatten)]
-    pub filter: FilterArgs,
+    pub(crate) filter: FilterArgs,
 
     #[command(flatten)]
-    pub dns: DnsArgs,
+    pub(crate) dns: DnsArgs,
 }
 
 /// Proof on the wire that stuck flows are idle.
 #[derive(Debug, Clone, Args)]
-pub struct WireArgs {
+pub(crate) struct WireArgs {
     /// Capture the flows behind problem findings for this long and say whether they are idle,
     /// carry only keepalives, or are active after all (libpcap; needs CAP_NET_RAW)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub capture: Option<Duration>,
+    pub(crate) capture: Option<Duration>,
 
     /// Re-read the kernel's counters of those flows after this long and compare (no
     /// privilege needed; `--capture` does this too)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub confirm: Option<Duration>,
+    pub(crate) confirm: Option<Duration>,
 
     /// Capture on this interface instead of `any` (repeatable)
     #[arg(long, value_name = "NAME", requires = "capture")]
-    pub interface: Vec<String>,
+    pub(crate) interface: Vec<String>,
 
     /// Write the captured packets to this pcap file (mode 0600)
     #[arg(long, value_name = "FILE", requires = "capture")]
-    pub pcap_out: Option<PathBuf>,
+    pub(crate) pcap_out: Option<PathBuf>,
 }
 
 /// Reverse DNS of the remotes and clients of findings.
 #[derive(Debug, Clone, Args)]
-pub struct DnsArgs {
+pub(crate) struct DnsArgs {
     /// Do not look up names (a snapshot recorded with names still shows them)
     #[arg(long)]
-    pub no_dns: bool,
+    pub(crate) no_dns: bool,
 
     /// Ask this DNS server instead of the system's resolver (IP, IP:PORT, [IPv6]:PORT; repeatable)
     #[arg(long, value_name = "IP[:PORT]", value_parser = crate::resolve::parse_server)]
-    pub dns_server: Vec<SocketAddr>,
+    pub(crate) dns_server: Vec<SocketAddr>,
 
     /// Hard bound on each reverse lookup, whatever the resolver's own timeouts and attempts
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub dns_timeout: Duration,
+    pub(crate) dns_timeout: Duration,
 
     /// Hard bound on all lookups together [default: 2 x --dns-timeout]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub dns_deadline: Option<Duration>,
+    pub(crate) dns_deadline: Option<Duration>,
 }
 
 impl DnsArgs {
     /// Resolver options, or `None` with `--no-dns`.
-    pub fn options(&self) -> Option<crate::resolve::ResolverOptions> {
+    pub(crate) fn options(&self) -> Option<crate::resolve::ResolverOptions> {
         (!self.no_dns).then(|| crate::resolve::ResolverOptions {
             servers: self.dns_server.clone(),
             timeout: self.dns_timeout,
@@ -277,35 +277,35 @@ impl DnsArgs {
 pub struct RecordArgs {
     /// Where to write the snapshot (`-` for standard output); created with mode 0600
     #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
 
     /// Record thread evidence (and names) for connections idle at least this long
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub min_idle: Duration,
+    pub(crate) min_idle: Duration,
 
     /// Network namespaces to scan: `self`, an `ip netns` name, a pid, `net:[INODE]`, or a
     /// namespace file (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the
     /// own one. With --from: the recorded namespaces of that name, inode or pid
     #[arg(long, value_name = "self|NAME|PID|PATH", value_parser = crate::collect::netns::Choice::parse)]
-    pub netns: Vec<crate::collect::netns::Choice>,
+    pub(crate) netns: Vec<crate::collect::netns::Choice>,
 
     /// Show command lines as they are: by default passwords, tokens and URL credentials in
     /// them are masked as ***
     #[arg(long)]
-    pub no_redact: bool,
+    pub(crate) no_redact: bool,
 
     /// Bound the whole command: when this passes, what was collected so far is reported,
     /// marked partial (exit status 3 for scan)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     #[command(flatten)]
-    pub dns: DnsArgs,
+    pub(crate) dns: DnsArgs,
 }
 
 /// The longest duration any flag takes. Longer ones would overflow clocks, and mean nothing
 /// here anyway: the kernel's idle times wrap after 49.7 days.
-pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (try 30s, 5m, 1h)"))?;

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How often a waiting step looks at the clock and the signal flag.
-pub const TICK: Duration = Duration::from_millis(50);
+pub(crate) const TICK: Duration = Duration::from_millis(50);
 
 static SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
@@ -25,7 +25,7 @@ pub fn catch_signals() -> std::io::Result<()> {
 }
 
 /// The signal that asked the command to stop, if one did.
-pub fn interrupted_by() -> Option<&'static str> {
+pub(crate) fn interrupted_by() -> Option<&'static str> {
     match SIGNAL.get()?.load(Ordering::Relaxed) {
         0 => None,
         n if n == signal_hook::consts::SIGINT as usize => Some("SIGINT"),
@@ -41,7 +41,7 @@ pub struct Deadline(Option<Instant>);
 impl Deadline {
     /// `duration` from now (durations are bounded by the command line, so this cannot
     /// overflow; if it did, there would be no deadline but the signals).
-    pub fn after(duration: Duration) -> Deadline {
+    pub(crate) fn after(duration: Duration) -> Deadline {
         Deadline(Instant::now().checked_add(duration))
     }
 
@@ -51,12 +51,12 @@ impl Deadline {
     }
 
     /// The time has come, or a signal asked to stop.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         interrupted_by().is_some() || self.0.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Time left (zero once passed; `Duration::MAX` without a deadline).
-    pub fn left(&self) -> Duration {
+    pub(crate) fn left(&self) -> Duration {
         if interrupted_by().is_some() {
             return Duration::ZERO;
         }
@@ -66,7 +66,7 @@ impl Deadline {
     }
 
     /// Why work stopped early, for a warning: `--timeout reached` or `interrupted by SIGINT`.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         match interrupted_by() {
             Some(signal) => format!("interrupted by {signal}"),
             None => "--timeout reached".to_string(),
@@ -74,7 +74,7 @@ impl Deadline {
     }
 
     /// Sleeps up to `duration`, waking early when the deadline passes.
-    pub fn sleep(&self, duration: Duration) {
+    pub(crate) fn sleep(&self, duration: Duration) {
         let until = Instant::now() + duration.min(self.left());
         while let Some(left) = until.checked_duration_since(Instant::now()) {
             if self.passed() || left.is_zero() {

@@ -22,7 +22,7 @@ impl ExitCode {
     }
 
     /// The status a report gives: partial, else findings, else clean.
-    pub fn of(report: &crate::report::Report) -> ExitCode {
+    pub(crate) fn of(report: &crate::report::Report) -> ExitCode {
         if report.partial {
             ExitCode::Partial
         } else if report.summary.problems > 0 {

@@ -19,13 +19,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Mode of files that may carry command lines (and, with `--no-redact`, secrets).
-pub const PRIVATE: u32 = 0o600;
+pub(crate) const PRIVATE: u32 = 0o600;
 /// Mode of files with no command lines (Prometheus metrics, read by node_exporter).
-pub const PUBLIC: u32 = 0o644;
+pub(crate) const PUBLIC: u32 = 0o644;
 
 /// An open destination. Write through [`Output::writer`], then [`Output::commit`]; dropped
 /// without a commit, nothing is left behind.
-pub struct Output {
+pub(crate) struct Output {
     sink: Sink,
     path: Option<PathBuf>,
 }
@@ -47,7 +47,7 @@ enum Sink {
 
 impl Output {
     /// Standard output.
-    pub fn stdout() -> Output {
+    pub(crate) fn stdout() -> Output {
         Output {
             sink: Sink::Stdout(io::BufWriter::new(io::stdout())),
             path: None,
@@ -56,7 +56,7 @@ impl Output {
 
     /// Opens `path` (`-` is standard output) as described in the module documentation. New
     /// files get `mode`.
-    pub fn open(path: &Path, mode: u32) -> io::Result<Output> {
+    pub(crate) fn open(path: &Path, mode: u32) -> io::Result<Output> {
         if path.as_os_str() == "-" {
             return Ok(Output::stdout());
         }
@@ -99,7 +99,7 @@ impl Output {
     }
 
     /// Where the bytes go until [`Output::commit`].
-    pub fn writer(&mut self) -> &mut dyn Write {
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match &mut self.sink {
             Sink::Stdout(w) => w,
             Sink::InPlace(w) => w,
@@ -108,12 +108,12 @@ impl Output {
     }
 
     /// The file behind a path destination (to write a pcap savefile through, say).
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
     /// Flushes, and for a new file, syncs it and renames it into place.
-    pub fn commit(self) -> io::Result<()> {
+    pub(crate) fn commit(self) -> io::Result<()> {
         match self.sink {
             Sink::Stdout(mut w) => w.flush(),
             Sink::InPlace(mut w) => w.flush(),
@@ -254,22 +254,4 @@ fn in_place(path: &Path) -> io::Result<Sink> {
     let flags = rfs::fcntl_getfl(&fd)?;
     rfs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)?;
     Ok(Sink::InPlace(io::BufWriter::new(File::from(fd))))
-}
-
-/// Writes `render` to `path` (`-`: standard output) with `mode` for a new file. A closed
-/// pipe on standard output is not an error.
-pub fn write_to(
-    path: Option<&Path>,
-    mode: u32,
-    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut out = match path {
-        Some(path) => Output::open(path, mode)?,
-        None => Output::stdout(),
-    };
-    let result = render(out.writer()).and_then(|()| out.commit());
-    match result {
-        Err(err) if path.is_none() && err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
 }

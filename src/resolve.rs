@@ -187,7 +187,7 @@ fn build(options: &ResolverOptions) -> Result<TokioResolver, String> {
 }
 
 /// Addresses that are named without asking anyone.
-pub fn local_label(ip: IpAddr) -> Option<HostName> {
+pub(crate) fn local_label(ip: IpAddr) -> Option<HostName> {
     if ip.is_loopback() {
         return Some(HostName {
             hostname: Some("localhost".to_string()),

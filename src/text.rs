@@ -43,7 +43,7 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
 }
 
 /// `1 process`, `2 processes`: a number and the noun that agrees with it.
-pub fn count(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

@@ -6,13 +6,13 @@ use std::collections::HashSet;
 
 /// The listening endpoints of a snapshot, to tell inbound from outbound.
 #[derive(Debug, Default)]
-pub struct Listeners {
+pub(crate) struct Listeners {
     exact: HashSet<(Option<u64>, Endpoint)>,
     wildcard_ports: HashSet<(Option<u64>, u16)>,
 }
 
 impl Listeners {
-    pub fn new<'a>(connections: impl IntoIterator<Item = &'a Connection>) -> Listeners {
+    pub(crate) fn new<'a>(connections: impl IntoIterator<Item = &'a Connection>) -> Listeners {
         let mut listeners = Listeners::default();
         for c in connections {
             if c.state == TcpState::Listen {
@@ -28,7 +28,7 @@ impl Listeners {
 
     /// A connection whose local endpoint matches a listener of its own network namespace is
     /// inbound; otherwise outbound.
-    pub fn direction(&self, c: &Connection) -> Direction {
+    pub(crate) fn direction(&self, c: &Connection) -> Direction {
         if c.state == TcpState::Listen {
             Direction::Listening
         } else if self.wildcard_ports.contains(&(c.netns, c.local.port))
@@ -48,7 +48,7 @@ fn thread_reading(c: &Connection) -> bool {
 }
 
 /// Classifies one connection. `min_idle_ms` is the `--min-idle` threshold.
-pub fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -> Kind {
+pub(crate) fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -> Kind {
     if direction == Direction::Listening {
         return Kind::Listening;
     }
@@ -101,7 +101,7 @@ pub fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -> Kind 
 }
 
 /// How long the connection has been quiet, by the measure that fits its kind.
-pub fn idle_ms(c: &Connection, kind: Kind) -> Option<u64> {
+pub(crate) fn idle_ms(c: &Connection, kind: Kind) -> Option<u64> {
     let info = c.tcp_info.as_ref()?;
     match kind {
         Kind::StalledSend => Some(u64::from(info.last_ack_recv_ms)),
@@ -112,7 +112,7 @@ pub fn idle_ms(c: &Connection, kind: Kind) -> Option<u64> {
 
 /// Whether an inbound connection carries a request its process has not answered yet:
 /// the peer sent last (or we never sent anything back).
-pub fn request_pending(c: &Connection) -> bool {
+pub(crate) fn request_pending(c: &Connection) -> bool {
     let Some(i) = c.tcp_info.as_ref() else {
         return false;
     };

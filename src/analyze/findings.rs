@@ -19,11 +19,11 @@ pub(super) const NO_PROCESS: &str = "(no process)";
 
 /// What every finding, process row and connection is looked up in.
 pub(super) struct Context<'a> {
-    pub judged: &'a [Judged<'a>],
-    pub processes: &'a HashMap<u32, &'a Process>,
-    pub pending_by_pid: &'a HashMap<u32, Vec<usize>>,
-    pub taken_at: Timestamp,
-    pub namespaces: HashMap<u64, &'a Netns>,
+    pub(crate) judged: &'a [Judged<'a>],
+    pub(crate) processes: &'a HashMap<u32, &'a Process>,
+    pub(crate) pending_by_pid: &'a HashMap<u32, Vec<usize>>,
+    pub(crate) taken_at: Timestamp,
+    pub(crate) namespaces: HashMap<u64, &'a Netns>,
 }
 
 /// What one row of a finding's processes accumulates.
@@ -39,20 +39,20 @@ struct Row {
 }
 
 impl Context<'_> {
-    pub fn netns(&self, inode: Option<u64>) -> Option<Netns> {
+    pub(crate) fn netns(&self, inode: Option<u64>) -> Option<Netns> {
         inode
             .and_then(|i| self.namespaces.get(&i))
             .map(|ns| (*ns).clone())
     }
 
-    pub fn process_key(&self, pid: Option<u32>) -> ProcessKey {
+    pub(crate) fn process_key(&self, pid: Option<u32>) -> ProcessKey {
         match pid.and_then(|pid| self.processes.get(&pid)) {
             Some(p) => (p.name.clone(), p.unit.clone(), p.container.clone()),
             None => (NO_PROCESS.to_string(), None, None),
         }
     }
 
-    pub fn process_name(&self, pid: u32) -> Option<String> {
+    pub(crate) fn process_name(&self, pid: u32) -> Option<String> {
         self.processes.get(&pid).map(|p| p.name.clone())
     }
 
@@ -76,7 +76,7 @@ impl Context<'_> {
     }
 
     /// The inbound peers these pids hold with a request pending.
-    pub fn clients(&self, pids: &BTreeSet<u32>) -> Vec<Client> {
+    pub(crate) fn clients(&self, pids: &BTreeSet<u32>) -> Vec<Client> {
         let mut indices = BTreeSet::new();
         for pid in pids {
             if let Some(list) = self.pending_by_pid.get(pid) {
@@ -86,7 +86,7 @@ impl Context<'_> {
         self.client_list(indices.into_iter().map(|i| self.judged[i].conn.remote.ip))
     }
 
-    pub fn finding(&self, key: &FindingKey, members: &[usize]) -> Finding {
+    pub(crate) fn finding(&self, key: &FindingKey, members: &[usize]) -> Finding {
         let kind = key.kind;
         let conns: Vec<&Connection> = members.iter().map(|&i| self.judged[i].conn).collect();
         let idle_secs = self.idle_stats(members);

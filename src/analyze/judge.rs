@@ -8,20 +8,20 @@ use crate::snapshot::{Connection, Owner, Process, Snapshot};
 use std::collections::{BTreeMap, HashMap};
 
 pub(super) struct Judged<'a> {
-    pub conn: &'a Connection,
-    pub direction: Direction,
-    pub kind: Kind,
-    pub idle_ms: Option<u64>,
+    pub(crate) conn: &'a Connection,
+    pub(crate) direction: Direction,
+    pub(crate) kind: Kind,
+    pub(crate) idle_ms: Option<u64>,
     /// Passed the filters: counted in `summary.by_kind`.
-    pub matched: bool,
+    pub(crate) matched: bool,
     /// The owner the connection is counted for.
-    pub holder: Option<Owner>,
+    pub(crate) holder: Option<Owner>,
 }
 
 /// The owner a socket is counted for, when several processes hold it: the one whose thread
 /// is blocked on it (the lowest such pid, on the fd the thread waits on), else the owner with
 /// the lowest pid (and its lowest fd). `None` when no readable process holds it.
-pub fn holder(c: &Connection) -> Option<Owner> {
+pub(crate) fn holder(c: &Connection) -> Option<Owner> {
     let blocked = c
         .owners
         .iter()
@@ -110,7 +110,7 @@ pub(super) mod tests {
     use super::*;
     use crate::snapshot::{BlockedThread, Endpoint, TcpState};
 
-    pub fn conn(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Connection {
+    pub(crate) fn conn(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Connection {
         Connection {
             state: TcpState::Established,
             local: Endpoint::normalized("192.0.2.1".parse().unwrap(), 40000),

@@ -7,13 +7,11 @@
 //! A socket held by several processes (inherited across fork, passed over a Unix socket) is
 //! one connection: it is counted once, for its holder (see `holder`), and lists every owner.
 
-pub mod classify;
+pub(crate) mod classify;
 mod findings;
 mod judge;
 mod processes;
 pub mod track;
-
-pub use judge::holder;
 
 use crate::report::{
     Kind, Report, ReportOptions, Severity, Summary, Timings, Warning, SCHEMA_VERSION,
@@ -64,7 +62,7 @@ pub struct AnalysisOptions {
 }
 
 /// Analyses a snapshot. `source` is "live" or the snapshot's path; `now` stamps the report.
-pub fn analyze(
+pub(crate) fn analyze(
     snapshot: &Snapshot,
     options: &AnalysisOptions,
     source: &str,

@@ -6,7 +6,7 @@ use crate::report::{ConnectionReport, FindingKey, Kind, OwnerReport, ProcessSumm
 use std::collections::BTreeMap;
 
 impl Context<'_> {
-    pub fn process_summaries(
+    pub(crate) fn process_summaries(
         &self,
         groups: &BTreeMap<FindingKey, Vec<usize>>,
     ) -> Vec<ProcessSummary> {
@@ -73,7 +73,7 @@ impl Context<'_> {
         rows
     }
 
-    pub fn connection_report(&self, i: usize) -> ConnectionReport {
+    pub(crate) fn connection_report(&self, i: usize) -> ConnectionReport {
         let j = &self.judged[i];
         let c = j.conn;
         let info = c.tcp_info.as_ref();

@@ -28,7 +28,7 @@ struct Flow {
 }
 
 /// A flow by (local, remote).
-pub type FlowKey = (Endpoint, Endpoint);
+pub(crate) type FlowKey = (Endpoint, Endpoint);
 
 /// The watched flows, keyed by (local, remote).
 #[derive(Debug, Default)]

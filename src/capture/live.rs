@@ -10,23 +10,24 @@ use std::time::Duration;
 /// Enough for the headers of Linux cooked v2 (20 bytes) + IPv6 with an extension header
 /// (80) + TCP with options (60). Payload beyond that is never captured; `--pcap-out` keeps
 /// only the headers of each packet.
-pub const SNAPLEN: i32 = 160;
+#[cfg_attr(not(feature = "capture"), allow(dead_code))]
+pub(crate) const SNAPLEN: i32 = 160;
 
 /// What a capture produced.
 #[derive(Debug)]
-pub struct Outcome {
-    pub table: FlowTable,
-    pub filter: String,
-    pub seconds: f64,
-    pub packets: u64,
+pub(crate) struct Outcome {
+    pub(crate) table: FlowTable,
+    pub(crate) filter: String,
+    pub(crate) seconds: f64,
     /// What went wrong without spoiling the capture (the pcap file could not be written).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Why a capture could not run. `Usage` is the user's mistake (exit 2); `Unavailable` is a
 /// warning: the scan still reports.
 #[derive(Debug)]
-pub enum CaptureError {
+#[cfg_attr(not(feature = "capture"), allow(dead_code))]
+pub(crate) enum CaptureError {
     Usage(String),
     Unavailable(String),
 }
@@ -35,7 +36,7 @@ pub enum CaptureError {
 const NOT_BUILT: &str = "this stuckconn was built without packet capture (cargo feature `capture`, which needs libpcap-dev: apt-get install libpcap-dev, then cargo build --release); `--confirm DURATION` gives the counter proof without it";
 
 /// Why this build cannot capture at all, if it cannot.
-pub fn missing_support() -> Option<&'static str> {
+pub(crate) fn missing_support() -> Option<&'static str> {
     #[cfg(feature = "capture")]
     return None;
     #[cfg(not(feature = "capture"))]
@@ -44,7 +45,7 @@ pub fn missing_support() -> Option<&'static str> {
 
 /// Checks that every interface exists, before anything is collected.
 #[cfg(feature = "capture")]
-pub fn check_interfaces(names: &[String]) -> Result<(), CaptureError> {
+pub(crate) fn check_interfaces(names: &[String]) -> Result<(), CaptureError> {
     if names.is_empty() {
         return Ok(());
     }
@@ -63,12 +64,12 @@ pub fn check_interfaces(names: &[String]) -> Result<(), CaptureError> {
 }
 
 #[cfg(not(feature = "capture"))]
-pub fn check_interfaces(_names: &[String]) -> Result<(), CaptureError> {
+pub(crate) fn check_interfaces(_names: &[String]) -> Result<(), CaptureError> {
     Ok(())
 }
 
 #[cfg(not(feature = "capture"))]
-pub fn run(
+pub(crate) fn run(
     _flows: &[(Endpoint, Endpoint)],
     _duration: Duration,
     _interfaces: &[String],
@@ -80,7 +81,7 @@ pub fn run(
 /// Captures the given flows for `duration` on `interfaces` (`any` when empty), optionally
 /// writing their packets' headers to `pcap_out`.
 #[cfg(feature = "capture")]
-pub fn run(
+pub(crate) fn run(
     flows: &[(Endpoint, Endpoint)],
     duration: Duration,
     interfaces: &[String],
@@ -107,7 +108,7 @@ pub fn run(
     };
     let mut table = FlowTable::new(flows.iter().copied());
     let started = std::time::Instant::now();
-    let packets = capture_until(
+    capture_until(
         &mut captures,
         started + duration,
         &mut table,
@@ -125,7 +126,6 @@ pub fn run(
         table,
         filter,
         seconds: started.elapsed().as_secs_f64(),
-        packets,
         warnings,
     })
 }
@@ -151,15 +151,14 @@ fn open(device: &str, filter: &str) -> Result<(pcap::Capture<pcap::Active>, i32)
 }
 
 /// Takes packets until `deadline` (or a signal): each polled with the time left, at most a
-/// tick at a time, drained, attributed to its flow, and (its headers) saved. Returns the
-/// number of packets seen.
+/// tick at a time, drained, attributed to its flow, and (its headers) saved.
 #[cfg(feature = "capture")]
 fn capture_until(
     captures: &mut [(pcap::Capture<pcap::Active>, i32)],
     deadline: std::time::Instant,
     table: &mut FlowTable,
     mut savefile: Option<&mut PcapOut>,
-) -> u64 {
+) {
     use rustix::event::{poll, PollFd, PollFlags};
     use std::io::IsTerminal;
     use std::time::Instant;
@@ -208,7 +207,6 @@ fn capture_until(
         }
     }
     progress.finish_and_clear();
-    packets
 }
 
 /// Reads a pcap file (any link type this parser knows) into a flow table for `flows`.

@@ -6,7 +6,9 @@
 pub mod flows;
 pub mod live;
 pub mod packet;
-pub mod savefile;
+// The pure parts of capturing serve only the `capture` feature's live capture.
+#[cfg_attr(not(feature = "capture"), allow(dead_code))]
+pub(crate) mod savefile;
 
 use crate::report::FlowCounts;
 use crate::report::{CounterChange, Report, Verdict, WireSummary};
@@ -15,21 +17,22 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 /// A BPF filter longer than this falls back to one clause per remote endpoint.
+#[cfg_attr(not(feature = "capture"), allow(dead_code))]
 const MAX_FILTER_LEN: usize = 16 * 1024;
 
 /// A flow to watch: a connection of the report's `connections` with a problem kind.
 #[derive(Debug, Clone)]
-pub struct Watched {
+pub(crate) struct Watched {
     /// Index into `report.connections`.
-    pub index: usize,
-    pub local: Endpoint,
-    pub remote: Endpoint,
-    pub cookie: Option<u64>,
+    pub(crate) index: usize,
+    pub(crate) local: Endpoint,
+    pub(crate) remote: Endpoint,
+    pub(crate) cookie: Option<u64>,
 }
 
 /// The flows behind problem findings, in the tool's own network namespace (libpcap and the
 /// counters' second reading see only that one).
-pub fn watched(report: &Report) -> Vec<Watched> {
+pub(crate) fn watched(report: &Report) -> Vec<Watched> {
     report
         .connections
         .iter()
@@ -44,6 +47,7 @@ pub fn watched(report: &Report) -> Vec<Watched> {
         .collect()
 }
 
+#[cfg_attr(not(feature = "capture"), allow(dead_code))]
 fn host(ip: std::net::IpAddr) -> String {
     format!("host {ip}")
 }
@@ -51,7 +55,8 @@ fn host(ip: std::net::IpAddr) -> String {
 /// The capture filter: one clause per flow (both directions), or, when that would be too
 /// long, one per remote endpoint, or all of TCP. Packets are attributed to flows afterwards
 /// by exact 4-tuple, so a coarse filter only costs work, never correctness.
-pub fn bpf_filter(flows: &[(Endpoint, Endpoint)]) -> String {
+#[cfg_attr(not(feature = "capture"), allow(dead_code))]
+pub(crate) fn bpf_filter(flows: &[(Endpoint, Endpoint)]) -> String {
     let mut exact = String::from("tcp and (");
     for (i, (local, remote)) in flows.iter().enumerate() {
         let _ = write!(
@@ -84,7 +89,7 @@ pub fn bpf_filter(flows: &[(Endpoint, Endpoint)]) -> String {
 }
 
 /// The counter proof for one flow: tcp_info at collection and again after the window.
-pub fn counter_change(before: &TcpInfo, after: Option<&TcpInfo>) -> CounterChange {
+pub(crate) fn counter_change(before: &TcpInfo, after: Option<&TcpInfo>) -> CounterChange {
     let Some(after) = after else {
         return CounterChange {
             segs_in: 0,
@@ -120,15 +125,15 @@ pub fn counter_change(before: &TcpInfo, after: Option<&TcpInfo>) -> CounterChang
 
 /// What the wire checks found, ready to attach.
 #[derive(Debug, Default)]
-pub struct Results {
+pub(crate) struct Results {
     /// Seconds and per-flow counts of the capture, when it ran.
-    pub capture: Option<(f64, HashMap<flows::FlowKey, FlowCounts>)>,
+    pub(crate) capture: Option<(f64, HashMap<flows::FlowKey, FlowCounts>)>,
     /// Seconds and per-watched-flow counter changes (same order as `watched`), when read.
-    pub confirm: Option<(f64, Vec<Option<CounterChange>>)>,
+    pub(crate) confirm: Option<(f64, Vec<Option<CounterChange>>)>,
 }
 
 /// Attaches per-flow results to `report.connections` and sums them per finding.
-pub fn apply(report: &mut Report, watched: &[Watched], results: &Results) {
+pub(crate) fn apply(report: &mut Report, watched: &[Watched], results: &Results) {
     for (n, w) in watched.iter().enumerate() {
         let conn = &mut report.connections[w.index];
         if let Some((_, flows)) = &results.capture {

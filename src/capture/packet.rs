@@ -5,12 +5,12 @@ use crate::snapshot::Endpoint;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 /// pcap link types this parser knows.
-pub const LINKTYPE_ETHERNET: i32 = 1;
-pub const LINKTYPE_RAW: i32 = 101;
+pub(crate) const LINKTYPE_ETHERNET: i32 = 1;
+pub(crate) const LINKTYPE_RAW: i32 = 101;
 /// What libpcap reports for raw-IP captures (DLT_RAW; 14 on OpenBSD).
-pub const DLT_RAW: [i32; 2] = [12, 14];
-pub const LINKTYPE_LINUX_SLL: i32 = 113;
-pub const LINKTYPE_LINUX_SLL2: i32 = 276;
+pub(crate) const DLT_RAW: [i32; 2] = [12, 14];
+pub(crate) const LINKTYPE_LINUX_SLL: i32 = 113;
+pub(crate) const LINKTYPE_LINUX_SLL2: i32 = 276;
 
 /// What the flow accounting needs of one TCP segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

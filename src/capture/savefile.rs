@@ -8,13 +8,13 @@ use std::io::{self, Write};
 const MAGIC: u32 = 0xa1b2_c3d4;
 
 /// A savefile being written.
-pub struct Savefile<W: Write> {
+pub(crate) struct Savefile<W: Write> {
     out: W,
 }
 
 impl<W: Write> Savefile<W> {
     /// Writes the file header: version 2.4, `snaplen`, and the capture's link type.
-    pub fn new(mut out: W, linktype: u32, snaplen: u32) -> io::Result<Savefile<W>> {
+    pub(crate) fn new(mut out: W, linktype: u32, snaplen: u32) -> io::Result<Savefile<W>> {
         let mut header = Vec::with_capacity(24);
         header.extend_from_slice(&MAGIC.to_ne_bytes());
         header.extend_from_slice(&2u16.to_ne_bytes());
@@ -29,7 +29,7 @@ impl<W: Write> Savefile<W> {
 
     /// Writes one packet record: the captured `headers` (the frame cut after its TCP header)
     /// and the packet's length on the wire.
-    pub fn packet(
+    pub(crate) fn packet(
         &mut self,
         secs: u32,
         micros: u32,
@@ -46,7 +46,7 @@ impl<W: Write> Savefile<W> {
         self.out.write_all(headers)
     }
 
-    pub fn into_inner(self) -> W {
+    pub(crate) fn into_inner(self) -> W {
         self.out
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::cli::CheckArgs;
 use crate::render::nagios::{self, Status, Thresholds};
 
-pub fn run(args: &CheckArgs) -> Status {
+pub(crate) fn run(args: &CheckArgs) -> Status {
     let deadline = Deadline::after(args.filter.timeout);
     let thresholds = Thresholds {
         warning: args.warning,

@@ -5,7 +5,7 @@ use crate::cli::RecordArgs;
 use crate::output;
 use crate::snapshot::DnsStatus;
 
-pub fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
     let deadline = Deadline::after(args.timeout);
     let out = open_output(Some(&args.output), output::PRIVATE)?;
     let mut snapshot = collect::live(&collect_options(

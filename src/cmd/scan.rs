@@ -5,7 +5,7 @@ use crate::cli::{Format, ScanArgs, WireArgs};
 use crate::enrich::wire::{self, WireOptions};
 use crate::output;
 
-pub fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
     let deadline = Deadline::after(args.filter.timeout);
     check_wire_flags(args)?;
     // Opened before the scan: a path that cannot be written fails at once, not after it.

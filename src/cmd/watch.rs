@@ -8,7 +8,7 @@ use crate::cli::{WatchArgs, WatchFormat};
 use crate::render::watch::Header;
 use std::time::Instant;
 
-pub fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
     let terminal = std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if terminal {
         WatchFormat::Table

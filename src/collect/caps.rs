@@ -1,31 +1,23 @@
 //! The capabilities the tool runs with, to say exactly which one would unlock what is missing.
 
 /// Capability numbers (linux/capability.h) and names.
-pub const DAC_READ_SEARCH: (u32, &str) = (2, "CAP_DAC_READ_SEARCH");
-pub const NET_ADMIN: (u32, &str) = (12, "CAP_NET_ADMIN");
-pub const NET_RAW: (u32, &str) = (13, "CAP_NET_RAW");
-pub const SYS_PTRACE: (u32, &str) = (19, "CAP_SYS_PTRACE");
-pub const SYS_ADMIN: (u32, &str) = (21, "CAP_SYS_ADMIN");
+pub(crate) const DAC_READ_SEARCH: (u32, &str) = (2, "CAP_DAC_READ_SEARCH");
+pub(crate) const SYS_PTRACE: (u32, &str) = (19, "CAP_SYS_PTRACE");
+pub(crate) const SYS_ADMIN: (u32, &str) = (21, "CAP_SYS_ADMIN");
 
 /// The effective capability set (0 when it cannot be read).
-pub fn effective() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .unwrap_or(0)
+pub(crate) fn effective() -> u64 {
+    procfs::process::Process::myself()
+        .and_then(|me| me.status())
+        .map_or(0, |status| status.capeff)
 }
 
-pub fn has(cap: (u32, &str)) -> bool {
+pub(crate) fn has(cap: (u32, &str)) -> bool {
     effective() & (1 << cap.0) != 0
 }
 
 /// The names of the capabilities in `needed` that the tool lacks, joined with " and ".
-pub fn missing(needed: &[(u32, &'static str)]) -> String {
+pub(crate) fn missing(needed: &[(u32, &'static str)]) -> String {
     let caps = effective();
     needed
         .iter()
@@ -38,7 +30,7 @@ pub fn missing(needed: &[(u32, &'static str)]) -> String {
 /// Whether this process was started with more privilege than the user who started it: a
 /// setuid or setgid binary, or one given file capabilities with `setcap` (the kernel's
 /// AT_SECURE flag, read from /proc/self/auxv). Such a run acts for its real user only.
-pub fn secure_exec() -> bool {
+pub(crate) fn secure_exec() -> bool {
     const AT_SECURE: u64 = 23;
     let Ok(auxv) = std::fs::read("/proc/self/auxv") else {
         // Unreadable: assume the cautious answer when the ids differ.

@@ -2,17 +2,17 @@
 
 /// What a process's cgroup says about it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// The systemd unit (`apache2.service`).
-    pub unit: Option<String>,
+    pub(crate) unit: Option<String>,
     /// The container id (64 hex digits).
-    pub container: Option<String>,
+    pub(crate) container: Option<String>,
     /// The Kubernetes pod uid.
-    pub pod_uid: Option<String>,
+    pub(crate) pod_uid: Option<String>,
 }
 
 /// Reads `/proc/PID/cgroup` (every hierarchy) once. Empty when it cannot be read.
-pub fn of_process(pid: u32) -> Identity {
+pub(crate) fn of_process(pid: u32) -> Identity {
     let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
         return Identity::default();
     };

@@ -26,7 +26,7 @@ impl Seen<'_> {
 
 /// Collects a snapshot of the live host. Fails only when `--netns` names no namespace (or
 /// something that is not one); everything else that could not be seen is a warning.
-pub fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
+pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
     let taken_at = crate::report::now_millis();
     let clock = Instant::now();
     let mut seen = Seen {

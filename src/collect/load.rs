@@ -135,7 +135,7 @@ fn checked(path: &Path, snapshot: Snapshot) -> Result<Snapshot, Error> {
 /// `--netns` with `--from`: keeps the recorded namespaces the choices name (by name, inode,
 /// a pid that holds a socket there, or `self` for the one the recording ran in), and only
 /// their sockets. A choice that names nothing in the snapshot is an error.
-pub fn select_namespaces(snapshot: &mut Snapshot, choices: &[Choice]) -> Result<(), Error> {
+pub(crate) fn select_namespaces(snapshot: &mut Snapshot, choices: &[Choice]) -> Result<(), Error> {
     if choices.is_empty() {
         return Ok(());
     }

@@ -1,41 +1,42 @@
 //! Everything that touches the OS for sockets and processes: the live collection
 //! (sock_diag + one pass over /proc), and recorded snapshots.
 
-pub mod caps;
+pub(crate) mod caps;
 pub mod cgroup;
 mod live;
 mod load;
-pub mod netns;
-pub mod procnet;
+pub(crate) mod netns;
+pub(crate) mod procnet;
 pub mod procs;
 pub mod sockdiag;
 pub mod threads;
 
-pub use live::live;
-pub use load::{load, parse, select_namespaces, SNAPSHOT_LIMIT};
+pub(crate) use live::live;
+pub(crate) use load::select_namespaces;
+pub use load::{load, parse, SNAPSHOT_LIMIT};
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// How a live collection is done.
 #[derive(Debug, Clone)]
-pub struct CollectOptions {
+pub(crate) struct CollectOptions {
     /// Threads are examined for connections idle at least this long (and for those whose
     /// idle time is unknown).
-    pub thread_min_idle: Duration,
+    pub(crate) thread_min_idle: Duration,
     /// Skip sock_diag and read /proc/net/tcp{,6} (what happens anyway when sock_diag fails).
-    pub proc_net_only: bool,
+    pub(crate) proc_net_only: bool,
     /// Which network namespaces to cover.
-    pub netns: netns::Selection,
+    pub(crate) netns: netns::Selection,
     /// Mask secrets in command lines (`--no-redact` turns it off).
-    pub redact: bool,
+    pub(crate) redact: bool,
     /// Stop collecting when this passes (`--timeout`, or a signal): the snapshot is then
     /// partial.
-    pub deadline: crate::deadline::Deadline,
+    pub(crate) deadline: crate::deadline::Deadline,
 }
 
 /// Reads every socket's tcp_info again (one more sock_diag dump), by socket cookie: the
 /// second reading of `--confirm`.
-pub fn recount() -> std::io::Result<HashMap<u64, crate::snapshot::TcpInfo>> {
+pub(crate) fn recount() -> std::io::Result<HashMap<u64, crate::snapshot::TcpInfo>> {
     Ok(sockdiag::dump_here()?
         .connections
         .into_iter()
@@ -44,6 +45,6 @@ pub fn recount() -> std::io::Result<HashMap<u64, crate::snapshot::TcpInfo>> {
 }
 
 /// Whether the tool runs with an effective uid of 0.
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// One `--netns` argument, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// `self`: the namespace stuckconn runs in.
     Own,
     /// A pid: the namespace of that process.
@@ -28,7 +28,7 @@ pub enum Choice {
 
 impl Choice {
     /// Parses one `--netns` argument (a clap value parser).
-    pub fn parse(text: &str) -> Result<Choice, String> {
+    pub(crate) fn parse(text: &str) -> Result<Choice, String> {
         if text == "self" {
             Ok(Choice::Own)
         } else if let Ok(pid) = text.parse::<u32>() {
@@ -64,7 +64,7 @@ impl std::fmt::Display for Choice {
 
 /// Which namespaces to cover.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Every namespace on the host when privileged (CAP_SYS_ADMIN); the own one otherwise.
     #[default]
     All,
@@ -73,7 +73,7 @@ pub enum Selection {
 }
 
 impl Selection {
-    pub fn from_args(args: &[Choice]) -> Selection {
+    pub(crate) fn from_args(args: &[Choice]) -> Selection {
         if args.is_empty() {
             Selection::All
         } else {
@@ -84,11 +84,11 @@ impl Selection {
 
 /// A namespace to dump: the open namespace file to enter, and its label.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The namespace file, checked to be a network namespace (None: the tool's own, dumped
     /// in place).
-    pub file: Option<Arc<File>>,
-    pub label: Netns,
+    pub(crate) file: Option<Arc<File>>,
+    pub(crate) label: Netns,
 }
 
 const RUN_NETNS: &str = "/run/netns";
@@ -103,7 +103,7 @@ const NSFS_MAGIC: i64 = 0x6e73_6673;
 /// Opens a file that must be a network namespace. Never blocks (a FIFO is refused, not
 /// waited on); a regular file, a directory, another kind of namespace is an error that says
 /// what it is instead.
-pub fn open_netns(path: &Path) -> std::io::Result<(File, u64)> {
+pub(crate) fn open_netns(path: &Path) -> std::io::Result<(File, u64)> {
     use rustix::fs::{Mode, OFlags};
     let not = |what: String| {
         std::io::Error::new(
@@ -151,12 +151,12 @@ pub fn open_netns(path: &Path) -> std::io::Result<(File, u64)> {
 }
 
 /// The tool's own network namespace.
-pub fn own_inode() -> Option<u64> {
+pub(crate) fn own_inode() -> Option<u64> {
     inode_of(Path::new("/proc/self/ns/net")).ok()
 }
 
 /// Whether the effective capabilities include CAP_SYS_ADMIN (needed for setns).
-pub fn can_enter() -> bool {
+pub(crate) fn can_enter() -> bool {
     super::caps::has(super::caps::SYS_ADMIN)
 }
 
@@ -264,7 +264,10 @@ impl Labeler {
 /// The namespaces to dump, the tool's own first. Fails for a `--netns` that names nothing or
 /// something that is not a network namespace (the user's mistake). What could not be seen
 /// goes to `warnings`.
-pub fn targets(selection: &Selection, warnings: &mut Vec<String>) -> Result<Vec<Target>, String> {
+pub(crate) fn targets(
+    selection: &Selection,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Target>, String> {
     let labeler = Labeler::new();
     match selection {
         Selection::All if !can_enter() => {
@@ -347,7 +350,7 @@ fn chosen_target(labeler: &Labeler, choice: &Choice) -> Result<Target, String> {
 }
 
 /// Dumps the namespace's TCP sockets, inside it when it is not the tool's own.
-pub fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
+pub(crate) fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
     let Some(file) = target.file.clone() else {
         return sockdiag::dump_here();
     };

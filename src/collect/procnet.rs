@@ -4,7 +4,7 @@
 use crate::snapshot::{Connection, Endpoint, TcpState};
 
 /// Reads both tables. A table that cannot be read is reported in `warnings`.
-pub fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
+pub(crate) fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
     let mut connections = Vec::new();
     for (name, table) in [
         ("/proc/net/tcp", procfs::net::tcp()),

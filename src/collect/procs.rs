@@ -7,18 +7,18 @@ use procfs::ProcError;
 
 /// What the /proc pass could not see. Both are normal on a live host.
 #[derive(Debug, Default)]
-pub struct PassStats {
+pub(crate) struct PassStats {
     /// Processes whose fd table we were not allowed to read.
-    pub denied: usize,
+    pub(crate) denied: usize,
     /// Processes that exited while we looked at them.
-    pub vanished: usize,
+    pub(crate) vanished: usize,
     /// The deadline passed before every process was examined.
-    pub cut_short: bool,
+    pub(crate) cut_short: bool,
 }
 
 /// Walks every process's fd table once and records, for each socket inode in `connections`,
 /// which (pid, fd) holds it. Returns the pids that hold at least one of those sockets.
-pub fn attribute(
+pub(crate) fn attribute(
     connections: &mut [Connection],
     stats: &mut PassStats,
     deadline: &crate::deadline::Deadline,

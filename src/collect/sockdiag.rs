@@ -33,7 +33,7 @@ pub struct Dump {
 impl Dump {
     /// Moves `other`'s sockets and warnings into this dump (keeping this vector when it has
     /// sockets, else taking `other`'s: no copy of a dump's sockets while it is alive).
-    pub fn absorb(&mut self, mut other: Dump) {
+    pub(crate) fn absorb(&mut self, mut other: Dump) {
         if self.connections.is_empty() {
             std::mem::swap(&mut self.connections, &mut other.connections);
         } else {
@@ -54,7 +54,9 @@ fn retryable(err: &std::io::Error) -> bool {
 
 /// Runs a dump; when it fails with a retryable error or comes back interrupted, runs it once
 /// more. A second failure keeps what the first saw, with a warning: the scan goes on.
-pub fn with_retry(mut attempt: impl FnMut() -> std::io::Result<Dump>) -> std::io::Result<Dump> {
+pub(crate) fn with_retry(
+    mut attempt: impl FnMut() -> std::io::Result<Dump>,
+) -> std::io::Result<Dump> {
     let first = match attempt() {
         Ok(dump) if !dump.interrupted => return Ok(dump),
         Err(err) if !retryable(&err) => return Err(err),
@@ -81,7 +83,7 @@ pub fn with_retry(mut attempt: impl FnMut() -> std::io::Result<Dump>) -> std::io
 }
 
 /// Opens the netlink socket. Failing here means sock_diag is unavailable.
-pub fn open() -> std::io::Result<Socket> {
+pub(crate) fn open() -> std::io::Result<Socket> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
@@ -99,7 +101,7 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
 }
 
 /// Dumps every TCP socket of the calling thread's network namespace, on a socket of its own.
-pub fn dump_here() -> std::io::Result<Dump> {
+pub(crate) fn dump_here() -> std::io::Result<Dump> {
     let socket = open()?;
     let mut dump = Dump::default();
     dump_all(&socket, &mut dump)?;
@@ -108,7 +110,7 @@ pub fn dump_here() -> std::io::Result<Dump> {
 
 /// Dumps every TCP socket of both families into `dump`. A family that fails is warned about;
 /// the other one is still dumped. Returns an error only if neither family could be dumped.
-pub fn dump_all(socket: &Socket, dump: &mut Dump) -> std::io::Result<()> {
+pub(crate) fn dump_all(socket: &Socket, dump: &mut Dump) -> std::io::Result<()> {
     let mut failures = Vec::new();
     for family in [AF_INET, AF_INET6] {
         let mut tries = 0;

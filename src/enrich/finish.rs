@@ -10,7 +10,7 @@ const NO_PROCESS: &str = "(no process)";
 
 /// Writes the evidence and the explanation of every finding (anew: finishing twice gives
 /// the same report).
-pub fn finish(report: &mut Report) {
+pub(crate) fn finish(report: &mut Report) {
     for finding in &mut report.findings {
         finding.evidence = evidence(finding);
         finding.explanation = explanation(finding);

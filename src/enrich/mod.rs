@@ -6,10 +6,10 @@
 //! - `finish`: the words, last.
 
 mod finish;
-pub mod names;
-pub mod wire;
+pub(crate) mod names;
+pub(crate) mod wire;
 
-pub use finish::finish;
+pub(crate) use finish::finish;
 
 use crate::analyze::{analyze, AnalysisOptions};
 use crate::report::Report;

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 /// Names reports, one after the other, keeping what it learns (and its resolver: its cache)
 /// from one to the next.
-pub struct Namer {
+pub(crate) struct Namer {
     /// Reverse DNS; `None` with `--no-dns` (known names are still used).
     options: Option<ResolverOptions>,
     resolver: Option<Resolver>,
@@ -20,7 +20,7 @@ pub struct Namer {
 
 impl Namer {
     /// `known`: names to reuse without asking (a snapshot's).
-    pub fn new(options: Option<ResolverOptions>, known: Names) -> Namer {
+    pub(crate) fn new(options: Option<ResolverOptions>, known: Names) -> Namer {
         Namer {
             options,
             resolver: None,
@@ -29,12 +29,12 @@ impl Namer {
     }
 
     /// Every name known so far, looked up or recorded.
-    pub fn known(&self) -> &Names {
+    pub(crate) fn known(&self) -> &Names {
         &self.known
     }
 
     /// Looks up what is not known yet (within `deadline`), then fills in every name.
-    pub fn name(&mut self, report: &mut Report, deadline: &Deadline) {
+    pub(crate) fn name(&mut self, report: &mut Report, deadline: &Deadline) {
         if let Some(options) = self.options.clone() {
             self.look_up(report, &options, deadline);
             report.options.dns_timeout_secs = Some(options.timeout.as_secs_f64());
@@ -100,7 +100,7 @@ fn addresses(report: &Report) -> Vec<IpAddr> {
 }
 
 /// Fills in the names of every remote and client from `names` (others stay unnamed).
-pub fn apply(report: &mut Report, names: &Names) {
+pub(crate) fn apply(report: &mut Report, names: &Names) {
     let name = |ip: &IpAddr| -> HostName { names.get(ip).cloned().unwrap_or_default() };
     for f in &mut report.findings {
         if let Some(remote) = &mut f.remote {

@@ -15,20 +15,20 @@ use std::time::{Duration, Instant};
 
 /// What to watch on the wire, and how.
 #[derive(Debug, Clone, Default)]
-pub struct WireOptions {
+pub(crate) struct WireOptions {
     /// `--capture`: how long to capture.
-    pub capture: Option<Duration>,
+    pub(crate) capture: Option<Duration>,
     /// `--confirm`: how long before the counters are read again.
-    pub confirm: Option<Duration>,
+    pub(crate) confirm: Option<Duration>,
     /// `--interface` (empty: `any`).
-    pub interfaces: Vec<String>,
+    pub(crate) interfaces: Vec<String>,
     /// `--pcap-out`.
-    pub pcap_out: Option<PathBuf>,
+    pub(crate) pcap_out: Option<PathBuf>,
 }
 
 /// Runs the checks asked for and fills `report.wire` and the verdicts. A capture that cannot
 /// run is a warning; only a usage mistake (a bad interface, say) is an error.
-pub fn check(
+pub(crate) fn check(
     report: &mut Report,
     snapshot: &Snapshot,
     wire: &WireOptions,

@@ -3,7 +3,7 @@
 
 /// How a form finds its secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
+pub(crate) enum Rule {
     /// An option named by a secret key (see [`is_secret_key`]): the next argument is the secret
     /// (`--password X`, `-password X`). Not for `--no-...` flags.
     NextArgument,
@@ -26,17 +26,17 @@ pub enum Rule {
 
 /// Options of some programs whose value is a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProgramOption {
+pub(crate) struct ProgramOption {
     /// Program names (the last path component); a trailing `*` matches any ending.
-    pub programs: &'static [&'static str],
+    pub(crate) programs: &'static [&'static str],
     /// The options (`-p`, `--user`).
-    pub options: &'static [&'static str],
-    pub value: Value,
+    pub(crate) options: &'static [&'static str],
+    pub(crate) value: Value,
 }
 
 /// Where the value of a program's option is, and what of it is secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Value {
+pub(crate) enum Value {
     /// Attached only: `-pVALUE` (`-p` alone asks for the password).
     Attached,
     /// The next argument only: `-a VALUE`.
@@ -61,18 +61,19 @@ pub(super) const fn program(
 
 /// One form of secret on a command line.
 #[derive(Debug, Clone, Copy)]
-pub struct Form {
-    pub name: &'static str,
-    pub rule: Rule,
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct Form {
+    pub(crate) name: &'static str,
+    pub(crate) rule: Rule,
     /// A command line with the secret `hunter2` in this form...
-    pub example: &'static [&'static str],
+    pub(crate) example: &'static [&'static str],
     /// ...and what redaction makes of it.
-    pub masked: &'static [&'static str],
+    pub(crate) masked: &'static [&'static str],
 }
 
 /// Every form of secret that is masked.
 #[rustfmt::skip]
-pub const FORMS: &[Form] = &[
+pub(crate) const FORMS: &[Form] = &[
     Form {
         name: "option, secret in the next argument",
         rule: Rule::NextArgument,
@@ -251,19 +252,19 @@ pub(super) const KEYWORDS: [&str; 13] = [
 
 /// A program that runs a command given in its arguments.
 #[derive(Debug)]
-pub struct Runner {
-    pub names: &'static [&'static str],
+pub(crate) struct Runner {
+    pub(crate) names: &'static [&'static str],
     /// Options that take the next argument as their value.
-    pub valued: &'static [&'static str],
+    pub(crate) valued: &'static [&'static str],
     /// Options whose value is a command line (`su -c CMD`, `env -S CMD`).
-    pub command_options: &'static [&'static str],
+    pub(crate) command_options: &'static [&'static str],
     /// Operands before the command: `timeout DURATION`, `chroot DIR`, `flock FILE`.
-    pub operands: usize,
+    pub(crate) operands: usize,
     /// `NAME=VALUE` words may come before the command (`env`, `sudo`).
-    pub assignments: bool,
+    pub(crate) assignments: bool,
     /// Whether the arguments after its options are a command (not for `su`, whose are the
     /// user and arguments for the shell), besides those after `--`.
-    pub runs_command: bool,
+    pub(crate) runs_command: bool,
 }
 
 pub(super) const fn runner(
@@ -282,7 +283,7 @@ pub(super) const fn runner(
 
 /// Programs that run another command: it is redacted as a command line of its own.
 #[rustfmt::skip]
-pub const RUNNERS: &[Runner] = &[
+pub(crate) const RUNNERS: &[Runner] = &[
     Runner {
         assignments: true,
         ..runner(&["sudo"], &["-u", "-g", "-C", "-D", "-p", "-r", "-t", "-U", "-T", "-R", "--user",
@@ -356,7 +357,7 @@ pub(super) fn key_words(key: &str) -> Vec<String> {
 
 /// Whether an option, parameter, property, variable or header name names a secret. Case does
 /// not matter, words may be separated by `-`, `_`, `.` or camelCase.
-pub fn is_secret_key(key: &str) -> bool {
+pub(crate) fn is_secret_key(key: &str) -> bool {
     // The working directory, not a password.
     if matches!(key.trim_start_matches('-'), "PWD" | "OLDPWD") {
         return false;

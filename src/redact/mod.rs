@@ -16,7 +16,7 @@ pub(crate) const MASK: &str = "***";
 
 /// How deep shell strings nest (`bash -c "sudo sh -c '...'"`) before a deeper one is only
 /// scanned as one word.
-pub const MAX_DEPTH: usize = 8;
+pub(crate) const MAX_DEPTH: usize = 8;
 
 mod commands;
 mod edits;
@@ -26,7 +26,7 @@ mod words;
 
 use commands::*;
 use edits::*;
-pub use forms::*;
+pub(crate) use forms::*;
 use shell::*;
 use words::*;
 

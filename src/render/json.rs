@@ -10,19 +10,19 @@ use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use std::io::{self, Write};
 
 /// Streams the report to `w` (never the whole document in memory at once).
-pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     write_pretty(report, w)
 }
 
 /// Any value as terminal-safe, pretty-printed JSON and a newline (reports, snapshots).
-pub fn write_pretty(value: &impl Serialize, w: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_pretty(value: &impl Serialize, w: &mut dyn Write) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(&mut *w, Safe(PrettyFormatter::new()));
     value.serialize(&mut ser)?;
     w.write_all(b"\n")
 }
 
 /// Any value as terminal-safe JSON on one line, without a newline (ndjson).
-pub fn to_line(value: &impl Serialize) -> String {
+pub(crate) fn to_line(value: &impl Serialize) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(&mut out, Safe(CompactFormatter));
     value

@@ -18,7 +18,7 @@ impl Status {
         self as i32
     }
 
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::Warning => "WARNING",
@@ -184,6 +184,6 @@ fn perfdata(report: &Report, t: &Thresholds, per_process: usize) -> String {
 }
 
 /// The line for an error: status UNKNOWN.
-pub fn unknown(message: &str) -> String {
+pub(crate) fn unknown(message: &str) -> String {
     format!("STUCKCONN UNKNOWN - {}\n", plugin_text(message))
 }

@@ -6,7 +6,7 @@
 use crate::report::{Kind, Report};
 use crate::text::sanitize;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{prometheus_text, text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -17,21 +17,21 @@ use std::collections::BTreeMap;
 /// holds it (its holder), so the series of a kind sum to `stuckconn_connections` of that
 /// kind. Inbound findings have no remote endpoint: their `remote` label names the local
 /// service, `:PORT (inbound)`.
-pub const MAX_SERIES: usize = 50;
+pub(crate) const MAX_SERIES: usize = 50;
 
 type Labels = Vec<(String, String)>;
 
 /// One metric family: a name, its help, and its series (no labels: one unlabelled value).
 #[derive(Debug, Clone)]
-pub struct Family {
-    pub name: &'static str,
-    pub help: &'static str,
-    pub counter: bool,
-    pub series: Vec<(Labels, f64)>,
+pub(crate) struct Family {
+    pub(crate) name: &'static str,
+    pub(crate) help: &'static str,
+    pub(crate) counter: bool,
+    pub(crate) series: Vec<(Labels, f64)>,
 }
 
 impl Family {
-    pub fn gauge(name: &'static str, help: &'static str, value: f64) -> Family {
+    pub(crate) fn gauge(name: &'static str, help: &'static str, value: f64) -> Family {
         Family {
             name,
             help,
@@ -52,7 +52,7 @@ impl Family {
 
 /// The metrics of one report, in the order they are printed.
 #[derive(Debug, Clone, Default)]
-pub struct Metrics(pub Vec<Family>);
+pub(crate) struct Metrics(pub Vec<Family>);
 
 impl Collector for Metrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -140,7 +140,7 @@ fn stuck_series(report: &Report) -> Vec<(Labels, f64)> {
 }
 
 /// The metrics of a report.
-pub fn metrics(report: &Report) -> Metrics {
+pub(crate) fn metrics(report: &Report) -> Metrics {
     let blocked: usize = report
         .findings
         .iter()
@@ -231,21 +231,12 @@ fn per_kind(report: &Report) -> [Family; 3] {
 }
 
 /// Metrics in the Prometheus text format (0.0.4).
-pub fn encode(metrics: Metrics) -> String {
+pub(crate) fn encode(metrics: Metrics) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(metrics));
     let mut text = String::new();
     prometheus_text::encode(&mut text, &registry).expect("writing to a String cannot fail");
     text
-}
-
-/// Metrics in the OpenMetrics text format (1.0.0), for scrapers that ask for it.
-pub fn encode_openmetrics(metrics: Metrics) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(metrics));
-    let mut out = String::new();
-    text::encode(&mut out, &registry).expect("writing to a String cannot fail");
-    out
 }
 
 pub fn render(report: &Report) -> String {

@@ -9,7 +9,7 @@ use std::fmt::Write;
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// The last `width` values as a sparkline, scaled to the largest.
-pub fn sparkline(values: &[usize], width: usize) -> String {
+pub(crate) fn sparkline(values: &[usize], width: usize) -> String {
     let shown = &values[values.len().saturating_sub(width)..];
     let max = shown.iter().copied().max().unwrap_or(0).max(1);
     shown
@@ -19,16 +19,16 @@ pub fn sparkline(values: &[usize], width: usize) -> String {
 }
 
 /// The line above the table.
-pub struct Header {
-    pub hostname: String,
+pub(crate) struct Header {
+    pub(crate) hostname: String,
     /// Samples taken so far.
-    pub samples: usize,
-    pub interval: std::time::Duration,
+    pub(crate) samples: usize,
+    pub(crate) interval: std::time::Duration,
     /// Stuck connections in the latest sample.
-    pub stuck: usize,
-    pub min_idle: std::time::Duration,
+    pub(crate) stuck: usize,
+    pub(crate) min_idle: std::time::Duration,
     /// When the latest sample was taken.
-    pub time: jiff::Timestamp,
+    pub(crate) time: jiff::Timestamp,
 }
 
 impl std::fmt::Display for Header {
@@ -47,7 +47,7 @@ impl std::fmt::Display for Header {
 }
 
 /// The screen watch leaves behind when it ends: the last table and how watching went.
-pub fn last_screen(
+pub(crate) fn last_screen(
     header: &str,
     groups: &[GroupSample],
     style: Style,

@@ -17,7 +17,7 @@ pub enum Warning {
 }
 
 impl Warning {
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         match self {
             Warning::Collect(t) | Warning::Names(t) | Warning::Wire(t) | Warning::Partial(t) => t,
         }

@@ -28,9 +28,9 @@ const LEAK_MIN_GROWTH: usize = 3;
 /// A group: the same process name within one finding group (`FindingKey`: kind, network
 /// namespace, and remote endpoint or, for inbound connections, local service).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct GroupKey {
-    pub process: String,
-    pub finding: FindingKey,
+pub(crate) struct GroupKey {
+    pub(crate) process: String,
+    pub(crate) finding: FindingKey,
 }
 
 #[derive(Debug)]
@@ -139,7 +139,7 @@ impl Tracker {
         Tracker::default()
     }
 
-    pub fn samples(&self) -> usize {
+    pub(crate) fn samples(&self) -> usize {
         self.samples
     }
 
