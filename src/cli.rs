@@ -85,13 +85,8 @@ pub(crate) enum ColorChoice {
 
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
-    /// Analyse a snapshot written by `stuckconn record` instead of this host
-    #[arg(long, value_name = "FILE")]
-    pub(crate) from: Option<PathBuf>,
-
-    /// Refuse snapshots larger than this (bytes, or with K, M, G)
-    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
-    pub(crate) snapshot_limit: u64,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -143,6 +138,13 @@ pub(crate) struct FilterArgs {
     #[arg(long, value_name = "PORT")]
     pub(crate) port: Vec<u16>,
 
+    #[command(flatten)]
+    pub(crate) scope: ScopeArgs,
+}
+
+/// Where to look, how to show command lines, and how long: every command that collects.
+#[derive(Debug, Clone, Args)]
+pub struct ScopeArgs {
     /// Network namespaces to scan: `self`, an `ip netns` name, a pid, `net:[INODE]`, or a
     /// namespace file (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the
     /// own one. With --from: the recorded namespaces of that name, inode or pid
@@ -158,6 +160,19 @@ pub(crate) struct FilterArgs {
     /// marked partial (exit status 3 for scan)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
+}
+
+/// A snapshot to read instead of this host.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// Read a snapshot written by `stuckconn record` (or - for standard input) instead of
+    /// this host
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from: Option<PathBuf>,
+
+    /// Refuse snapshots larger than this (bytes, or with K, M, G)
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
+    pub(crate) snapshot_limit: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -204,13 +219,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub(crate) per_process: bool,
 
-    /// Check a snapshot written by `stuckconn record` instead of this host
-    #[arg(long, value_name = "FILE")]
-    pub(crate) from: Option<PathBuf>,
-
-    /// Refuse snapshots larger than this (bytes, or with K, M, G)
-    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size, requires = "from")]
-    pub(crate) snapshot_limit: u64,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 
     #[command(flatten)]
     pub(crate) filter: FilterArgs,
@@ -283,21 +293,8 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub(crate) min_idle: Duration,
 
-    /// Network namespaces to scan: `self`, an `ip netns` name, a pid, `net:[INODE]`, or a
-    /// namespace file (repeatable). Default: all of them when root (CAP_SYS_ADMIN), else the
-    /// own one. With --from: the recorded namespaces of that name, inode or pid
-    #[arg(long, value_name = "self|NAME|PID|PATH", value_parser = crate::collect::netns::Choice::parse)]
-    pub(crate) netns: Vec<crate::collect::netns::Choice>,
-
-    /// Show command lines as they are: by default passwords, tokens and URL credentials in
-    /// them are masked as ***
-    #[arg(long)]
-    pub(crate) no_redact: bool,
-
-    /// Bound the whole command: when this passes, what was collected so far is reported,
-    /// marked partial (exit status 3 for scan)
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) scope: ScopeArgs,
 
     #[command(flatten)]
     pub(crate) dns: DnsArgs,

@@ -170,6 +170,28 @@ pub struct Connection {
     pub(crate) netns: Option<u64>,
 }
 
+#[cfg(test)]
+impl Connection {
+    /// For unit tests: an ESTABLISHED connection 192.0.2.1:40000 -> 192.0.2.100:80 and
+    /// nothing else known.
+    pub(crate) fn example() -> Connection {
+        Connection {
+            state: TcpState::Established,
+            local: Endpoint::normalized(std::net::Ipv4Addr::new(192, 0, 2, 1).into(), 40000),
+            remote: Endpoint::normalized(std::net::Ipv4Addr::new(192, 0, 2, 100).into(), 80),
+            inode: 1,
+            uid: 0,
+            cookie: None,
+            recv_q: 0,
+            send_q: 0,
+            tcp_info: None,
+            owners: Default::default(),
+            blocked_threads: Vec::new(),
+            netns: None,
+        }
+    }
+}
+
 impl Connection {
     /// Milliseconds since data last moved in either direction, when tcp_info says.
     pub(crate) fn idle_ms(&self) -> Option<u64> {

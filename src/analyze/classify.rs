@@ -129,17 +129,8 @@ mod tests {
     fn conn(state: TcpState, info: Option<TcpInfo>) -> Connection {
         Connection {
             state,
-            local: Endpoint::normalized("192.0.2.1".parse().unwrap(), 40000),
-            remote: Endpoint::normalized("192.0.2.100".parse().unwrap(), 80),
-            inode: 1,
-            uid: 0,
-            cookie: None,
-            recv_q: 0,
-            send_q: 0,
             tcp_info: info,
-            owners: Default::default(),
-            blocked_threads: vec![],
-            netns: None,
+            ..Connection::example()
         }
     }
 

@@ -108,19 +108,10 @@ pub(super) fn groups(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::snapshot::{BlockedThread, Endpoint, TcpState};
+    use crate::snapshot::BlockedThread;
 
     pub(crate) fn conn(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Connection {
         Connection {
-            state: TcpState::Established,
-            local: Endpoint::normalized("192.0.2.1".parse().unwrap(), 40000),
-            remote: Endpoint::normalized("192.0.2.100".parse().unwrap(), 80),
-            inode: 1,
-            uid: 0,
-            cookie: None,
-            recv_q: 0,
-            send_q: 0,
-            tcp_info: None,
             owners: owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect(),
             blocked_threads: blocked
                 .iter()
@@ -132,7 +123,7 @@ pub(super) mod tests {
                     wchan: None,
                 })
                 .collect(),
-            netns: None,
+            ..Connection::example()
         }
     }
 

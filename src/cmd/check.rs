@@ -5,7 +5,7 @@ use crate::cli::CheckArgs;
 use crate::render::nagios::{self, Status, Thresholds};
 
 pub(crate) fn run(args: &CheckArgs) -> Status {
-    let deadline = Deadline::after(args.filter.timeout);
+    let deadline = Deadline::after(args.filter.scope.timeout);
     let thresholds = Thresholds {
         warning: args.warning,
         critical: args.critical,
@@ -21,12 +21,7 @@ pub(crate) fn run(args: &CheckArgs) -> Status {
             args.warning, args.critical
         ));
     }
-    let (snapshot, source) = match snapshot(
-        args.from.as_deref(),
-        args.snapshot_limit,
-        &args.filter,
-        deadline,
-    ) {
+    let (snapshot, source) = match snapshot(&args.source, &args.filter, deadline) {
         Ok(found) => found,
         Err(err) => return fail(err.to_string()),
     };

@@ -9,7 +9,7 @@ mod scan;
 mod watch;
 
 use crate::analyze::{AnalysisOptions, Filter};
-use crate::cli::{Cli, ColorChoice, Command, DnsArgs, FilterArgs};
+use crate::cli::{Cli, ColorChoice, Command, DnsArgs, FilterArgs, ScopeArgs, SourceArgs};
 use crate::collect::{self, netns, CollectOptions};
 use crate::deadline::{self, Deadline};
 use crate::enrich::{self, names::Namer};
@@ -83,22 +83,16 @@ fn command_name() -> String {
 /// How a command collects, from its flags.
 fn collect_options(
     min_idle: std::time::Duration,
-    netns: &[netns::Choice],
-    no_redact: bool,
+    scope: &ScopeArgs,
     deadline: Deadline,
 ) -> CollectOptions {
     CollectOptions {
         thread_min_idle: min_idle,
         proc_net_only: std::env::var_os("STUCKCONN_PROC_NET").is_some_and(|v| v == "1"),
-        netns: netns::Selection::from_args(netns),
-        redact: !no_redact,
+        netns: netns::Selection::from_args(&scope.netns),
+        redact: !scope.no_redact,
         deadline,
     }
-}
-
-/// How `scan`, `watch` and `check` collect, from their shared flags.
-fn filter_collect_options(filter: &FilterArgs, deadline: Deadline) -> CollectOptions {
-    collect_options(filter.min_idle, &filter.netns, filter.no_redact, deadline)
 }
 
 fn analysis_options(filter: &FilterArgs, all: bool) -> AnalysisOptions {
@@ -117,19 +111,18 @@ fn analysis_options(filter: &FilterArgs, all: bool) -> AnalysisOptions {
 /// A snapshot: the one recorded at `from` (only the namespaces `--netns` names), or a live
 /// collection. Returns it with the report's `source`.
 fn snapshot(
-    from: Option<&Path>,
-    limit: u64,
+    source: &SourceArgs,
     filter: &FilterArgs,
     deadline: Deadline,
 ) -> Result<(Snapshot, String), Error> {
-    match from {
+    match &source.from {
         Some(path) => {
-            let mut snapshot = collect::load(path, limit)?;
-            collect::select_namespaces(&mut snapshot, &filter.netns)?;
+            let mut snapshot = collect::load(path, source.snapshot_limit)?;
+            collect::select_namespaces(&mut snapshot, &filter.scope.netns)?;
             Ok((snapshot, path.display().to_string()))
         }
         None => Ok((
-            collect::live(&filter_collect_options(filter, deadline))?,
+            collect::live(&collect_options(filter.min_idle, &filter.scope, deadline))?,
             "live".to_string(),
         )),
     }

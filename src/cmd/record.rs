@@ -6,14 +6,9 @@ use crate::output;
 use crate::snapshot::DnsStatus;
 
 pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
-    let deadline = Deadline::after(args.timeout);
+    let deadline = Deadline::after(args.scope.timeout);
     let out = open_output(Some(&args.output), output::PRIVATE)?;
-    let mut snapshot = collect::live(&collect_options(
-        args.min_idle,
-        &args.netns,
-        args.no_redact,
-        deadline,
-    ))?;
+    let mut snapshot = collect::live(&collect_options(args.min_idle, &args.scope, deadline))?;
     // Names for what a scan at the same threshold would report, so `scan --from` shows them.
     let options = AnalysisOptions {
         min_idle: args.min_idle,

@@ -6,7 +6,7 @@ use crate::enrich::wire::{self, WireOptions};
 use crate::output;
 
 pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
-    let deadline = Deadline::after(args.filter.timeout);
+    let deadline = Deadline::after(args.filter.scope.timeout);
     check_wire_flags(args)?;
     // Opened before the scan: a path that cannot be written fails at once, not after it.
     let mode = match args.format {
@@ -14,12 +14,7 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
         _ => output::PRIVATE,
     };
     let out = open_output(args.output.as_deref(), mode)?;
-    let (snapshot, source) = snapshot(
-        args.from.as_deref(),
-        args.snapshot_limit,
-        &args.filter,
-        deadline,
-    )?;
+    let (snapshot, source) = snapshot(&args.source, &args.filter, deadline)?;
     let options = analysis_options(&args.filter, args.all);
     let mut report = named_report(
         &snapshot,
@@ -47,7 +42,7 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
 /// Combinations of wire flags that cannot work, refused before anything is collected.
 fn check_wire_flags(args: &ScanArgs) -> Result<(), Error> {
     let wire = &args.wire;
-    if args.from.is_some() && (wire.capture.is_some() || wire.confirm.is_some()) {
+    if args.source.from.is_some() && (wire.capture.is_some() || wire.confirm.is_some()) {
         return Err(Error::Usage(
             "--capture and --confirm watch the live host; they cannot be used with --from"
                 .to_string(),
