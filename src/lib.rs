@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: `collect` (live: sock_diag + procfs, or a recorded snapshot) ->
 //! [`snapshot::Snapshot`] -> `analyze` (pure: classify, group) -> [`report::Report`] ->
-//! enrich (`resolve`: reverse DNS) -> `render` (table, json).
+//! `enrich` (names, wire verdicts, then `finish` writes the words) -> `render` (table, json,
+//! prometheus, nagios, ndjson, watch) -> `output`. `cmd` composes these steps into the
+//! commands; ARCHITECTURE.md is the map.
 
 pub mod analyze;
 pub mod capture;
@@ -13,7 +15,7 @@ pub mod deadline;
 pub mod enrich;
 pub mod error;
 pub mod messages;
-pub mod output;
+pub(crate) mod output;
 pub mod redact;
 pub mod render;
 pub mod report;

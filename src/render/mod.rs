@@ -1,4 +1,7 @@
-//! One module per output format. Each takes a `Report` and returns the text to print.
+//! One module per output format. Each is a function of a finished `Report` (or, for
+//! `watch` and `ndjson`, of watch's groups and events) that returns the text to print, or
+//! streams it (`json`). Text chosen by others goes through `crate::text` in every format
+//! but JSON, which escapes the same characters itself.
 
 pub mod json;
 pub mod nagios;
