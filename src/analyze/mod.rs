@@ -152,12 +152,11 @@ fn connections(
 
 /// The counts. Every count per kind comes from `by_kind`; the totals are read off it.
 fn summary(snapshot: &Snapshot, judged: &[Judged], findings: &[crate::report::Finding]) -> Summary {
-    let mut by_kind: BTreeMap<&'static str, usize> =
-        Kind::ALL.iter().map(|k| (k.key(), 0)).collect();
+    let mut by_kind: BTreeMap<Kind, usize> = Kind::ALL.iter().map(|&k| (k, 0)).collect();
     for j in judged.iter().filter(|j| j.matched) {
-        *by_kind.entry(j.kind.key()).or_default() += 1;
+        *by_kind.entry(j.kind).or_default() += 1;
     }
-    let listening = by_kind[Kind::Listening.key()];
+    let listening = by_kind[&Kind::Listening];
     Summary {
         sockets: snapshot.connections.len(),
         listening,

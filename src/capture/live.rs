@@ -32,6 +32,16 @@ pub(crate) enum CaptureError {
     Unavailable(String),
 }
 
+impl std::fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaptureError::Usage(message) | CaptureError::Unavailable(message) => {
+                f.write_str(message)
+            }
+        }
+    }
+}
+
 #[cfg(not(feature = "capture"))]
 const NOT_BUILT: &str = "this stuckconn was built without packet capture (cargo feature `capture`, which needs libpcap-dev: apt-get install libpcap-dev, then cargo build --release); `--confirm DURATION` gives the counter proof without it";
 

@@ -110,13 +110,23 @@ pub struct Summary {
     pub problems: usize,
     /// Sockets (after filters) per kind, listeners included. Each connection of a finding is
     /// counted once, whatever the number of processes that hold it.
-    pub by_kind: BTreeMap<&'static str, usize>,
+    #[serde(serialize_with = "by_kind_name")]
+    pub by_kind: BTreeMap<Kind, usize>,
+}
+
+/// `by_kind` as JSON: keys are the kinds' names, in their alphabetical order.
+fn by_kind_name<S: serde::Serializer>(
+    by_kind: &BTreeMap<Kind, usize>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let named: BTreeMap<&str, usize> = by_kind.iter().map(|(k, n)| (k.key(), *n)).collect();
+    serde::Serialize::serialize(&named, serializer)
 }
 
 impl Summary {
     /// Sockets of one kind (after filters).
     pub(crate) fn count(&self, kind: Kind) -> usize {
-        self.by_kind.get(kind.key()).copied().unwrap_or(0)
+        self.by_kind.get(&kind).copied().unwrap_or(0)
     }
 
     /// Stuck connections: those of the problem kinds.
