@@ -7,6 +7,7 @@ mod analysis;
 mod capture;
 mod dns;
 mod faults;
+mod fleet;
 mod golden;
 mod live;
 mod man;
