@@ -41,7 +41,7 @@ pub struct Deadline(Option<Instant>);
 impl Deadline {
     /// `duration` from now (durations are bounded by the command line, so this cannot
     /// overflow; if it did, there would be no deadline but the signals).
-    pub(crate) fn after(duration: Duration) -> Deadline {
+    pub fn after(duration: Duration) -> Deadline {
         Deadline(Instant::now().checked_add(duration))
     }
 

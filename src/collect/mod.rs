@@ -3,6 +3,7 @@
 
 pub(crate) mod caps;
 pub mod cgroup;
+pub mod containers;
 mod live;
 mod load;
 pub(crate) mod netns;

@@ -5,6 +5,7 @@ mod common;
 
 mod analysis;
 mod capture;
+mod containers;
 mod dns;
 mod faults;
 mod fleet;
