@@ -6,6 +6,7 @@
 //! one connection: it is counted once, for its holder (see `holder`), and lists every owner.
 
 pub mod classify;
+pub mod history;
 pub mod track;
 
 use crate::report::{
