@@ -1,5 +1,7 @@
 //! One module per output format. Each takes a `Report` and returns the text to print.
 
+pub mod chart;
+pub mod html;
 pub mod json;
 pub mod nagios;
 pub mod ndjson;
