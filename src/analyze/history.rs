@@ -164,6 +164,29 @@ pub fn of_finding(report: &Report, finding: &Finding, buckets: usize) -> Option<
     )
 }
 
+/// The history of every finding of a report, in the order of `report.findings` (one pass over
+/// the connections: what the enrich step calls).
+pub fn of_report(report: &Report, buckets: usize) -> Vec<Option<History>> {
+    let mut by_key: std::collections::HashMap<FindingKey, Vec<&ConnectionReport>> =
+        Default::default();
+    for c in &report.connections {
+        by_key.entry(FindingKey::of(c)).or_default().push(c);
+    }
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            let connections = by_key.get(&f.key).map_or(&[][..], Vec::as_slice);
+            reconstruct(
+                connections,
+                report.taken_at,
+                report.options.min_idle_secs,
+                buckets,
+            )
+        })
+        .collect()
+}
+
 /// The same from bare idle times (seconds; `None` when unknown).
 pub fn reconstruct_idle(
     idle_secs: impl IntoIterator<Item = Option<f64>>,

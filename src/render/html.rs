@@ -252,11 +252,18 @@ pub fn summary_sentence(report: &Report, histories: &[Option<History>]) -> Strin
     } else {
         "holds"
     };
+    let whom = match (&top.remote, top.local) {
+        (Some(_), _) => format!("to {}", target(top)),
+        (None, local) => format!(
+            "accepted on port {} from {}",
+            local.map_or("?".to_string(), |l| l.port.to_string()),
+            plural(top.clients.len(), "client", "clients")
+        ),
+    };
     let mut text = format!(
-        "On {host} at {when}, {} {verb} {} to {}",
+        "On {host} at {when}, {} {verb} {} {whom}",
         holders(top),
         kind_noun(top.kind, top.connections),
-        target(top)
     );
     match histories.get(index).and_then(Option::as_ref) {
         Some(h) => match h.shape {
@@ -980,11 +987,7 @@ fn collected(report: &Report, meta: &HtmlMeta) -> String {
 
 /// The HTML report of a scan.
 pub fn render(report: &Report, meta: &HtmlMeta) -> String {
-    let histories: Vec<Option<History>> = report
-        .findings
-        .iter()
-        .map(|f| history::of_finding(report, f, history::BUCKETS))
-        .collect();
+    let histories = history::of_report(report, history::BUCKETS);
     let title = format!(
         "stuckconn: {}, {}",
         report.host.hostname,

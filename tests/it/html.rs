@@ -121,6 +121,12 @@ fn the_history_fixture_tells_a_steady_leak_an_accelerating_one_an_event_and_a_st
     assert_eq!(pool.rate_per_hour_last_hour, 0.0);
     assert_eq!(pool.latest, at("2012-11-06T10:18:20Z"));
 
+    // One pass over the report gives each finding the same history.
+    let all = history::of_report(&report, history::BUCKETS);
+    for (f, h) in report.findings.iter().zip(&all) {
+        assert_eq!(h, &history::of_finding(&report, f, history::BUCKETS));
+    }
+
     // The JSON contract of a history.
     let v = serde_json::to_value(&event).unwrap();
     for field in [
@@ -285,6 +291,26 @@ fn every_shape_reads_in_the_page_and_warnings_are_listed() {
     ] {
         assert!(page.contains(part), "{part:?} missing");
     }
+}
+
+#[test]
+fn an_inbound_finding_reads_as_a_service_and_its_clients() {
+    let report = report("close-wait-server.json");
+    let histories = history::of_report(&report, history::BUCKETS);
+    assert_eq!(histories.len(), 1);
+    let h = histories[0].as_ref().unwrap();
+    // 287 sockets left in CLOSE-WAIT evenly over the last 2 hours: a leak.
+    assert_eq!(h.shape, Shape::Leak);
+    assert_eq!(h.connections, 287);
+    assert_eq!(h.onset, at("2012-11-06T15:15:11Z"));
+    let sentence = html::summary_sentence(&report, &histories);
+    assert!(
+        sentence.starts_with("On api2 at 2012-11-06 17:15:11 UTC, python3 holds 287 connections left in CLOSE-WAIT accepted on port 18080 from 3 clients, quiet since 15:15 UTC and still growing"),
+        "{sentence}"
+    );
+    let page = html::render(&report, &meta());
+    assert_self_contained(&page);
+    assert!(page.contains("3 clients → :18080"));
 }
 
 /// The incident, with hostile text wherever the outside world chooses it: a process name, its
