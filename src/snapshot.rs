@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Version of the snapshot file format. Bump on any incompatible change.
-pub(crate) const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -43,8 +43,8 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Host {
-    pub(crate) hostname: String,
-    pub(crate) kernel: String,
+    pub hostname: String,
+    pub kernel: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl std::fmt::Display for Endpoint {
 /// TCP states as the kernel numbers them (include/net/tcp_states.h).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum TcpState {
+pub enum TcpState {
     Established,
     SynSent,
     SynRecv,
@@ -103,7 +103,7 @@ pub(crate) enum TcpState {
 }
 
 impl TcpState {
-    pub(crate) fn from_kernel(n: u8) -> TcpState {
+    pub fn from_kernel(n: u8) -> TcpState {
         use TcpState::*;
         match n {
             1 => Established,
@@ -123,7 +123,7 @@ impl TcpState {
     }
 
     /// The name `ss` and `netstat` print.
-    pub(crate) fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         use TcpState::*;
         match self {
             Established => "ESTABLISHED",
@@ -146,35 +146,35 @@ impl TcpState {
 /// One TCP socket as the kernel reported it, with the processes that hold it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Connection {
-    pub(crate) state: TcpState,
-    pub(crate) local: Endpoint,
-    pub(crate) remote: Endpoint,
+    pub state: TcpState,
+    pub local: Endpoint,
+    pub remote: Endpoint,
     /// Socket inode (0 for TIME-WAIT and other orphaned sockets).
-    pub(crate) inode: u64,
-    pub(crate) uid: u32,
+    pub inode: u64,
+    pub uid: u32,
     /// The kernel's socket cookie (sock_diag only): stable for the socket's life.
-    pub(crate) cookie: Option<u64>,
+    pub cookie: Option<u64>,
     /// Bytes received and not yet read by the process (for listeners: the accept backlog).
-    pub(crate) recv_q: u32,
+    pub recv_q: u32,
     /// Bytes sent and not yet acknowledged by the peer.
-    pub(crate) send_q: u32,
-    pub(crate) tcp_info: Option<TcpInfo>,
+    pub send_q: u32,
+    pub tcp_info: Option<TcpInfo>,
     /// Every (pid, fd) that holds this socket (one, almost always: kept inline, no allocation).
     #[serde(default)]
-    pub(crate) owners: smallvec::SmallVec<[Owner; 1]>,
+    pub owners: smallvec::SmallVec<[Owner; 1]>,
     /// Threads seen blocked in a syscall waiting on this socket.
     #[serde(default)]
-    pub(crate) blocked_threads: Vec<BlockedThread>,
+    pub blocked_threads: Vec<BlockedThread>,
     /// The inode of the network namespace the socket lives in.
     #[serde(default)]
-    pub(crate) netns: Option<u64>,
+    pub netns: Option<u64>,
 }
 
 #[cfg(test)]
 impl Connection {
     /// For unit tests: an ESTABLISHED connection 192.0.2.1:40000 -> 192.0.2.100:80 and
     /// nothing else known.
-    pub(crate) fn example() -> Connection {
+    pub fn example() -> Connection {
         Connection {
             state: TcpState::Established,
             local: Endpoint::normalized(std::net::Ipv4Addr::new(192, 0, 2, 1).into(), 40000),
@@ -194,7 +194,7 @@ impl Connection {
 
 impl Connection {
     /// Milliseconds since data last moved in either direction, when tcp_info says.
-    pub(crate) fn idle_ms(&self) -> Option<u64> {
+    pub fn idle_ms(&self) -> Option<u64> {
         self.tcp_info
             .as_ref()
             .map(|i| u64::from(i.last_data_sent_ms.min(i.last_data_recv_ms)))
@@ -205,21 +205,21 @@ impl Connection {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Netns {
     /// The namespace's inode (as in `/proc/PID/ns/net -> net:[INODE]`).
-    pub(crate) inode: u64,
+    pub inode: u64,
     /// Its name under /run/netns (`ip netns`), if any.
-    pub(crate) name: Option<String>,
+    pub name: Option<String>,
     /// The container id, from the cgroup path of a process inside it.
-    pub(crate) container: Option<String>,
+    pub container: Option<String>,
     /// The Kubernetes pod uid, from the same path.
-    pub(crate) pod_uid: Option<String>,
+    pub pod_uid: Option<String>,
     /// The namespace stuckconn ran in.
-    pub(crate) own: bool,
+    pub own: bool,
 }
 
 impl Netns {
     /// A short label for people: the `ip netns` name, the container id (12 digits), `host`
     /// for the namespace stuckconn ran in, or `net:[INODE]`.
-    pub(crate) fn short_label(&self) -> String {
+    pub fn short_label(&self) -> String {
         if let Some(name) = &self.name {
             name.clone()
         } else if let Some(id) = &self.container {
@@ -233,9 +233,9 @@ impl Netns {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub(crate) struct Owner {
-    pub(crate) pid: u32,
-    pub(crate) fd: u32,
+pub struct Owner {
+    pub pid: u32,
+    pub fd: u32,
 }
 
 /// The subset of the kernel's `struct tcp_info` that the analysis uses.
@@ -266,9 +266,9 @@ pub struct TcpInfo {
 
 impl TcpInfo {
     /// The size of `struct tcp_info` this parser knows (Linux 6.x up to `tcpi_rcv_wnd`).
-    pub(crate) const KNOWN_LEN: usize = 232;
+    pub const KNOWN_LEN: usize = 232;
     /// Everything up to `tcpi_total_retrans`: what every kernel since 2.6 sends.
-    pub(crate) const BASE_LEN: usize = 104;
+    pub const BASE_LEN: usize = 104;
 
     /// Parses the raw bytes of INET_DIAG_INFO. Short input is zero-padded, as `ss` does;
     /// fields beyond what the kernel sent come back as `None`.
@@ -301,7 +301,7 @@ impl TcpInfo {
     }
 
     /// Payload bytes the peer acknowledged (the SYN taken off).
-    pub(crate) fn bytes_sent(&self) -> Option<u64> {
+    pub fn bytes_sent(&self) -> Option<u64> {
         self.bytes_acked.map(|b| b.saturating_sub(1))
     }
 }

@@ -9,6 +9,7 @@
 
 pub(crate) mod classify;
 mod findings;
+pub mod history;
 mod judge;
 mod processes;
 pub mod track;

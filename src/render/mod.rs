@@ -3,6 +3,8 @@
 //! streams it (`json`). Text chosen by others goes through `crate::text` in every format
 //! but JSON, which escapes the same characters itself.
 
+pub mod chart;
+pub mod html;
 pub mod json;
 pub mod nagios;
 pub mod ndjson;

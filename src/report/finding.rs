@@ -18,7 +18,7 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub(crate) fn endpoint(&self) -> Endpoint {
+    pub fn endpoint(&self) -> Endpoint {
         Endpoint {
             ip: self.ip,
             port: self.port,
@@ -28,7 +28,7 @@ impl Remote {
 
 /// How a name reads to people: `crl.example.com`, or `crl.example.com?` when the name
 /// does not resolve back to the address.
-pub(crate) fn display_name(name: &HostName) -> Option<String> {
+pub fn display_name(name: &HostName) -> Option<String> {
     name.hostname.as_ref().map(|h| {
         if name.dns_verified {
             h.clone()
@@ -39,15 +39,15 @@ pub(crate) fn display_name(name: &HostName) -> Option<String> {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub(crate) struct IdleStats {
-    pub(crate) min: f64,
-    pub(crate) median: f64,
-    pub(crate) max: f64,
+pub struct IdleStats {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
 }
 
 impl IdleStats {
     /// "5m" when min and max read the same, else "5m{separator}5h 12m".
-    pub(crate) fn range(&self, separator: &str) -> String {
+    pub fn range(&self, separator: &str) -> String {
         let (lo, hi) = (human_duration(self.min), human_duration(self.max));
         if lo == hi {
             lo
@@ -61,64 +61,64 @@ impl IdleStats {
 pub struct Finding {
     /// What groups these connections (not serialized: kind, netns and direction say it).
     #[serde(skip)]
-    pub(crate) key: FindingKey,
-    pub(crate) kind: Kind,
-    pub(crate) severity: Severity,
+    pub key: FindingKey,
+    pub kind: Kind,
+    pub severity: Severity,
     /// `outbound`: connections this host made, grouped by remote endpoint. `inbound`:
     /// connections a local service accepted, grouped by process and local port; their peers
     /// are in `clients`.
-    pub(crate) direction: Direction,
+    pub direction: Direction,
     /// The network namespace of these connections (null in snapshots without namespaces).
     /// Findings are never merged across namespaces.
-    pub(crate) netns: Option<Netns>,
+    pub netns: Option<Netns>,
     /// Outbound: the remote endpoint. Null for inbound findings.
-    pub(crate) remote: Option<Remote>,
+    pub remote: Option<Remote>,
     /// Inbound: the local service (its port, and the address the connections were accepted
     /// on, or the unspecified address when they differ). Null for outbound findings.
-    pub(crate) local: Option<Endpoint>,
-    pub(crate) connections: usize,
+    pub local: Option<Endpoint>,
+    pub connections: usize,
     /// Seconds since data last moved (for stalled sends: since the last ACK); null if unknown.
-    pub(crate) idle_secs: Option<IdleStats>,
+    pub idle_secs: Option<IdleStats>,
     /// A lower bound for when the oldest connection of the group went quiet (RFC 3339).
-    pub(crate) since: Option<Timestamp>,
-    pub(crate) bytes_sent: u64,
-    pub(crate) bytes_received: u64,
-    pub(crate) threads_blocked: usize,
-    pub(crate) processes: Vec<FindingProcess>,
+    pub since: Option<Timestamp>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub threads_blocked: usize,
+    pub processes: Vec<FindingProcess>,
     /// Outbound findings: inbound peers the same processes hold with a request pending.
     /// Inbound findings: the peers of these connections.
-    pub(crate) clients: Vec<Client>,
+    pub clients: Vec<Client>,
     /// Short phrases a sysadmin reads in the table.
-    pub(crate) evidence: Vec<String>,
+    pub evidence: Vec<String>,
     /// What `--capture` saw of this group's flows on the wire; null without it.
-    pub(crate) capture: Option<WireSummary>,
+    pub capture: Option<WireSummary>,
     /// What `--confirm` (or `--capture`) saw in the kernel's counters; null without them.
-    pub(crate) confirm: Option<WireSummary>,
-    pub(crate) explanation: String,
+    pub confirm: Option<WireSummary>,
+    pub explanation: String,
     /// What the evidence phrases are written from (not serialized: the fields above and the
     /// connections say it in full).
     #[serde(skip)]
-    pub(crate) facts: Facts,
+    pub facts: Facts,
 }
 
 /// What `analyze` saw of a finding's connections that its serialized fields do not keep,
 /// for `enrich::finish` to write the evidence phrases from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Facts {
+pub struct Facts {
     /// Connections with tcp_info.
-    pub(crate) with_tcp_info: usize,
+    pub with_tcp_info: usize,
     /// Connections with tcp_info that never received a byte.
-    pub(crate) received_nothing: usize,
+    pub received_nothing: usize,
     /// Connections with unread data in their receive queue.
-    pub(crate) unread: usize,
+    pub unread: usize,
     /// Segments unacknowledged, over all the connections.
-    pub(crate) unacked: u64,
+    pub unacked: u64,
     /// The most retransmissions of one connection.
-    pub(crate) max_retransmits: u8,
+    pub max_retransmits: u8,
     /// The syscalls the blocked threads wait in, sorted, each once.
-    pub(crate) syscalls: Vec<String>,
+    pub syscalls: Vec<String>,
     /// Every holding process's threads were examined.
-    pub(crate) all_threads_examined: bool,
+    pub all_threads_examined: bool,
 }
 
 /// The processes of a finding, one row per name, unit and container. A socket held by several
@@ -126,54 +126,54 @@ pub(crate) struct Facts {
 /// for one of them: its holder, the process whose thread is blocked on it, else the lowest
 /// pid. The rows' `connections` sum to the finding's.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct FindingProcess {
-    pub(crate) name: String,
-    pub(crate) exe: Option<String>,
+pub struct FindingProcess {
+    pub name: String,
+    pub exe: Option<String>,
     /// The command line of its first pid, secrets masked unless `--no-redact`.
-    pub(crate) cmdline: Option<String>,
-    pub(crate) unit: Option<String>,
-    pub(crate) container: Option<String>,
+    pub cmdline: Option<String>,
+    pub unit: Option<String>,
+    pub container: Option<String>,
     /// Every pid of this row that holds one of the connections (holders and co-owners).
-    pub(crate) pids: Vec<u32>,
+    pub pids: Vec<u32>,
     /// Connections counted for these processes (they hold them).
-    pub(crate) connections: usize,
+    pub connections: usize,
     /// Connections these processes also hold while another process is counted for them.
-    pub(crate) shared_connections: usize,
+    pub shared_connections: usize,
     /// Threads of these processes blocked on the connections.
-    pub(crate) threads_blocked: usize,
+    pub threads_blocked: usize,
     /// Whether the threads of these processes could be examined: `read`, `partial`, `denied`,
     /// or `not_collected` (no process known, or none of its connections was idle enough).
-    pub(crate) thread_evidence: ThreadEvidence,
+    pub thread_evidence: ThreadEvidence,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Client {
-    pub(crate) ip: IpAddr,
+    pub ip: IpAddr,
     #[serde(flatten)]
-    pub(crate) name: HostName,
-    pub(crate) connections: usize,
+    pub name: HostName,
+    pub connections: usize,
 }
 
 /// The problem findings summed per process name, unit and container; every connection is
 /// counted once, for its holder (see `FindingProcess`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessSummary {
-    pub(crate) name: String,
-    pub(crate) unit: Option<String>,
-    pub(crate) container: Option<String>,
-    pub(crate) pids: Vec<u32>,
-    pub(crate) hung_call: usize,
-    pub(crate) stalled_send: usize,
-    pub(crate) close_wait: usize,
-    pub(crate) syn_sent: usize,
-    pub(crate) threads_blocked: usize,
-    pub(crate) oldest_idle_secs: Option<f64>,
-    pub(crate) clients: Vec<Client>,
+    pub name: String,
+    pub unit: Option<String>,
+    pub container: Option<String>,
+    pub pids: Vec<u32>,
+    pub hung_call: usize,
+    pub stalled_send: usize,
+    pub close_wait: usize,
+    pub syn_sent: usize,
+    pub threads_blocked: usize,
+    pub oldest_idle_secs: Option<f64>,
+    pub clients: Vec<Client>,
 }
 
 impl ProcessSummary {
     /// Stuck connections counted for these processes, of every problem kind.
-    pub(crate) fn stuck(&self) -> usize {
+    pub fn stuck(&self) -> usize {
         self.hung_call + self.stalled_send + self.close_wait + self.syn_sent
     }
 }

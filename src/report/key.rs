@@ -5,7 +5,7 @@ use crate::snapshot::Endpoint;
 
 /// What a finding's connections have in common besides their kind and namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Target {
+pub enum Target {
     /// Outbound connections: the remote endpoint they call.
     Remote(Endpoint),
     /// Inbound (accepted) connections: the local port they were accepted on, per name of
@@ -17,17 +17,17 @@ pub(crate) enum Target {
 /// builds the groups with it, `capture::apply` finds a finding's connections with it, and
 /// `watch` groups per process within it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct FindingKey {
-    pub(crate) kind: Kind,
+pub struct FindingKey {
+    pub kind: Kind,
     /// The network namespace's inode (null in snapshots without namespaces).
-    pub(crate) netns: Option<u64>,
-    pub(crate) target: Target,
+    pub netns: Option<u64>,
+    pub target: Target,
 }
 
 impl FindingKey {
     /// The key of one connection. `process` is the name of the process it is counted for
     /// (its holder): inbound connections are grouped per process and local port.
-    pub(crate) fn new(
+    pub fn new(
         kind: Kind,
         netns: Option<u64>,
         direction: Direction,
@@ -50,7 +50,7 @@ impl FindingKey {
     }
 
     /// The key of a connection of the report (the same as `analyze` gave its finding).
-    pub(crate) fn of(c: &ConnectionReport) -> FindingKey {
+    pub fn of(c: &ConnectionReport) -> FindingKey {
         FindingKey::new(
             c.kind,
             c.netns.as_ref().map(|ns| ns.inode),
@@ -61,7 +61,7 @@ impl FindingKey {
         )
     }
 
-    pub(crate) fn direction(&self) -> Direction {
+    pub fn direction(&self) -> Direction {
         match self.target {
             Target::Remote(_) => Direction::Outbound,
             Target::Service { .. } => Direction::Inbound,

@@ -24,14 +24,14 @@ pub enum Kind {
 
 impl Kind {
     /// Kinds that make the exit status 1.
-    pub(crate) fn is_problem(self) -> bool {
+    pub fn is_problem(self) -> bool {
         matches!(
             self,
             Kind::HungCall | Kind::StalledSend | Kind::CloseWait | Kind::SynSent
         )
     }
 
-    pub(crate) fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Kind::HungCall => "hung call",
             Kind::StalledSend => "stalled send",
@@ -43,7 +43,7 @@ impl Kind {
         }
     }
 
-    pub(crate) fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             Kind::HungCall => "hung_call",
             Kind::StalledSend => "stalled_send",
@@ -55,7 +55,7 @@ impl Kind {
         }
     }
 
-    pub(crate) const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 7] = [
         Kind::HungCall,
         Kind::StalledSend,
         Kind::CloseWait,
@@ -76,7 +76,7 @@ pub enum Direction {
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Severity {
+pub enum Severity {
     /// Counts towards exit status 1.
     Problem,
     /// Worth knowing, not a problem by itself.

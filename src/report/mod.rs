@@ -10,15 +10,15 @@ mod time;
 mod warning;
 mod wire;
 
-pub(crate) use connection::{ConnectionReport, OwnerReport};
-pub(crate) use finding::{
+pub use connection::{ConnectionReport, OwnerReport};
+pub use finding::{
     display_name, Client, Facts, Finding, FindingProcess, IdleStats, ProcessSummary, Remote,
 };
-pub(crate) use key::{FindingKey, Target};
-pub(crate) use kind::{Direction, Kind, Severity};
-pub(crate) use time::{floor_seconds, human_duration, now_millis, now_seconds, seconds_before};
-pub(crate) use warning::Warning;
-pub(crate) use wire::{CounterChange, FlowCounts, Verdict, WireRun, WireSummary};
+pub use key::{FindingKey, Target};
+pub use kind::{Direction, Kind, Severity};
+pub use time::{floor_seconds, human_duration, now_millis, now_seconds, seconds_before};
+pub use warning::Warning;
+pub use wire::{CounterChange, FlowCounts, Verdict, WireRun, WireSummary};
 
 use crate::snapshot::{Collector, Host, HostName};
 use jiff::Timestamp;
@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Version of the JSON report. Bump on any incompatible change.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -57,7 +57,7 @@ pub struct Report {
 impl Report {
     /// The addresses a reader wants named (every finding's remote and clients), with the
     /// names they have so far.
-    pub(crate) fn named_addresses(&self) -> impl Iterator<Item = (IpAddr, &HostName)> + '_ {
+    pub fn named_addresses(&self) -> impl Iterator<Item = (IpAddr, &HostName)> + '_ {
         self.findings.iter().flat_map(|f| {
             f.remote
                 .iter()
@@ -70,23 +70,23 @@ impl Report {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
     /// How long the collection took (when the snapshot was recorded, for `--from`).
-    pub(crate) collect_secs: f64,
+    pub collect_secs: f64,
     /// How long reverse DNS took (0 when nothing was looked up).
-    pub(crate) dns_secs: f64,
+    pub dns_secs: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportOptions {
-    pub(crate) min_idle_secs: f64,
-    pub(crate) all: bool,
-    pub(crate) pids: Vec<u32>,
-    pub(crate) process_names: Vec<String>,
-    pub(crate) remotes: Vec<String>,
-    pub(crate) ports: Vec<u16>,
+    pub min_idle_secs: f64,
+    pub all: bool,
+    pub pids: Vec<u32>,
+    pub process_names: Vec<String>,
+    pub remotes: Vec<String>,
+    pub ports: Vec<u16>,
     /// Per-lookup DNS timeout; null with `--no-dns`.
-    pub(crate) dns_timeout_secs: Option<f64>,
+    pub dns_timeout_secs: Option<f64>,
     /// DNS servers asked (`IP:PORT`); empty means the system's configuration.
-    pub(crate) dns_servers: Vec<String>,
+    pub dns_servers: Vec<String>,
 }
 
 /// The counts of a report. Each number has one source: `by_kind` counts every socket that
@@ -125,12 +125,12 @@ fn by_kind_name<S: serde::Serializer>(
 
 impl Summary {
     /// Sockets of one kind (after filters).
-    pub(crate) fn count(&self, kind: Kind) -> usize {
+    pub fn count(&self, kind: Kind) -> usize {
         self.by_kind.get(&kind).copied().unwrap_or(0)
     }
 
     /// Stuck connections: those of the problem kinds.
-    pub(crate) fn stuck(&self) -> usize {
+    pub fn stuck(&self) -> usize {
         Kind::ALL
             .iter()
             .filter(|k| k.is_problem())

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 /// A duration for people: two units at most ("5h 12m", "3m 20s", "45s").
-pub(crate) fn human_duration(secs: f64) -> String {
+pub fn human_duration(secs: f64) -> String {
     let secs = secs.max(0.0).round() as u64;
     let rounded = match secs {
         0..=59 => secs,
@@ -18,26 +18,26 @@ pub(crate) fn human_duration(secs: f64) -> String {
 }
 
 /// Now, to the millisecond (what snapshots record).
-pub(crate) fn now_millis() -> Timestamp {
+pub fn now_millis() -> Timestamp {
     let now = Timestamp::now();
     now.round(jiff::Unit::Millisecond).unwrap_or(now)
 }
 
 /// Now, to the second (what reports are stamped with).
-pub(crate) fn now_seconds() -> Timestamp {
+pub fn now_seconds() -> Timestamp {
     let now = Timestamp::now();
     now.round(jiff::Unit::Second).unwrap_or(now)
 }
 
 /// A timestamp minus some seconds, to the whole second below, when both are sane (a
 /// snapshot may say anything: no panic, no wrap, `None` out of range).
-pub(crate) fn seconds_before(t: Timestamp, secs: f64) -> Option<Timestamp> {
+pub fn seconds_before(t: Timestamp, secs: f64) -> Option<Timestamp> {
     let span = jiff::SignedDuration::try_from_secs_f64(secs).ok()?;
     t.checked_sub(span).ok().map(floor_seconds)
 }
 
 /// A timestamp to the whole second below.
-pub(crate) fn floor_seconds(t: Timestamp) -> Timestamp {
+pub fn floor_seconds(t: Timestamp) -> Timestamp {
     t.round(
         jiff::TimestampRound::new()
             .smallest(jiff::Unit::Second)

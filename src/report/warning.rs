@@ -17,10 +17,16 @@ pub enum Warning {
 }
 
 impl Warning {
-    pub(crate) fn text(&self) -> &str {
+    pub fn text(&self) -> &str {
         match self {
             Warning::Collect(t) | Warning::Names(t) | Warning::Wire(t) | Warning::Partial(t) => t,
         }
+    }
+}
+
+impl AsRef<str> for Warning {
+    fn as_ref(&self) -> &str {
+        self.text()
     }
 }
 

@@ -15,7 +15,7 @@ pub struct FlowCounts {
 }
 
 impl FlowCounts {
-    pub(crate) fn verdict(&self) -> Verdict {
+    pub fn verdict(&self) -> Verdict {
         if self.data_packets > 0 || self.resets > 0 || self.fins > 0 {
             Verdict::Active
         } else if self.keepalives > 0 {
@@ -29,7 +29,7 @@ impl FlowCounts {
 /// Whether flows that look stuck really carry nothing.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Nothing crossed (or only pure ACKs).
     Idle,
     /// Only TCP keepalive probes and their ACKs.
@@ -39,7 +39,7 @@ pub(crate) enum Verdict {
 }
 
 impl Verdict {
-    pub(crate) fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Verdict::Idle => "idle",
             Verdict::KeepaliveOnly => "keepalive only",
@@ -51,50 +51,50 @@ impl Verdict {
 /// One finding's flows watched on the wire (`capture`) or in the kernel's counters
 /// (`confirm`). `verdict` is the liveliest of its flows'.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub(crate) struct WireSummary {
-    pub(crate) seconds: f64,
+pub struct WireSummary {
+    pub seconds: f64,
     /// Flows watched.
-    pub(crate) flows: usize,
+    pub flows: usize,
     /// Flows that closed meanwhile (confirm only: their socket was gone).
-    pub(crate) flows_gone: usize,
-    pub(crate) flows_idle: usize,
-    pub(crate) flows_keepalive_only: usize,
-    pub(crate) flows_active: usize,
+    pub flows_gone: usize,
+    pub flows_idle: usize,
+    pub flows_keepalive_only: usize,
+    pub flows_active: usize,
     /// Capture: packets seen. Confirm: segments in + out.
-    pub(crate) packets: u64,
+    pub packets: u64,
     /// Capture: packets with new data. Confirm: flows whose byte counters moved.
-    pub(crate) data_packets: u64,
-    pub(crate) keepalives: u64,
-    pub(crate) verdict: Verdict,
+    pub data_packets: u64,
+    pub keepalives: u64,
+    pub verdict: Verdict,
 }
 
 /// One flow's kernel counters, before (at collection) and after the `--confirm` window.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct CounterChange {
-    pub(crate) segs_in: u64,
-    pub(crate) segs_out: u64,
-    pub(crate) bytes_in: u64,
-    pub(crate) bytes_out: u64,
+pub struct CounterChange {
+    pub segs_in: u64,
+    pub segs_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
     /// False when the socket was gone at the second reading.
-    pub(crate) still_open: bool,
-    pub(crate) verdict: Verdict,
+    pub still_open: bool,
+    pub verdict: Verdict,
 }
 
 /// How the wire checks ran.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct WireRun {
     /// `--capture` duration asked for, if any.
-    pub(crate) capture_secs: Option<f64>,
+    pub capture_secs: Option<f64>,
     /// `--confirm` duration (the capture's when only `--capture` was given), if any.
-    pub(crate) confirm_secs: Option<f64>,
-    pub(crate) interfaces: Vec<String>,
+    pub confirm_secs: Option<f64>,
+    pub interfaces: Vec<String>,
     /// The BPF filter the capture used.
-    pub(crate) filter: Option<String>,
+    pub filter: Option<String>,
     /// Why the capture did not run (then every finding's `capture` is null).
-    pub(crate) capture_error: Option<String>,
+    pub capture_error: Option<String>,
     /// Why the counters could not be re-read.
-    pub(crate) confirm_error: Option<String>,
-    pub(crate) pcap_out: Option<String>,
+    pub confirm_error: Option<String>,
+    pub pcap_out: Option<String>,
     /// Packets the capture saw that matched no watched flow (the filter is coarse for many flows).
-    pub(crate) packets_unmatched: u64,
+    pub packets_unmatched: u64,
 }

@@ -10,6 +10,7 @@ mod dns;
 mod faults;
 mod fleet;
 mod golden;
+mod html;
 mod live;
 mod man;
 mod monitor;
