@@ -137,6 +137,7 @@ impl Context<'_> {
             evidence: Vec::new(),
             capture: None,
             confirm: None,
+            history: None,
             explanation: String::new(),
             facts,
         }

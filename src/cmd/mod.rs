@@ -139,6 +139,7 @@ fn named_report(
     let now = crate::report::now_seconds();
     let mut report = crate::analyze::analyze(snapshot, options, source, now);
     namer.name(&mut report, deadline);
+    enrich::history::fill(&mut report);
     report
 }
 

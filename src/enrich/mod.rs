@@ -2,10 +2,12 @@
 //! `finish` writes the evidence phrases and explanations from what they found.
 //!
 //! - `names`: reverse DNS of remotes and clients (and names a snapshot recorded);
+//! - `history`: each problem finding's timeline, from its idle times (pure);
 //! - `wire`: `--capture` and `--confirm` verdicts;
 //! - `finish`: the words, last.
 
 mod finish;
+pub(crate) mod history;
 pub(crate) mod names;
 pub(crate) mod wire;
 
@@ -25,6 +27,7 @@ pub fn offline(
 ) -> Report {
     let mut report = analyze(snapshot, options, source, now);
     names::apply(&mut report, &snapshot.names);
+    history::fill(&mut report);
     finish(&mut report);
     report
 }

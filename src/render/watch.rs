@@ -8,6 +8,31 @@ use std::fmt::Write;
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
+/// A group's trend: the reconstructed past (squeezed into the first half) and the samples
+/// so far, so that the first frame already shows the hours before watching began.
+fn trend(g: &GroupSample) -> String {
+    if g.past_counts.is_empty() {
+        return sparkline(&g.history, 30);
+    }
+    let samples = g.history.len().min(15);
+    // The past's values are levels (stuck counts), not counts to add: keep each new
+    // bucket's last level.
+    let width = 30 - samples;
+    let n = g.past_counts.len();
+    let past: Vec<usize> = if n <= width {
+        g.past_counts.clone()
+    } else {
+        (1..=width)
+            .map(|i| g.past_counts[i * n / width - 1])
+            .collect()
+    };
+    let values: Vec<usize> = past
+        .into_iter()
+        .chain(g.history[g.history.len() - samples..].iter().copied())
+        .collect();
+    sparkline(&values, 30)
+}
+
 /// The last `width` values as a sparkline, scaled to the largest.
 pub(crate) fn sparkline(values: &[usize], width: usize) -> String {
     let shown = &values[values.len().saturating_sub(width)..];
@@ -106,7 +131,7 @@ pub fn screen(header: &str, groups: &[GroupSample], style: Style, clear: bool) -
             sanitize(&g.process).into_owned(),
             remote,
             g.connections.to_string(),
-            sparkline(&g.history, 30),
+            trend(g),
             format!("{:.1}", g.opened_per_min),
             format!("{:.1}", g.closed_per_min),
             format!("{:+.1}", g.growth_per_min),

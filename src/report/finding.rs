@@ -94,6 +94,9 @@ pub struct Finding {
     pub capture: Option<WireSummary>,
     /// What `--confirm` (or `--capture`) saw in the kernel's counters; null without them.
     pub confirm: Option<WireSummary>,
+    /// When these connections went quiet, reconstructed from their idle times: the leak's
+    /// timeline. Null for idle pools and when no idle time is known.
+    pub history: Option<super::History>,
     pub explanation: String,
     /// What the evidence phrases are written from (not serialized: the fields above and the
     /// connections say it in full).

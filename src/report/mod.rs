@@ -4,6 +4,7 @@
 
 mod connection;
 mod finding;
+pub mod history;
 mod key;
 mod kind;
 mod time;
@@ -14,6 +15,7 @@ pub use connection::{ConnectionReport, OwnerReport};
 pub use finding::{
     display_name, Client, Facts, Finding, FindingProcess, IdleStats, ProcessSummary, Remote,
 };
+pub use history::{Bucket, History, Shape};
 pub use key::{FindingKey, Target};
 pub use kind::{Direction, Kind, Severity};
 pub use time::{floor_seconds, human_duration, now_millis, now_seconds, seconds_before};

@@ -37,7 +37,8 @@ pub(super) fn is_leak(history: &VecDeque<(f64, usize)>) -> bool {
     last >= first + LEAK_MIN_GROWTH && last > points[mid].1 && slope(&points[mid..]) > 0.0
 }
 
-pub(super) fn sample_of(key: &GroupKey, group: &Group, elapsed: f64) -> GroupSample {
+/// `first`: the first sample, which carries the reconstructed past in full.
+pub(super) fn sample_of(key: &GroupKey, group: &Group, elapsed: f64, first: bool) -> GroupSample {
     let minutes = (elapsed / 60.0).max(f64::EPSILON);
     let points: Vec<(f64, usize)> = group.history.iter().copied().collect();
     let per_min = |n: usize| {
@@ -68,6 +69,12 @@ pub(super) fn sample_of(key: &GroupKey, group: &Group, elapsed: f64) -> GroupSam
         onset: group.onset.map(crate::report::floor_seconds),
         leak: group.leak,
         history: points.iter().map(|p| p.1).collect(),
+        past: group.past.clone().filter(|_| first),
+        past_counts: group
+            .past
+            .as_ref()
+            .map(|h| h.buckets.iter().map(|b| b.stuck).collect())
+            .unwrap_or_default(),
     }
 }
 

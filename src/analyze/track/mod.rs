@@ -7,7 +7,7 @@
 //! began, so they are counted as `baseline`, not `opened`, and give no `opened` event.
 //! Opened and closed connections, and their rates, count from the second sample on.
 
-use crate::report::{Client, ConnectionReport, Direction, FindingKey, Remote, Report};
+use crate::report::{Client, ConnectionReport, Direction, FindingKey, History, Remote, Report};
 use crate::snapshot::Endpoint;
 use crate::snapshot::HostName;
 use jiff::Timestamp;
@@ -58,6 +58,9 @@ struct Group {
     local: Option<Endpoint>,
     clients: Vec<Client>,
     leak: bool,
+    /// What the first sample's finding tells of the time before watching began (its
+    /// reconstructed history), when the group is all of its finding.
+    past: Option<History>,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +114,7 @@ impl Group {
             local: inbound.then_some(c.local),
             clients: Vec::new(),
             leak: false,
+            past: None,
         }
     }
 }
@@ -284,6 +288,12 @@ impl Tracker {
             group.pids.extend(pids);
             // Names, service address and peers as the report's finding has them now.
             if let Some(f) = findings.get(&key.finding) {
+                // The past before watching began: the first sample's reconstruction, when
+                // this group is its finding's only holder.
+                if sample.baseline && group.past.is_none() {
+                    let holders = f.processes.iter().filter(|p| p.connections > 0).count();
+                    group.past = f.history.clone().filter(|_| holders == 1);
+                }
                 group.remote = f.remote.clone();
                 group.local = f.local;
                 if f.direction == Direction::Inbound {
@@ -295,7 +305,7 @@ impl Tracker {
             if group.leak && !was_leak {
                 sample
                     .events
-                    .push(Event::Leak(Box::new(sample_of(key, group, elapsed))));
+                    .push(Event::Leak(Box::new(sample_of(key, group, elapsed, false))));
             }
         }
     }
@@ -310,7 +320,7 @@ impl Tracker {
         let mut out: Vec<GroupSample> = self
             .groups
             .iter()
-            .map(|(key, group)| sample_of(key, group, elapsed))
+            .map(|(key, group)| sample_of(key, group, elapsed, self.samples == 1))
             .collect();
         out.sort_by(|a, b| {
             (b.leak, b.connections, b.opened)

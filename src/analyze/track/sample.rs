@@ -45,6 +45,14 @@ pub struct GroupSample {
     pub leak: bool,
     /// The stuck count of each sample remembered, oldest first.
     pub history: Vec<usize>,
+    /// The time before watching began, reconstructed from the first sample's idle times (a
+    /// finding's `history`): given with the first sample only; null after, and for groups
+    /// that are not the whole of a finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub past: Option<crate::report::History>,
+    /// The past's stuck count per bucket, for the sparkline of every frame.
+    #[serde(skip)]
+    pub past_counts: Vec<usize>,
 }
 
 /// Something that happened between two samples.

@@ -57,6 +57,13 @@ pub fn render(report: &Report, style: Style) -> String {
             .filter(|f| f.severity == Severity::Problem)
         {
             out.push_str(&wrap(&sanitize(&f.explanation), style.width, ""));
+            if let Some(history) = &f.history {
+                let line = format!(
+                    "  history: {}",
+                    super::chart::timeline_line(history, style.width)
+                );
+                out.push_str(&wrap(&line, style.width, "    "));
+            }
             let next = format!(
                 "  see each socket:  stuckconn scan {}{}--all{}",
                 from(report),
