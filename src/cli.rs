@@ -52,6 +52,9 @@ pub enum Command {
     Record(RecordArgs),
     /// Sample repeatedly and follow stuck connections over time: which group leaks, how fast
     Watch(WatchArgs),
+    /// Turn a `watch --format ndjson` recording into a report to attach to a ticket: one
+    /// self-contained HTML page with the growth over time
+    Report(ReportArgs),
     /// A monitoring plugin (Nagios/Icinga): one status line with perfdata; exit 0 OK,
     /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN
     Check(CheckArgs),
@@ -65,6 +68,8 @@ pub(crate) enum Format {
     Json,
     /// Prometheus text exposition format (for the node_exporter textfile collector)
     Prometheus,
+    /// One self-contained HTML page to attach to a ticket (no scripts, no external assets)
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -298,6 +303,31 @@ pub struct RecordArgs {
 
     #[command(flatten)]
     pub(crate) dns: DnsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The recording: what `watch --format ndjson` printed (or - for standard input)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from_watch: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub(crate) format: ReportFormat,
+
+    /// Write the report to FILE (mode 0600) instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Refuse recordings larger than this (bytes, or with K, M, G)
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    pub(crate) size_limit: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// One self-contained HTML page (no scripts, no external assets)
+    Html,
 }
 
 /// The longest duration any flag takes. Longer ones would overflow clocks, and mean nothing

@@ -5,6 +5,7 @@
 
 mod check;
 mod record;
+mod report;
 mod scan;
 mod watch;
 
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Record(args)) => record::run(&args).map(ExitCode::code),
         Some(Command::Watch(args)) => watch::run(&args).map(ExitCode::code),
         Some(Command::Check(args)) => Ok(check::run(&args).code()),
+        Some(Command::Report(args)) => report::run(&args).map(ExitCode::code),
     }
 }
 

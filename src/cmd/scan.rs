@@ -32,6 +32,7 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
         Format::Json => render::json::write(&report, w),
         Format::Table => w.write_all(render::table::render(&report, style).as_bytes()),
         Format::Prometheus => w.write_all(render::prometheus::render(&report).as_bytes()),
+        Format::Html => w.write_all(render::html::render(&report, &html_meta(None)).as_bytes()),
     })?;
     if args.format == Format::Table || args.output.is_some() {
         warn_all(&report.warnings);
@@ -59,6 +60,22 @@ fn check_wire_flags(args: &ScanArgs) -> Result<(), Error> {
         return Err(Error::Usage(message));
     }
     Ok(())
+}
+
+/// What an HTML report says of how it was made: the version and the command line, its
+/// secrets masked (unless `--no-redact`).
+pub(super) fn html_meta(source: Option<String>) -> render::html::HtmlMeta {
+    let args: Vec<String> = std::env::args().collect();
+    let redacted = if args.iter().any(|a| a == "--no-redact") {
+        args
+    } else {
+        crate::redact::redact_args(&args)
+    };
+    render::html::HtmlMeta {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        command: Some(redacted.join(" ")),
+        source,
+    }
 }
 
 fn wire_options(wire: &WireArgs) -> WireOptions {

@@ -15,30 +15,26 @@ use std::path::Path;
 /// of 200,000 sockets is about 130 MB.
 pub const SNAPSHOT_LIMIT: u64 = 512 << 20;
 
-/// Reads a snapshot written by `stuckconn record`; `-` is standard input.
-pub fn load(path: &Path, limit: u64) -> Result<Snapshot, Error> {
+/// An input given by path: standard input (`-`), or a regular file opened without ever
+/// blocking (a FIFO or a device is refused), no larger than `limit`.
+pub(crate) enum Input {
+    Stdin,
+    File(File),
+}
+
+/// Opens `path` as an [`Input`]; `too_big(size)` is the error for a file over `limit`.
+pub(crate) fn open_input(
+    path: &Path,
+    limit: u64,
+    too_big: impl Fn(u64) -> Error,
+) -> Result<Input, Error> {
+    if path.as_os_str() == "-" {
+        return Ok(Input::Stdin);
+    }
     let read_error = |source: std::io::Error| Error::Read {
         path: path.to_path_buf(),
         source,
     };
-    let too_big = |size: u64| Error::Snapshot {
-        path: path.to_path_buf(),
-        reason: format!(
-            "{size} bytes or more, over the limit of {limit} bytes (raise it with --snapshot-limit)"
-        ),
-    };
-    if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .lock()
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(read_error)?;
-        if bytes.len() as u64 > limit {
-            return Err(too_big(bytes.len() as u64));
-        }
-        return parse(path, &bytes);
-    }
     let fd = rustix::fs::open(
         path,
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
@@ -64,7 +60,52 @@ pub fn load(path: &Path, limit: u64) -> Result<Snapshot, Error> {
     if size > limit {
         return Err(too_big(size));
     }
-    let mut file = File::from(fd);
+    Ok(Input::File(File::from(fd)))
+}
+
+/// Reads all of an input, at most `limit` bytes.
+pub(crate) fn read_all(
+    path: &Path,
+    input: Input,
+    limit: u64,
+    too_big: impl Fn(u64) -> Error,
+) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    let read = match input {
+        Input::Stdin => std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes),
+        Input::File(file) => (&file)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes),
+    };
+    read.map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Reads a snapshot written by `stuckconn record`; `-` is standard input.
+pub fn load(path: &Path, limit: u64) -> Result<Snapshot, Error> {
+    let read_error = |source: std::io::Error| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_big = |size: u64| Error::Snapshot {
+        path: path.to_path_buf(),
+        reason: format!(
+            "{size} bytes or more, over the limit of {limit} bytes (raise it with --snapshot-limit)"
+        ),
+    };
+    let mut file = match open_input(path, limit, too_big)? {
+        Input::Stdin => return parse(path, &read_all(path, Input::Stdin, limit, too_big)?),
+        Input::File(file) => file,
+    };
     let parsed = serde_json::from_reader::<_, Snapshot>(BufReader::with_capacity(
         64 << 10,
         (&file).take(limit),

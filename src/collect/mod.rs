@@ -5,7 +5,7 @@ pub(crate) mod caps;
 pub mod cgroup;
 pub mod containers;
 mod live;
-mod load;
+pub(crate) mod load;
 pub(crate) mod netns;
 pub(crate) mod procnet;
 pub mod procs;

@@ -44,10 +44,9 @@ pub struct HtmlMeta {
     pub source: Option<String>,
 }
 
-/// Whether a character must be shown as an escape: `text::is_unsafe`, and the Arabic letter
-/// mark (a bidi control that `is_unsafe` does not list).
+/// Whether a character must be shown as an escape (`text::is_unsafe`).
 fn shown_escaped(c: char) -> bool {
-    crate::text::is_unsafe(c) || c == '\u{061C}'
+    crate::text::is_unsafe(c)
 }
 
 /// Text for HTML (element content and quoted attribute values alike): markup characters as

@@ -631,4 +631,67 @@ fn a_real_watch_recording_renders_its_growth() {
     assert!(page.contains("<table id=\"groups-table\">"));
     assert!(page.contains("watch.ndjson"));
     assert!(page.contains("<dt>Ended by</dt><dd>count</dd>"));
+    // The first sample carries the past watch could not see, reconstructed from idle times:
+    // drawn dashed before the first sample.
+    assert!(
+        !recording.samples[0].groups[0].past.is_empty(),
+        "the first sample has the reconstructed past"
+    );
+    assert!(page.contains("class=\"past\""), "{page}");
+
+    // The same through the command line: `report --from-watch FILE -o page.html`.
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("watch.ndjson");
+    std::fs::write(&recorded, &out).unwrap();
+    let target = dir.path().join("page.html");
+    let (status, _, err) = run(stuckconn()
+        .args(["report", "--from-watch"])
+        .arg(&recorded)
+        .arg("-o")
+        .arg(&target));
+    assert_eq!(status, 0, "{err}");
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert_self_contained(&written);
+    assert!(written.contains(&html::escape(&sentence)), "{written}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Not a recording: one line, exit 2.
+    let (status, _, err) =
+        run(stuckconn().args(["report", "--from-watch", &fixture("incident.json")]));
+    assert_eq!(status, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// `scan --format html -o FILE`: the page of the incident, private like every report that
+/// carries command lines.
+#[test]
+fn scan_writes_the_html_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("report.html");
+    let (status, _, err) = run(stuckconn()
+        .args([
+            "scan",
+            "--from",
+            &fixture("incident.json"),
+            "--format",
+            "html",
+            "-o",
+        ])
+        .arg(&target));
+    assert_eq!(status, 1, "{err}");
+    let page = std::fs::read_to_string(&target).unwrap();
+    assert_self_contained(&page);
+    assert!(page.contains("a leak of 21 an hour"), "{page}");
+    assert!(
+        page.contains("stuckconn scan --from"),
+        "the command line is in the footer"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }

@@ -932,6 +932,7 @@ fn hostile_text_is_inert_in_every_format_and_error() {
         vec!["scan", "--from", snapshot, "--all", "--color", "always"],
         vec!["scan", "--from", snapshot, "--format", "json", "--all"],
         vec!["scan", "--from", snapshot, "--format", "prometheus"],
+        vec!["scan", "--from", snapshot, "--format", "html", "--all"],
         vec!["check", "--from", snapshot],
         vec!["check", "--from", snapshot, "--per-process"],
     ] {
