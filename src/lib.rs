@@ -9,6 +9,7 @@ pub mod capture;
 pub mod cli;
 pub mod collect;
 pub mod deadline;
+pub mod enrich;
 pub mod error;
 pub mod messages;
 pub mod output;

@@ -4,11 +4,14 @@
 pub mod caps;
 pub mod cgroup;
 mod load;
+pub mod memory;
 pub mod netns;
 pub mod procnet;
 pub mod procs;
 pub mod sockdiag;
+pub mod sockopts;
 pub mod threads;
+pub mod waits;
 
 use crate::error::Error;
 use crate::snapshot::{Collector, Host, Snapshot, TcpState, ThreadEvidence, SNAPSHOT_VERSION};

@@ -17,4 +17,5 @@ mod readme;
 mod replay;
 mod secrets;
 mod terminal;
+mod timeouts;
 mod trust;
