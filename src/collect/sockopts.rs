@@ -31,12 +31,13 @@ pub struct SocketOptions {
     pub send_timeout_ms: Option<u64>,
     /// `SO_KEEPALIVE`.
     pub keepalive: bool,
-    /// `TCP_KEEPIDLE`: idle seconds before the first probe.
-    pub keepidle_secs: u32,
-    /// `TCP_KEEPINTVL`: seconds between unanswered probes.
-    pub keepintvl_secs: u32,
-    /// `TCP_KEEPCNT`: unanswered probes before the kernel drops the connection.
-    pub keepcnt: u32,
+    /// `TCP_KEEPIDLE`: idle seconds before the first probe (read only with keepalive on).
+    pub keepidle_secs: Option<u32>,
+    /// `TCP_KEEPINTVL`: seconds between unanswered probes (only with keepalive on).
+    pub keepintvl_secs: Option<u32>,
+    /// `TCP_KEEPCNT`: unanswered probes before the kernel drops the connection (only with
+    /// keepalive on).
+    pub keepcnt: Option<u32>,
     /// `TCP_USER_TIMEOUT` in ms; `None` when not set (0: the kernel's retry counts apply).
     pub user_timeout_ms: Option<u32>,
 }
@@ -159,42 +160,48 @@ pub fn read_many(pid: u32, fds: &[u32]) -> Vec<(u32, Result<SocketOptions, Unrea
     }
 }
 
-/// The options of a socket this process holds (a duplicate, or one of its own).
+/// The options of a socket this process holds (a duplicate, or one of its own). A TCP option
+/// is read first: on anything but a TCP socket it fails (ENOTSOCK, EOPNOTSUPP, ENOPROTOOPT),
+/// which makes checking the socket's type and family first unnecessary. The keepalive timers
+/// are read only when keepalive is on (4 or 7 getsockopt calls in all).
 pub fn options_of(fd: impl AsFd) -> Result<SocketOptions, Errno> {
     let fd = fd.as_fd();
-    match sockopt::socket_type(fd)? {
-        rustix::net::SocketType::STREAM => {}
-        _ => return Err(Errno::NOTSOCK),
-    }
-    if !matches!(
-        sockopt::socket_domain(fd)?,
-        rustix::net::AddressFamily::INET | rustix::net::AddressFamily::INET6
-    ) {
-        return Err(Errno::NOTSOCK);
-    }
     let ms = |d: Option<std::time::Duration>| {
         d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     };
     let secs = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    let user_timeout_ms = Some(sockopt::tcp_user_timeout(fd)?).filter(|&ms| ms > 0);
+    let keepalive = sockopt::socket_keepalive(fd)?;
+    let (keepidle_secs, keepintvl_secs, keepcnt) = if keepalive {
+        (
+            Some(secs(sockopt::tcp_keepidle(fd)?)),
+            Some(secs(sockopt::tcp_keepintvl(fd)?)),
+            Some(sockopt::tcp_keepcnt(fd)?),
+        )
+    } else {
+        (None, None, None)
+    };
     Ok(SocketOptions {
         receive_timeout_ms: ms(sockopt::socket_timeout(fd, sockopt::Timeout::Recv)?),
         send_timeout_ms: ms(sockopt::socket_timeout(fd, sockopt::Timeout::Send)?),
-        keepalive: sockopt::socket_keepalive(fd)?,
-        keepidle_secs: secs(sockopt::tcp_keepidle(fd)?),
-        keepintvl_secs: secs(sockopt::tcp_keepintvl(fd)?),
-        keepcnt: sockopt::tcp_keepcnt(fd)?,
-        user_timeout_ms: Some(sockopt::tcp_user_timeout(fd)?).filter(|&ms| ms > 0),
+        keepalive,
+        keepidle_secs,
+        keepintvl_secs,
+        keepcnt,
+        user_timeout_ms,
     })
 }
 
 /// Whether a socket received from `pid` would be re-tagged: the cgroup v1 net_cls or net_prio
 /// controller is mounted and `pid` is in another group of it than this process.
 fn would_retag(pid: u32) -> bool {
-    let Ok(cgroups) = std::fs::read_to_string("/proc/cgroups") else {
+    // Controllers are mounted at boot, not while a scan runs: read /proc/cgroups once.
+    static V1: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let v1 = *V1.get_or_init(|| {
         // No /proc/cgroups: no cgroup v1 controllers to worry about.
-        return false;
-    };
-    if !v1_mounted(&cgroups) {
+        std::fs::read_to_string("/proc/cgroups").is_ok_and(|c| v1_mounted(&c))
+    });
+    if !v1 {
         return false;
     }
     let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -252,7 +259,8 @@ mod tests {
         let set = options_of(&client).unwrap();
         assert_eq!(set.receive_timeout_ms, Some(1500));
         assert!(set.keepalive);
-        assert_eq!(set.keepidle_secs, 7);
+        assert_eq!(set.keepidle_secs, Some(7));
+        assert_eq!(plain.keepidle_secs, None, "not read with keepalive off");
         assert_eq!(set.user_timeout_ms, Some(4000));
         // And through pidfd_getfd on our own process (always allowed).
         let through = read(std::process::id(), client.as_raw_fd() as u32).unwrap();
@@ -269,6 +277,11 @@ mod tests {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         assert_eq!(
             read(std::process::id(), udp.as_raw_fd() as u32),
+            Err(Unreadable::NotTcp)
+        );
+        let (unix, _other) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(
+            read(std::process::id(), unix.as_raw_fd() as u32),
             Err(Unreadable::NotTcp)
         );
         // A descriptor number nobody uses.

@@ -354,9 +354,9 @@ pub fn judge(facts: &Facts, limits: &Limits) -> ConnectionTimeouts {
         timer: facts.timer,
         keepalive: d.keepalive,
         keepalive_answered: d.keepalive_answered,
-        keepidle_secs: options.map(|o| o.keepidle_secs),
-        keepintvl_secs: options.map(|o| o.keepintvl_secs),
-        keepcnt: options.map(|o| o.keepcnt),
+        keepidle_secs: options.and_then(|o| o.keepidle_secs),
+        keepintvl_secs: options.and_then(|o| o.keepintvl_secs),
+        keepcnt: options.and_then(|o| o.keepcnt),
         user_timeout_ms: d.user_timeout_ms,
         receive_timeout_ms: options.map(|o| o.receive_timeout_ms.unwrap_or(0)),
         send_timeout_ms: options.map(|o| o.send_timeout_ms.unwrap_or(0)),
@@ -414,7 +414,9 @@ fn derive<'a>(facts: &'a Facts) -> Derived<'a> {
         (Some(TimerKind::Off), None) if facts.state == TcpState::Established => Some(false),
         _ => None,
     };
-    let keepidle_ms = options.map(|o| u64::from(o.keepidle_secs) * 1000);
+    let keepidle_ms = options
+        .and_then(|o| o.keepidle_secs)
+        .map(|k| u64::from(k) * 1000);
     let keepalive_answered = match (keepalive, info, idle_ms) {
         (Some(true), Some(i), Some(idle)) => {
             if probes > 0 {
@@ -642,12 +644,12 @@ fn decide(facts: &Facts, limits: &Limits, d: &Derived) -> End {
             (Some(o), _) if o.user_timeout_ms.is_some_and(|u| u > 0) => {
                 Some(u64::from(o.user_timeout_ms.unwrap_or(0)).saturating_sub(last_ack))
             }
-            (Some(o), Some(t)) if t.kind == TimerKind::Keepalive => Some(
-                u64::from(t.expires_ms)
-                    + u64::from(o.keepcnt.saturating_sub(u32::from(probes)))
-                        * u64::from(o.keepintvl_secs)
-                        * 1000,
-            ),
+            (Some(o), Some(t)) if t.kind == TimerKind::Keepalive => {
+                o.keepcnt.zip(o.keepintvl_secs).map(|(cnt, intvl)| {
+                    u64::from(t.expires_ms)
+                        + u64::from(cnt.saturating_sub(u32::from(probes))) * u64::from(intvl) * 1000
+                })
+            }
             _ => None,
         };
         ends.push(End {
@@ -924,9 +926,9 @@ mod tests {
             receive_timeout_ms: None,
             send_timeout_ms: None,
             keepalive: false,
-            keepidle_secs: 7200,
-            keepintvl_secs: 75,
-            keepcnt: 9,
+            keepidle_secs: None,
+            keepintvl_secs: None,
+            keepcnt: None,
             user_timeout_ms: None,
         }
     }
@@ -1083,8 +1085,8 @@ mod tests {
         let i = info(10_700, 10_700, 620);
         let o = SocketOptions {
             keepalive: true,
-            keepidle_secs: 2,
-            keepintvl_secs: 1,
+            keepidle_secs: Some(2),
+            keepintvl_secs: Some(1),
             ..opts()
         };
         let f = facts(
@@ -1136,6 +1138,9 @@ mod tests {
         let i = info(60_000, 60_000, 60_000);
         let o = SocketOptions {
             keepalive: true,
+            keepidle_secs: Some(7200),
+            keepintvl_secs: Some(75),
+            keepcnt: Some(9),
             ..opts()
         };
         let f = facts(
@@ -1163,9 +1168,9 @@ mod tests {
         };
         let o = SocketOptions {
             keepalive: true,
-            keepidle_secs: 10,
-            keepintvl_secs: 2,
-            keepcnt: 5,
+            keepidle_secs: Some(10),
+            keepintvl_secs: Some(2),
+            keepcnt: Some(5),
             ..opts()
         };
         let f = facts(
