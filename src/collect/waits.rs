@@ -13,8 +13,9 @@
 //!   `do_signal_stop` and state `T`. Once continued, a `poll` resumes as `restart_syscall`
 //!   (x86_64 219, aarch64 128): the registers, so the arguments shown, are still the original
 //!   `poll`'s; the kernel's note of the time left is not visible. Its wchan
-//!   (`poll_schedule_timeout`) says that it is a poll again. `read`, `ppoll` and `select`
-//!   resume as themselves; `epoll_wait` returns EINTR to the program.
+//!   (`poll_schedule_timeout`) says that it is a poll again. `read` resumes as itself
+//!   (measured); by fs/select.c, `ppoll` and `select` resume as themselves with the time left
+//!   written back, and `epoll_wait` returns EINTR to the program (signal(7)).
 //! - libcurl polls with a 1000 ms timeout in a loop, Python's `settimeout` becomes a `poll`
 //!   with that timeout: a short timeout on a thread idle far longer is a loop, which
 //!   `enrich::timeouts` judges, not this module.

@@ -109,6 +109,22 @@ impl KernelTimer {
     }
 }
 
+/// The timer of one line of /proc/net/tcp{,6} (the collector without sock_diag): `tr` and
+/// `tm->when` (clock ticks, `ticks_per_sec` a second: USER_HZ, 100), `retrnsmt` (retransmits)
+/// and `timeout` (the kernel's `icsk_probes_out`), with the socket's inode.
+pub fn timer_from_proc_net(line: &str, ticks_per_sec: u64) -> Option<(u64, KernelTimer)> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let (tr, when) = f.get(5)?.split_once(':')?;
+    let tr = u8::from_str_radix(tr, 16).ok()?;
+    let ticks = u64::from_str_radix(when, 16).ok()?;
+    let retransmits = u8::try_from(u64::from_str_radix(f.get(6)?, 16).ok()?).unwrap_or(u8::MAX);
+    let probes = u8::try_from(f.get(8)?.parse::<u64>().ok()?).unwrap_or(u8::MAX);
+    let inode = f.get(9)?.parse().ok()?;
+    let ms = u32::try_from(ticks.saturating_mul(1000) / ticks_per_sec.max(1)).unwrap_or(u32::MAX);
+    let count = if tr == 1 { retransmits } else { probes };
+    Some((inode, KernelTimer::from_raw(tr, ms, count)?))
+}
+
 /// The host's TCP limits (per network namespace; read in the tool's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -1251,6 +1267,37 @@ mod tests {
             ..f
         };
         assert_eq!(judge(&f, &Limits::default()).verdict, Verdict::Kernel);
+    }
+
+    #[test]
+    fn timers_from_proc_net() {
+        // A keepalive client and its listener, as measured (USER_HZ 100).
+        let ka = "   2: 0100007F:97B2 0100007F:96F7 01 00000000:00000000 02:00000033 00000000     0        0 3336896 2 00000000bed91a1f 20 0 0 11 -1";
+        let (inode, t) = timer_from_proc_net(ka, 100).unwrap();
+        assert_eq!(inode, 3336896);
+        assert_eq!(
+            t,
+            KernelTimer {
+                kind: TimerKind::Keepalive,
+                expires_ms: 510,
+                retrans: 0
+            }
+        );
+        let none = "   1: 0100007F:96F7 0100007F:97B2 01 00000000:00000000 00:00000000 00000000     0        0 3336841 1 00000000b7cea793 20 4 30 10 -1";
+        assert_eq!(
+            timer_from_proc_net(none, 100).unwrap().1.kind,
+            TimerKind::Off
+        );
+        let retrans = "   3: 0100007F:97B2 0100007F:96F7 01 00000010:00000000 01:0000002A 00000003     0        0 3336897 2 00000000bed91a1f 20 0 0 11 -1";
+        let (_, t) = timer_from_proc_net(retrans, 100).unwrap();
+        assert_eq!(
+            (t.kind, t.expires_ms, t.retrans),
+            (TimerKind::Retransmit, 420, 3)
+        );
+        assert_eq!(
+            timer_from_proc_net("  sl  local_address rem_address   st", 100),
+            None
+        );
     }
 
     #[test]
