@@ -6,11 +6,14 @@ pub mod cgroup;
 pub mod containers;
 mod live;
 pub(crate) mod load;
+pub mod memory;
 pub(crate) mod netns;
 pub(crate) mod procnet;
 pub mod procs;
 pub mod sockdiag;
+pub mod sockopts;
 pub mod threads;
+pub mod waits;
 
 pub(crate) use live::live;
 pub(crate) use load::select_namespaces;

@@ -83,7 +83,7 @@ pub(crate) fn with_retry(
 }
 
 /// Opens the netlink socket. Failing here means sock_diag is unavailable.
-pub(crate) fn open() -> std::io::Result<Socket> {
+pub fn open() -> std::io::Result<Socket> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;

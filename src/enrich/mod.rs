@@ -4,11 +4,19 @@
 //! - `names`: reverse DNS of remotes and clients (and names a snapshot recorded);
 //! - `history`: each problem finding's timeline, from its idle times (pure);
 //! - `wire`: `--capture` and `--confirm` verdicts;
+//! - `timeouts`: why a stuck connection never ends, or when it will (verdicts from the
+//!   kernel's timers, tcp_info, socket options and the blocked call's own timeout);
+//! - `impact`: what the holders cost in memory and swap;
+//! - `hints`: the runtime that made the call and the fix for the finding's kind (one table
+//!   of knowledge, each entry with its source);
 //! - `finish`: the words, last.
 
 mod finish;
+pub mod hints;
 pub(crate) mod history;
+pub mod impact;
 pub(crate) mod names;
+pub mod timeouts;
 pub(crate) mod wire;
 
 pub(crate) use finish::finish;

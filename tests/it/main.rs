@@ -21,4 +21,5 @@ mod readme;
 mod replay;
 mod secrets;
 mod terminal;
+mod timeouts;
 mod trust;
