@@ -250,9 +250,11 @@ mod tests {
             blocked_threads: vec![],
             capture: None,
             confirm: None,
+            timeouts: None,
             cookie: None,
             inode: 1,
             uid: 0,
+            index: 0,
         }
     }
 
