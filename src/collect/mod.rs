@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod fdwalk;
 mod load;
 pub mod netns;
 pub mod procnet;

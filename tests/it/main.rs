@@ -7,6 +7,7 @@ mod analysis;
 mod capture;
 mod dns;
 mod faults;
+mod fdwalk;
 mod live;
 mod man;
 mod monitor;
