@@ -88,7 +88,7 @@ fn main() {
                 let mut pass = procs::PassStats::default();
                 let (t, cpu) = (Instant::now(), cpu_secs());
                 if which == 0 {
-                    procs::attribute(&mut copy, &mut pass, &deadline);
+                    procs::attribute_with_procfs(&mut copy, &mut pass, &deadline);
                 } else {
                     fdwalk::attribute(&mut copy, &mut pass, &deadline);
                 }
@@ -118,7 +118,7 @@ fn main() {
             fds.assign(&mut connections)
         }
         "procfs" => (
-            procs::attribute(&mut connections, &mut pass, &deadline),
+            procs::attribute_with_procfs(&mut connections, &mut pass, &deadline),
             fdwalk::Counts::default(),
         ),
         _ => fdwalk::attribute_counted(&mut connections, &mut pass, &deadline),

@@ -1,5 +1,5 @@
 //! The fast fd walk (`collect::fdwalk`) against the procfs walk it replaces
-//! (`collect::procs::attribute`): the same owners for every socket of a bed full of processes
+//! (`collect::procs::attribute_with_procfs`): the same owners for every socket of a bed full of processes
 //! and sockets, shared sockets included; processes that vanish mid-walk are counted, never a
 //! panic.
 
@@ -60,7 +60,7 @@ fn the_fast_walk_finds_what_the_procfs_walk_finds() {
     let mut fast = dumped;
     let mut slow_stats = procs::PassStats::default();
     let mut fast_stats = procs::PassStats::default();
-    let slow_holders = procs::attribute(&mut slow, &mut slow_stats, &Deadline::none());
+    let slow_holders = procs::attribute_with_procfs(&mut slow, &mut slow_stats, &Deadline::none());
     let (fast_holders, counts) =
         fdwalk::attribute_counted(&mut fast, &mut fast_stats, &Deadline::none());
 
