@@ -26,6 +26,8 @@ SERIES = [
     ("stuckconn", "nothing_flagged", "stuckconn scan, nothing flagged", "#e67e22", "6 3"),
     ("ss", "tanpi", "ss -tanpi", "#2c3e8f", ""),
     ("ss", "tan", "ss -tan (the dump alone)", "#7f8c8d", "2 3"),
+    ("baseline", "all_flagged", "before (BASELINE), all flagged", "#e8a49c", "1 3"),
+    ("baseline", "nothing_flagged", "before (BASELINE), nothing flagged", "#f5c28f", "1 3"),
 ]
 PHASE_NAMES = [
     ("namespaces", "namespaces", "#bdc3c7"),
@@ -57,11 +59,11 @@ def read_phases(path):
         return {}
     by_size = {}
     for p in lines:
-        if p.get("min_idle") != 0:
+        if p.get("min_idle") != 0 or p.get("walk", "fdwalk") != "fdwalk":
             continue
         by_size.setdefault(p["conns"], []).append(p)
     return {
-        conns: {name: statistics.median(p[name] for p in runs) for name, _, _ in PHASE_NAMES}
+        conns: {name: statistics.median(p["cpu_" + name] for p in runs) for name, _, _ in PHASE_NAMES}
         for conns, runs in by_size.items()
     }
 
@@ -182,12 +184,12 @@ def main():
             if (tool, mode) in data:
                 p.line([(v[0], v[col]) for v in data[(tool, mode)]], colour, dash)
 
-    # Legend, under the first row.
+    # The breakdown, right of the peak RSS panel.
     lx, ly = lefts[1], top + ph + 110
-    out.append(f'<text x="{lx}" y="{ly - 12}" class="title" text-anchor="start">where stuckconn\'s time goes (all flagged)</text>')
+    out.append(f'<text x="{lx + pw / 2}" y="{ly - 12}" class="title">where stuckconn\'s time goes (all flagged)</text>')
     if phases:
         sizes = sorted(phases)
-        bw = min(70, (pw - 20) // max(len(sizes), 1) - 20)
+        bw = min(50, (pw - 140) // max(len(sizes), 1) - 20)
         # Shares of the total, one stacked bar per size, with the total written above.
         for i, c in enumerate(sizes):
             total = sum(phases[c][n] for n, _, _ in PHASE_NAMES)
@@ -198,22 +200,23 @@ def main():
                 yy -= hh
                 out.append(f'<rect x="{bx}" y="{yy:.1f}" width="{bw}" height="{hh:.1f}" fill="{colour}"/>')
             out.append(f'<text x="{bx + bw / 2}" y="{ly + ph + 16}" class="xtick">{fmt(c)}</text>')
-            out.append(f'<text x="{bx + bw / 2}" y="{ly - 0}" class="xtick">{total * 1000:.0f} ms</text>')
-        out.append(f'<text x="{lx + pw / 2 - 40}" y="{ly + ph + 34}" class="label">connections (share of each step in the total)</text>')
+            out.append(f'<text x="{bx + bw / 2}" y="{ly + ph + 30}" class="xtick">{total * 1000:.0f} ms</text>')
+        out.append(f'<text x="{lx + pw / 2 - 40}" y="{ly + ph + 48}" class="label">connections; the share of each step in the CPU-time total</text>')
         for j, (_, label, colour) in enumerate(PHASE_NAMES):
             yy = ly + 10 + j * 18
             out.append(f'<rect x="{lx + pw - 110}" y="{yy}" width="12" height="12" fill="{colour}"/>')
             out.append(f'<text x="{lx + pw - 94}" y="{yy + 10}">{escape(label)}</text>')
 
     ly2 = top + 2 * ph + 190
-    for j, (tool, mode, label, colour, dash) in enumerate(SERIES):
+    shown = [s for s in SERIES if (s[0], s[1]) in data]
+    for j, (tool, mode, label, colour, dash) in enumerate(shown):
         x = 90 + (j % 2) * 470
         y = ly2 + (j // 2) * 20
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<line x1="{x}" x2="{x + 30}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2"{dash_attr}/>')
         out.append(f'<text x="{x + 38}" y="{y + 4}">{escape(label)}</text>')
     out.append(
-        f'<text x="90" y="{ly2 + 44}" class="note">dotted grey: slope 1 (cost proportional to the '
+        f'<text x="90" y="{ly2 + 20 * ((len(shown) + 1) // 2) + 8}" class="note">dotted grey: slope 1 (cost proportional to the '
         "connections) through stuckconn's first point; log-log axes</text>"
     )
     out.append("</svg>")

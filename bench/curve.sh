@@ -5,6 +5,8 @@
 # examples/phases.rs), then drawn by bench/chart.py as bench/results/curve.svg.
 #
 #   bench/curve.sh [RUNS=5] [SIZES="1000 10000 100000 250000"]
+#   BASELINE=/path/to/an/older/stuckconn bench/curve.sh ...   also measures that binary (rows
+#                                          `baseline`), in the same runs: before and after
 #
 # Each size gets a network namespace of its own (deleted afterwards: no TIME-WAIT sockets of
 # one size linger into the next), with sinks and `hold` clients of examples/testbed.rs in it:
@@ -22,7 +24,8 @@
 # measured once. A sink takes at most (open-files limit - 100) connections and 28,000 (the
 # ephemeral ports towards one port): more connections take more sinks.
 #
-# Needs: root, ip, nsenter, ss (iproute2), GNU time, python3 (for the chart).
+# Needs: root, ip, nsenter, ss (iproute2), python3 (bench/chart.py draws the chart). Each run is
+# timed by examples/measure.rs from its rusage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -32,17 +35,17 @@ mkdir -p "$OUT"
 for tool in ip nsenter ss python3; do
     command -v "$tool" >/dev/null || { echo "curve: needs $tool" >&2; exit 2; }
 done
-[ -x /usr/bin/time ] || { echo "curve: needs GNU time (apt-get install time)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "curve: needs root (network namespaces, every process's fds)" >&2; exit 2; }
 
 ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
 PER_SINK=$((NOFILE - 100))
 [ "$PER_SINK" -gt 28000 ] && PER_SINK=28000
-cargo build --release --quiet --bin stuckconn --example testbed --example phases
+cargo build --release --quiet --bin stuckconn --example testbed --example phases --example measure
 BIN=$PWD/target/release/stuckconn
 TESTBED=$PWD/target/release/examples/testbed
 PHASES=$PWD/target/release/examples/phases
+MEASURE=$PWD/target/release/examples/measure
 
 NS=""
 pids=()
@@ -108,6 +111,7 @@ for CONNS in $SIZES; do
 
     declare -A wall=() cpu=() rss=() runs=()
     modes=(ss:tan ss:tanpi stuckconn:nothing_flagged stuckconn:all_flagged)
+    [ -n "${BASELINE:-}" ] && modes+=(baseline:nothing_flagged baseline:all_flagged)
     for _ in $(seq "$RUNS"); do
         for m in "${modes[@]}"; do
             # A slow ss -tanpi is measured once.
@@ -120,11 +124,12 @@ for CONNS in $SIZES; do
                 ss:tanpi) cmd=(ss -tanpi) ;;
                 stuckconn:nothing_flagged) cmd=("$BIN" scan --format json --netns self --min-idle 1h) ;;
                 stuckconn:all_flagged) cmd=("$BIN" scan --format json --netns self --min-idle 0s) ;;
+                baseline:nothing_flagged) cmd=("$BASELINE" scan --format json --netns self --min-idle 1h) ;;
+                baseline:all_flagged) cmd=("$BASELINE" scan --format json --netns self --min-idle 0s) ;;
             esac
-            /usr/bin/time -f "%e %U %S %M" -o /tmp/curve.$$.time "${IN[@]}" "${cmd[@]}" >/dev/null 2>&1 || true
-            read -r e u s m_kib < <(tail -n 1 /tmp/curve.$$.time)
+            read -r e u s m_kib < <("$MEASURE" "${IN[@]}" "${cmd[@]}")
             wall[$m]="${wall[$m]:-} $e"
-            cpu[$m]="${cpu[$m]:-} $(echo "$u + $s" | bc -l)"
+            cpu[$m]="${cpu[$m]:-} $(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.4f", u + s}')"
             rss[$m]="${rss[$m]:-} $m_kib"
             runs[$m]=$(( ${runs[$m]:-0} + 1 ))
         done
@@ -136,17 +141,19 @@ for CONNS in $SIZES; do
             "${runs[$m]}" "$(echo "${wall[$m]}" | med)" "$(echo "${cpu[$m]}" | med)" \
             "$(echo "${rss[$m]}" | med)" "$load" >>"$CSV"
     done
-    # Where the time goes (the same steps as a scan; one line per run and mode).
+    # Where the time goes (the same steps as a scan; one line per run, mode and walk: fdwalk,
+    # and the procfs walk it replaced).
     for _ in $(seq "$RUNS"); do
         for idle in 3600 0; do
-            "${IN[@]}" "$PHASES" --netns self --min-idle "$idle" |
-                sed "s/^{/{\"conns\":$CONNS,\"procs\":$PROCS,\"min_idle\":$idle,/" >>"$OUT/phases.jsonl"
+            for walk in fdwalk procfs; do
+                "${IN[@]}" "$PHASES" --netns self --min-idle "$idle" --walk "$walk" |
+                    sed "s/^{/{\"conns\":$CONNS,\"procs\":$PROCS,\"min_idle\":$idle,/" >>"$OUT/phases.jsonl"
+            done
         done
     done
-    tail -n 4 "$CSV" >&2
+    tail -n "${#modes[@]}" "$CSV" >&2
     unset wall cpu rss runs
     cleanup
 done
-rm -f /tmp/curve.$$.time
 python3 bench/chart.py "$CSV" "$OUT/phases.jsonl" "$OUT/curve.svg"
 echo "curve: wrote $CSV, $OUT/phases.jsonl and $OUT/curve.svg" >&2
