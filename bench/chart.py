@@ -79,7 +79,8 @@ class Panel:
 
     def __init__(self, out, x, y, w, h, xs, ys, title, unit):
         self.out, self.x, self.y, self.w, self.h = out, x, y, w, h
-        self.x0, self.x1 = decades(xs)
+        self.x0 = decades(xs)[0]
+        self.x1 = math.log10(max(xs))
         self.y0, self.y1 = decades(ys)
         out.append(f'<text x="{x + w / 2}" y="{y - 12}" class="title">{escape(title)}</text>')
         out.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" class="frame"/>')
@@ -91,8 +92,9 @@ class Panel:
                 py = self.py(v)
                 cls = "grid" if m == 1 else "subgrid"
                 out.append(f'<line x1="{x}" x2="{x + w}" y1="{py:.1f}" y2="{py:.1f}" class="{cls}"/>')
-                out.append(f'<text x="{x - 5}" y="{py + 4:.1f}" class="ytick">{fmt(v)}</text>')
-        for e in range(int(self.x0), int(self.x1) + 1):
+                if m == 1 or self.y1 - self.y0 <= 3:
+                    out.append(f'<text x="{x - 5}" y="{py + 4:.1f}" class="ytick">{fmt(v)}</text>')
+        for e in range(int(self.x0), math.floor(self.x1) + 1):
             v = 10.0**e
             px = self.px(v)
             out.append(f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{y}" y2="{y + h}" class="grid"/>')
@@ -175,7 +177,7 @@ def main():
     spots = [(lefts[0], top), (lefts[1], top), (lefts[0], top + ph + 110)]
     for (title, unit, col), (x, y) in zip(panels, spots):
         ys = [v[col] for series in data.values() for v in series]
-        xs = conns + [c * 1.5 for c in conns[-1:]]
+        xs = conns + [c * 1.6 for c in conns[-1:]]
         p = Panel(out, x, y, pw, ph, xs, ys, title, unit)
         ref = data.get(("stuckconn", "all_flagged"))
         if ref and col != 3:

@@ -65,7 +65,8 @@ CSV=$OUT/curve.csv
 {
     echo "# machine: $MACHINE"
     echo "# date: $DATE"
-    echo "# stuckconn: $(git describe --always --dirty 2>/dev/null || echo unknown); runs: $RUNS; open-files limit $NOFILE"
+    changed=$(git diff --quiet HEAD -- src examples Cargo.toml Cargo.lock 2>/dev/null || echo " with uncommitted changes")
+    echo "# stuckconn: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$changed${BASELINE:+; baseline: $BASELINE}; runs: $RUNS; open-files limit $NOFILE"
     echo "tool,mode,conns,sockets,procs,runs,wall_s,cpu_s,peak_kib,load1"
 } >"$CSV"
 : >"$OUT/phases.jsonl"
