@@ -18,6 +18,10 @@ fn main() {
         std::process::exit(2);
     };
     let start = Instant::now();
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped by wait4 below, which gives its rusage"
+    )]
     let child = Command::new(program)
         .args(rest)
         .stdin(Stdio::null())
