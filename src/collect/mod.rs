@@ -4,10 +4,11 @@
 pub(crate) mod caps;
 pub mod cgroup;
 pub mod containers;
+pub mod fdwalk;
 mod live;
 pub(crate) mod load;
 pub mod memory;
-pub(crate) mod netns;
+pub mod netns;
 mod probe;
 pub(crate) mod procnet;
 pub mod procs;

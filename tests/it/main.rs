@@ -8,6 +8,7 @@ mod capture;
 mod containers;
 mod dns;
 mod faults;
+mod fdwalk;
 mod fleet;
 mod golden;
 mod html;
