@@ -3,6 +3,7 @@
 //! What the commands share is here: flags turned into options, the pipeline up to a
 //! finished report, standard output and files, warnings.
 
+mod abort;
 mod check;
 mod record;
 mod scan;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Record(args)) => record::run(&args).map(ExitCode::code),
         Some(Command::Watch(args)) => watch::run(&args).map(ExitCode::code),
         Some(Command::Check(args)) => Ok(check::run(&args).code()),
+        Some(Command::Abort(args)) => abort::run(&args),
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod caps;
 pub mod cgroup;
 pub mod containers;
+pub mod destroy;
 mod live;
 mod load;
 pub(crate) mod netns;
