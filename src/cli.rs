@@ -58,6 +58,9 @@ pub enum Command {
     /// A monitoring plugin (Nagios/Icinga): one status line with perfdata; exit 0 OK,
     /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN
     Check(CheckArgs),
+    /// Abort the stuck connections a scan finds (SOCK_DESTROY, by socket cookie), so that each
+    /// blocked call fails at once: a plan first, then a confirmation or --yes
+    Abort(AbortArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,6 +331,44 @@ pub struct ReportArgs {
 pub(crate) enum ReportFormat {
     /// One self-contained HTML page (no scripts, no external assets)
     Html,
+}
+
+/// `abort`: which stuck connections to destroy, and how to confirm it.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Exit status: 0 every selected connection was aborted or was already \
+gone (or none was selected), 1 some could not be aborted, 2 error, refused or not confirmed."
+)]
+pub struct AbortArgs {
+    /// Only connections of this kind (repeatable; default: every problem kind). Never an
+    /// active connection, an idle keep-alive pool or a listening socket
+    #[arg(long = "kind", value_name = "KIND", value_parser = clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(["hung_call", "close_wait", "stalled_send", "syn_sent"]),
+        |k| crate::report::Kind::ALL.into_iter().find(|kind| kind.key() == k).unwrap_or(crate::report::Kind::HungCall),
+    ))]
+    pub(crate) kind: Vec<crate::report::Kind>,
+
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+
+    /// Show the plan and change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Abort without asking (needed when standard input is not a terminal)
+    #[arg(short, long, conflicts_with = "dry_run")]
+    pub(crate) yes: bool,
+
+    /// Output format: the plan and results as a table, or one JSON document (schema/abort.schema.json)
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(["table", "json"]),
+        |f| if f == "json" { Format::Json } else { Format::Table },
+    ))]
+    pub(crate) format: Format,
+
+    /// When to colour the table
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub(crate) color: ColorChoice,
 }
 
 /// The longest duration any flag takes. Longer ones would overflow clocks, and mean nothing

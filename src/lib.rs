@@ -6,6 +6,7 @@
 //! prometheus, nagios, ndjson, watch) -> `output`. `cmd` composes these steps into the
 //! commands; ARCHITECTURE.md is the map.
 
+pub mod abort;
 pub mod analyze;
 pub mod capture;
 pub mod cli;

@@ -3,6 +3,7 @@
 //! What the commands share is here: flags turned into options, the pipeline up to a
 //! finished report, standard output and files, warnings.
 
+mod abort;
 mod check;
 mod record;
 mod report;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Watch(args)) => watch::run(&args).map(ExitCode::code),
         Some(Command::Check(args)) => Ok(check::run(&args).code()),
         Some(Command::Report(args)) => report::run(&args).map(ExitCode::code),
+        Some(Command::Abort(args)) => abort::run(&args),
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod caps;
 pub mod cgroup;
 pub mod containers;
+pub mod destroy;
 pub mod fdwalk;
 mod live;
 pub(crate) mod load;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod abort;
 mod analysis;
 mod capture;
 mod containers;
