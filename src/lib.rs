@@ -20,5 +20,6 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub(crate) mod serve;
 pub mod snapshot;
 pub mod text;

@@ -4,8 +4,10 @@
 //! finished report, standard output and files, warnings.
 
 mod check;
+mod completions;
 mod record;
 mod scan;
+mod serve;
 mod watch;
 
 use crate::analyze::{AnalysisOptions, Filter};
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Record(args)) => record::run(&args).map(ExitCode::code),
         Some(Command::Watch(args)) => watch::run(&args).map(ExitCode::code),
         Some(Command::Check(args)) => Ok(check::run(&args).code()),
+        Some(Command::Serve(args)) => serve::run(&args).map(ExitCode::code),
+        Some(Command::Completions(args)) => completions::run(&args).map(ExitCode::code),
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 mod analysis;
 mod capture;
+mod completions;
 mod containers;
 mod dns;
 mod faults;
@@ -20,5 +21,6 @@ mod properties;
 mod readme;
 mod replay;
 mod secrets;
+mod serve;
 mod terminal;
 mod trust;
