@@ -97,13 +97,20 @@ impl Serve {
         let started = Instant::now();
         // SAFETY: kill(2) on the pid of our own child, not yet reaped.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        while started.elapsed() < Duration::from_secs(5) {
+        (self.wait(Duration::from_secs(5)), started.elapsed())
+    }
+
+    /// Waits at most `limit` for the process to exit: its exit status (None: it has not
+    /// exited, or a signal killed it).
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), started.elapsed());
+                return status.code();
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        (None, started.elapsed())
+        None
     }
 }
 
