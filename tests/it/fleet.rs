@@ -725,7 +725,7 @@ fn systemd_units_are_sandboxed() {
 /// A scan with exactly the exporter unit's capabilities, as an unprivileged user with no new
 /// privileges (what DynamicUser= and the unit give it), from the host's network namespace:
 /// it enters the test's namespace (CAP_SYS_ADMIN), ties the hung call to its process and
-/// finds the blocked thread (CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE).
+/// finds the blocked thread (CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE). `serve` needs nothing more.
 #[test]
 fn the_exporter_units_capabilities_are_enough_for_a_full_scan() {
     let Some(bed) = Bed::new("fleet-caps", &[]) else {
@@ -772,6 +772,35 @@ fn the_exporter_units_capabilities_are_enough_for_a_full_scan() {
     assert_eq!(finding["threads_blocked"], 1, "{report:#}");
     let warnings = report["warnings"].to_string();
     assert!(!warnings.contains("CAP_"), "nothing is missing: {warnings}");
+
+    // The exporter, as the unit runs it: the same capabilities are enough to listen (on a
+    // port above 1023) and serve the hung call with its process and blocked thread.
+    let mut cmd = Command::new("setpriv");
+    cmd.env_remove("NO_COLOR")
+        .env_remove("STUCKCONN_PROC_NET")
+        .arg("--no-new-privs")
+        .args(Nobody::setpriv_args(&caps))
+        .arg(nobody.binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--netns", bed.name()])
+        .args([
+            "--no-dns",
+            "--min-idle",
+            "1s",
+            "--port",
+            &port,
+            "--timeout",
+            "20s",
+        ]);
+    let serve = crate::serve::Serve::spawn(cmd);
+    let text = serve.metrics();
+    assert!(
+        text.contains("stuckconn_stuck_connections{kind=\"hung_call\",process=\"testbed\"")
+            && text.contains("stuckconn_threads_blocked 1.0")
+            && text.contains("stuckconn_warnings 0.0")
+            && text.contains("stuckconn_up 1.0"),
+        "{text}\n{}",
+        serve.log()
+    );
 }
 
 /// The syscall names of systemd's filter expression (groups expanded), as systemd-analyze
