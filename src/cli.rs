@@ -61,6 +61,11 @@ pub enum Command {
     /// Abort the stuck connections a scan finds (SOCK_DESTROY, by socket cookie), so that each
     /// blocked call fails at once: a plan first, then a confirmation or --yes
     Abort(AbortArgs),
+    /// A Prometheus exporter: GET /metrics runs a scan (one at a time, shared by concurrent
+    /// scrapes) and answers its metrics
+    Serve(ServeArgs),
+    /// Print the completion script for bash, zsh or fish to standard output
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -235,6 +240,50 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub(crate) dns: DnsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("timeout", |a| a
+        .default_value("8s")
+        .help("Bound each scan: when this passes, what was collected so far is served, marked \
+               partial (stuckconn_scan_partial 1). Keep it below the scrape timeout \
+               (Prometheus: 10s by default)")),
+    // Metrics never carry command lines: there is nothing to redact.
+    mut_arg("no_redact", |a| a.hide(true)),
+)]
+pub struct ServeArgs {
+    /// Listen on this address and port. The default answers only this host; another address
+    /// exposes the metrics (process names, remote endpoints) to whoever reaches it: use TLS
+    /// and a firewall
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9983")]
+    pub(crate) listen: SocketAddr,
+
+    /// Serve the last scan again to scrapes that come within this long of it, instead of
+    /// scanning again (scrapes that come during a scan always share it)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub(crate) min_interval: Duration,
+
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+
+    #[command(flatten)]
+    pub(crate) dns: DnsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// Proof on the wire that stuck flows are idle.

@@ -21,5 +21,6 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub(crate) mod serve;
 pub mod snapshot;
 pub mod text;

@@ -5,9 +5,11 @@
 
 mod abort;
 mod check;
+mod completions;
 mod record;
 mod report;
 mod scan;
+mod serve;
 mod watch;
 
 use crate::analyze::{AnalysisOptions, Filter};
@@ -34,6 +36,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Check(args)) => Ok(check::run(&args).code()),
         Some(Command::Report(args)) => report::run(&args).map(ExitCode::code),
         Some(Command::Abort(args)) => abort::run(&args),
+        Some(Command::Serve(args)) => serve::run(&args).map(ExitCode::code),
+        Some(Command::Completions(args)) => completions::run(&args).map(ExitCode::code),
     }
 }
 
