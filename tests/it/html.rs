@@ -254,7 +254,7 @@ fn the_incident_report_is_one_self_contained_page() {
     for part in [
         "apache2 ×111 pids",
         "198.51.100.7 ×111",
-        "no read timeout",
+        "no receive timeout (SO_RCVTIMEO)",
         "apache2.service",
         "sock_diag (netlink), with tcp_info",
         "the snapshot incident.json",
