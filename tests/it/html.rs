@@ -145,7 +145,7 @@ fn the_history_fixture_tells_a_steady_leak_an_accelerating_one_an_event_and_a_st
 }
 
 /// The elements the pages are made of.
-const ELEMENTS: [&str; 39] = [
+const ELEMENTS: [&str; 40] = [
     "!doctype",
     "html",
     "head",
@@ -178,6 +178,7 @@ const ELEMENTS: [&str; 39] = [
     "li",
     "figure",
     "figcaption",
+    "strong",
     "svg",
     "line",
     "text",
