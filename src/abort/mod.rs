@@ -4,9 +4,10 @@
 //! (`schema/abort.schema.json`). `collect::destroy` talks to the kernel, `render::abort`
 //! prints, `cmd::abort` composes them.
 //!
-//! `model.rs` is the JSON, `plan.rs` the selection, `outcome.rs` the results, `syslog.rs`
-//! the log line.
+//! `model.rs` is the JSON, `plan.rs` the selection, `outcome.rs` how each connection ended,
+//! `carry.rs` the decisions while the plan is carried out, `syslog.rs` the log line.
 
+mod carry;
 mod model;
 mod outcome;
 mod plan;
@@ -14,6 +15,7 @@ mod syslog;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use carry::{by_namespace, namespace_failed, triage, Carried, Done};
 pub use model::{AbortReport, Outcome, Planned, Selection, Summary, SCHEMA_VERSION};
 pub use outcome::{before, explain, hopeless, settle, ss_equivalent};
 pub use plan::{covers, select, Selected};

@@ -83,6 +83,24 @@ pub fn explain(err: &std::io::Error) -> String {
     }
 }
 
+/// An error that every request would get, said once for the whole run.
+pub(crate) fn systemic(err: &std::io::Error, p: &Planned) -> Option<String> {
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Some(format!(
+            "this kernel was built without CONFIG_INET_DIAG_DESTROY: no connection can be \
+             aborted from outside its process, and `{}` fails the same way; what is left is \
+             restarting the process that holds them",
+            ss_equivalent(p)
+        )),
+        Some(libc::EPERM) | Some(libc::EACCES) => Some(
+            "the kernel refused: aborting a connection needs CAP_NET_ADMIN in its network \
+             namespace (run as root in the host's user namespace)"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
 /// Whether an error means no request of this run can succeed (the kernel lacks the
 /// feature): the rest are not sent.
 pub fn hopeless(err: &std::io::Error) -> bool {

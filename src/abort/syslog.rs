@@ -1,6 +1,7 @@
 //! The one line each run leaves in the system log: who, what selection, what was done.
 
 use super::{AbortReport, Selection};
+use std::collections::HashMap;
 
 /// Who ran the command, for the system log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +11,35 @@ pub struct Who {
     /// The audit login uid (who logged in, whatever sudo or su did since), when set.
     pub login_uid: Option<u32>,
     pub login_user: Option<String>,
+}
+
+impl Who {
+    /// The real `uid`, the audit login uid as /proc/self/loginuid says it (unset: not a
+    /// number, or 4294967295), and their names from the text of /etc/passwd.
+    pub(crate) fn new(uid: u32, loginuid: Option<&str>, passwd: &str) -> Who {
+        let login_uid = loginuid
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .filter(|&l| l != u32::MAX);
+        let names = parse_passwd(passwd);
+        Who {
+            uid,
+            user: names.get(&uid).cloned(),
+            login_uid,
+            login_user: login_uid.and_then(|l| names.get(&l).cloned()),
+        }
+    }
+}
+
+/// User names by uid from the lines of /etc/passwd.
+pub(crate) fn parse_passwd(text: &str) -> HashMap<u32, String> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let uid = fields.nth(1)?.parse().ok()?;
+            Some((uid, name.to_string()))
+        })
+        .collect()
 }
 
 impl std::fmt::Display for Who {

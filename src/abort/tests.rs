@@ -3,7 +3,7 @@
 use super::*;
 use crate::analyze::{AnalysisOptions, Filter};
 use crate::report::{Kind, Report};
-use crate::snapshot::{Connection, TcpInfo, TcpState};
+use crate::snapshot::{Connection, Netns, TcpInfo, TcpState};
 use jiff::Timestamp;
 use std::path::Path;
 use std::time::Duration;
@@ -262,4 +262,99 @@ fn the_syslog_line_is_rfc3164_with_who_what_and_how_many() {
         ..Selection::default()
     };
     assert!(log_message(&who, &long, &report, "dry run").len() <= 903);
+}
+
+#[test]
+fn each_result_from_the_reading_before_the_answers_and_the_reading_after() {
+    let mut plan = vec![planned(), planned(), planned(), planned()];
+    let cookies = [None, Some(1), Some(2), Some(3)];
+    for (p, cookie) in plan.iter_mut().zip(cookies) {
+        p.cookie = cookie;
+    }
+    // Cookie 1 is not listed any more; 2 and 3 are, unchanged.
+    let listed = |cookie| Connection {
+        cookie: Some(cookie),
+        ..now(TcpState::Established, None)
+    };
+    let t = triage(&plan, &[0, 1, 2, 3], &[listed(2), listed(3)]);
+    assert_eq!(t.go, vec![(2, 2), (3, 3)]);
+    let done = Done {
+        decided: t.decided,
+        sent: vec![(2, Some(Ok(()))), (3, Some(errno(libc::EOPNOTSUPP)))],
+        after: Some([3].into()),
+    };
+    let mut carried = Carried::default();
+    carried.record(&mut plan, done, "--timeout reached");
+    let results: Vec<Option<Outcome>> = plan.iter().map(|p| p.result).collect();
+    use Outcome::*;
+    assert_eq!(
+        results,
+        [Some(Failed), Some(Gone), Some(Aborted), Some(Failed)]
+    );
+    assert!(plan[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("no socket cookie"));
+    let systemic = carried.systemic.unwrap();
+    assert!(systemic.contains("CONFIG_INET_DIAG_DESTROY"), "{systemic}");
+    assert!(systemic.contains(&ss_equivalent(&plan[3])), "{systemic}");
+    assert!(carried.warnings.is_empty());
+
+    // No second reading: the kernel's answers stand, and the run says so once.
+    let mut carried = Carried::default();
+    let done = Done {
+        decided: Vec::new(),
+        sent: vec![(2, Some(Ok(())))],
+        after: None,
+    };
+    carried.record(&mut plan, done, "");
+    assert_eq!(plan[2].result, Some(Aborted));
+    assert_eq!(carried.warnings.len(), 1);
+    assert_eq!(carried.systemic, None);
+
+    // A namespace that could not be entered fails all of its connections.
+    namespace_failed(&mut plan, &[1, 2], &std::io::Error::other("gone"));
+    assert_eq!(plan[1].result, Some(Failed));
+    assert_eq!(
+        plan[2].error.as_deref(),
+        Some("its network namespace could not be entered or read: gone")
+    );
+}
+
+#[test]
+fn the_plan_is_carried_out_namespace_by_namespace() {
+    let netns = |inode, own| {
+        Some(Netns {
+            inode,
+            own,
+            ..Netns::default()
+        })
+    };
+    let mut plan = vec![planned(), planned(), planned(), planned()];
+    plan[0].netns = netns(9, false);
+    plan[1].netns = None;
+    plan[2].netns = netns(5, true);
+    plan[3].netns = netns(9, false);
+    let groups: Vec<(Option<u64>, Vec<usize>)> = by_namespace(&plan).into_iter().collect();
+    assert_eq!(
+        groups,
+        vec![(None, vec![1, 2]), (Some(9), vec![0, 3])],
+        "stuckconn's own namespace is entered by no file"
+    );
+}
+
+#[test]
+fn who_from_the_login_uid_and_passwd_lines() {
+    let passwd =
+        "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    let names = super::syslog::parse_passwd(passwd);
+    assert_eq!(names.get(&0).map(String::as_str), Some("root"));
+    assert_eq!(names.get(&1000).map(String::as_str), Some("alice"));
+    assert_eq!(names.len(), 2);
+    let who = Who::new(0, Some("1000\n"), passwd);
+    assert_eq!(who.to_string(), "uid=0(root) loginuid=1000(alice)");
+    // Unset (4294967295) or unreadable: no login uid.
+    assert_eq!(Who::new(0, Some("4294967295"), passwd).login_uid, None);
+    assert_eq!(Who::new(7, None, "").to_string(), "uid=7");
 }
