@@ -8,7 +8,7 @@ use crate::report::{ConnectionTimeouts, TimeoutVerdict as Verdict, Timeouts};
 /// values are those of that group's longest-waiting connection (the first given, when the
 /// caller passes them oldest first), and `ends_in_secs` is when the last of the group ends.
 /// When the connections disagree, the explanation says how many are judged otherwise.
-pub fn summarize(connections: &[ConnectionTimeouts]) -> Option<Timeouts> {
+pub fn summarize(connections: &[&ConnectionTimeouts]) -> Option<Timeouts> {
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
     for c in connections {
         match counts.iter_mut().find(|(v, _)| *v == c.verdict) {
@@ -19,6 +19,7 @@ pub fn summarize(connections: &[ConnectionTimeouts]) -> Option<Timeouts> {
     let &(verdict, n) = counts.iter().max_by_key(|(v, n)| (*n, *v))?;
     let group: Vec<&ConnectionTimeouts> = connections
         .iter()
+        .copied()
         .filter(|c| c.verdict == verdict)
         .collect();
     let first = group[0];
