@@ -66,6 +66,7 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
         warnings: seen.warnings,
         namespaces: targets.into_iter().map(|t| t.label).collect(),
         names: Default::default(),
+        names_by_netns: Default::default(),
     })
 }
 

@@ -228,6 +228,7 @@ impl Labeler {
             name: self.names.get(&inode).map(|(n, _)| n.clone()),
             container,
             pod_uid,
+            container_names: Default::default(),
             own: inode == self.own,
         }
     }

@@ -34,7 +34,7 @@ pub fn offline(
     now: jiff::Timestamp,
 ) -> Report {
     let mut report = analyze(snapshot, options, source, now);
-    names::apply(&mut report, &snapshot.names);
+    names::apply(&mut report, snapshot);
     history::fill(&mut report);
     finish(&mut report);
     report

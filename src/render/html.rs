@@ -377,9 +377,14 @@ fn processes_list(processes: &[FindingProcess]) -> String {
             ),
         };
         let mut line = format!("{} ({pids}", p.name);
-        for part in [p.unit.as_deref(), p.container.as_deref()]
-            .into_iter()
-            .flatten()
+        let container = p.container_names.label();
+        for part in [
+            p.unit.as_deref(),
+            container.as_deref(),
+            p.container.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = write!(line, ", {part}");
         }
@@ -517,6 +522,7 @@ fn processes_table(report: &Report) -> String {
             let unit = p
                 .unit
                 .clone()
+                .or(p.container_names.label())
                 .or(p.container.clone())
                 .unwrap_or_else(|| "-".to_string());
             let clients: Vec<String> = p

@@ -2,7 +2,7 @@
 //! them, and what is known about them.
 
 use super::{human_duration, Direction, FindingKey, Kind, Severity, WireSummary};
-use crate::snapshot::{Endpoint, HostName, Netns, ThreadEvidence};
+use crate::snapshot::{ContainerNames, Endpoint, HostName, Netns, ThreadEvidence};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -136,6 +136,9 @@ pub struct FindingProcess {
     pub cmdline: Option<String>,
     pub unit: Option<String>,
     pub container: Option<String>,
+    /// What the container runtimes call the container (null when unknown).
+    #[serde(flatten)]
+    pub container_names: ContainerNames,
     /// Every pid of this row that holds one of the connections (holders and co-owners).
     pub pids: Vec<u32>,
     /// Connections counted for these processes (they hold them).
@@ -164,6 +167,9 @@ pub struct ProcessSummary {
     pub name: String,
     pub unit: Option<String>,
     pub container: Option<String>,
+    /// What the container runtimes call the container (null when unknown).
+    #[serde(flatten)]
+    pub container_names: ContainerNames,
     pub pids: Vec<u32>,
     pub hung_call: usize,
     pub stalled_send: usize,

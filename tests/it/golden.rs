@@ -37,6 +37,7 @@ fn snapshot(name: &str) -> stuckconn::snapshot::Snapshot {
             hostname: Some(host.to_string()),
             dns: stuckconn::snapshot::DnsStatus::Ok,
             dns_verified: verified,
+            dns_source: Some("host".to_string()),
         };
         snapshot.names.insert(
             "2001:db8:bad::100".parse().unwrap(),

@@ -14,6 +14,7 @@ mod html;
 mod live;
 mod man;
 mod monitor;
+mod names;
 mod netns;
 mod privileges;
 mod properties;

@@ -1,0 +1,206 @@
+//! Names as people know them, live: a hung call from one test namespace to another over a
+//! veth pair (documentation addresses), the caller's namespace with a resolver of its own (a
+//! real DNS server on 127.0.0.1 inside it, reachable only there, configured in
+//! /etc/netns/NAME/resolv.conf as `ip netns` does): scanned from the host namespace, the
+//! remote is named by that resolver; scanned with the server's namespace too, by that
+//! namespace's name; recorded and replayed with the names and their sources.
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CALLER: &str = "198.51.100.1";
+const SERVER: &str = "198.51.100.2";
+const NAME: &str = "db.internal.example";
+
+/// `/etc/netns/NAME/resolv.conf` naming `nameserver`, removed (with the directories this made)
+/// when dropped.
+struct NetnsResolvConf {
+    dir: PathBuf,
+    made_parent: bool,
+}
+
+impl NetnsResolvConf {
+    fn new(netns: &str, nameserver: &str) -> NetnsResolvConf {
+        let parent = PathBuf::from("/etc/netns");
+        let made_parent = std::fs::create_dir(&parent).is_ok();
+        let dir = parent.join(netns);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(
+            dir.join("resolv.conf"),
+            format!("nameserver {nameserver}\n"),
+        )
+        .unwrap();
+        NetnsResolvConf { dir, made_parent }
+    }
+}
+
+impl Drop for NetnsResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.dir.join("resolv.conf"));
+        let _ = std::fs::remove_dir(&self.dir);
+        if self.made_parent {
+            let _ = std::fs::remove_dir("/etc/netns");
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().expect("ip runs");
+    assert!(status.success(), "ip {args:?} failed");
+}
+
+/// Two beds joined by a veth pair: the caller at 198.51.100.1, the server at 198.51.100.2.
+fn joined() -> Option<(Bed, Bed)> {
+    let caller = Bed::new("names-caller", &[])?;
+    let server = Bed::new("names-server", &[]).unwrap();
+    ip(&[
+        "-n",
+        caller.name(),
+        "link",
+        "add",
+        "va",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "netns",
+        server.name(),
+    ]);
+    for (bed, dev, addr) in [(&caller, "va", CALLER), (&server, "vb", SERVER)] {
+        ip(&[
+            "-n",
+            bed.name(),
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            dev,
+        ]);
+        ip(&["-n", bed.name(), "link", "set", dev, "up"]);
+    }
+    Some((caller, server))
+}
+
+/// The caller's finding: the hung call to the server.
+fn hung_call<'a>(report: &'a Value, caller: &Bed) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["remote"]["ip"] == SERVER && f["netns"]["name"] == caller.name())
+        .unwrap_or_else(|| panic!("no hung call to {SERVER}: {:#}", report["findings"]))
+}
+
+fn scan(netns: &[&str], extra: &[&str]) -> Value {
+    let mut cmd = stuckconn();
+    cmd.args(["scan", "--format", "json", "--min-idle", "2s"]);
+    for ns in netns {
+        cmd.args(["--netns", ns]);
+    }
+    let (status, out, err) = run(cmd.args(extra));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    report
+}
+
+#[test]
+fn a_namespaces_own_resolver_names_its_remotes() {
+    let Some((caller, server)) = joined() else {
+        return;
+    };
+    let _conf = NetnsResolvConf::new(caller.name(), "127.0.0.1");
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records");
+    std::fs::write(
+        &records,
+        format!("PTR {SERVER} {NAME}.\nA {NAME}. {SERVER}\n"),
+    )
+    .unwrap();
+    let _dns = caller.testbed_env(
+        &["dns", records.to_str().unwrap()],
+        &[("TESTBED_PORT", "53")],
+    );
+    let env = [("TESTBED_ADDR", SERVER)];
+    let blackhole = server.testbed_env(&["blackhole"], &env);
+    let hung = caller.testbed_env(&["hung-recv", &blackhole.port().to_string()], &env);
+    std::thread::sleep(Duration::from_millis(2600));
+
+    // From the host namespace: the name only the caller's resolver knows.
+    let started = Instant::now();
+    let report = scan(&[caller.name()], &[]);
+    let wall = started.elapsed();
+    let f = hung_call(&report, &caller);
+    assert_eq!(f["processes"][0]["pids"][0], hung.pid());
+    let remote = &f["remote"];
+    assert_eq!(remote["hostname"], NAME, "{remote:#}");
+    assert_eq!(remote["dns_verified"], true, "forward-confirmed there");
+    let source = format!("netns:{}", caller.name());
+    assert_eq!(remote["dns_source"], source.as_str());
+    let dns_secs = report["timings"]["dns_secs"].as_f64().unwrap();
+    eprintln!("names: the namespace's own resolver took {dns_secs:.4} s (scan {wall:?})");
+
+    let (_, table, _) = run(stuckconn().args([
+        "--netns",
+        caller.name(),
+        "--min-idle",
+        "2s",
+        "--color",
+        "never",
+    ]));
+    assert!(
+        table.contains(&format!("{NAME}  {SERVER}:{}", blackhole.port())),
+        "{table}"
+    );
+
+    // `--dns-server` overrides it: the same server, asked from the host, answers nothing.
+    let report = scan(
+        &[caller.name()],
+        &["--dns-server", "127.0.0.1:9", "--dns-timeout", "300ms"],
+    );
+    let remote = &hung_call(&report, &caller)["remote"];
+    assert_eq!(remote["hostname"], Value::Null, "{remote:#}");
+    assert_eq!(remote["dns_source"], "override");
+
+    // With the server's namespace scanned too, the remote is that namespace, no DNS needed.
+    let report = scan(&[caller.name(), server.name()], &["--no-dns"]);
+    let remote = &hung_call(&report, &caller)["remote"];
+    assert_eq!(remote["hostname"], server.name(), "{remote:#}");
+    assert_eq!(remote["dns_source"], "netns");
+    assert_eq!(remote["dns_verified"], true);
+
+    // Recorded, then replayed without asking anyone: the name and its source.
+    let file = dir.path().join("snap.json");
+    let (status, _, err) = run(stuckconn()
+        .args(["record", "--min-idle", "2s", "--netns", caller.name(), "-o"])
+        .arg(&file));
+    assert_eq!(status, 0, "{err}");
+    let snapshot = json(&std::fs::read_to_string(&file).unwrap());
+    let inode = hung_call(&report, &caller)["netns"]["inode"].to_string();
+    assert_eq!(
+        snapshot["names_by_netns"][&inode][SERVER]["dns_source"],
+        source.as_str(),
+        "{:#}",
+        snapshot["names_by_netns"]
+    );
+    let (_, out, _) = run(stuckconn()
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--no-dns",
+            "--min-idle",
+            "2s",
+            "--from",
+        ])
+        .arg(&file));
+    let replayed = json(&out);
+    assert_matches_schema(&replayed);
+    let remote = &hung_call(&replayed, &caller)["remote"];
+    assert_eq!(remote["hostname"], NAME, "{remote:#}");
+    assert_eq!(remote["dns_source"], source.as_str());
+}
