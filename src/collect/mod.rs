@@ -4,6 +4,7 @@
 pub(crate) mod caps;
 pub mod cgroup;
 pub mod containers;
+mod holders;
 mod live;
 pub(crate) mod load;
 pub mod memory;
