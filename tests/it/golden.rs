@@ -9,7 +9,7 @@ use stuckconn::analyze::track::Tracker;
 use stuckconn::render::{self, Style};
 use stuckconn::report::Report;
 
-const FIXTURES: [&str; 7] = [
+const FIXTURES: [&str; 8] = [
     "incident",
     "mixed",
     "names",
@@ -17,6 +17,7 @@ const FIXTURES: [&str; 7] = [
     "shared",
     "close-wait-server",
     "namespaces",
+    "containers",
 ];
 
 /// When the golden reports were "generated": fixed, so that the output is too.

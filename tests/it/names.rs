@@ -204,3 +204,98 @@ fn a_namespaces_own_resolver_names_its_remotes() {
     assert_eq!(remote["hostname"], NAME, "{remote:#}");
     assert_eq!(remote["dns_source"], source.as_str());
 }
+
+/// The finding in the namespace labelled `label`.
+fn in_netns<'a>(report: &'a Value, container_name: Option<&str>) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["netns"]["container_name"].as_str() == container_name)
+        .unwrap_or_else(|| panic!("no finding in {container_name:?}"))
+}
+
+#[test]
+fn a_replay_shows_holders_and_remotes_by_their_names_and_sources() {
+    let (status, out, err) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--from",
+        &fixture("containers.json"),
+    ]));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+
+    // web-1 hung on db-1: both containers of this host, the remote named without DNS.
+    let web = in_netns(&report, Some("web-1"));
+    assert_eq!(web["netns"]["image"], "nginx:1.27");
+    assert_eq!(
+        web["netns"]["compose"],
+        serde_json::json!({"project": "shop", "service": "web"})
+    );
+    assert_eq!(web["remote"]["hostname"], "db-1");
+    assert_eq!(web["remote"]["dns_source"], "container");
+    assert_eq!(web["processes"][0]["container_name"], "web-1");
+
+    // The pod's remote by the pod's own resolver; the host's, same address, by the host's.
+    let pod = in_netns(&report, Some("app"));
+    assert_eq!(
+        pod["netns"]["pod"],
+        serde_json::json!({"namespace": "shop", "name": "checkout-7d9f"})
+    );
+    assert_eq!(pod["remote"]["hostname"], "payments.shop.example");
+    let source = pod["remote"]["dns_source"].as_str().unwrap();
+    assert!(source.starts_with("container:71c206f4b1ff"), "{source}");
+    let host = in_netns(&report, None);
+    assert_eq!(host["remote"]["ip"], pod["remote"]["ip"]);
+    assert_eq!(host["remote"]["hostname"], "payments-public.example");
+    assert_eq!(host["remote"]["dns_source"], "host");
+    // A name recorded before sources were kept has none.
+    assert_eq!(host["clients"][0]["hostname"], "bot.crawler.example");
+    assert_eq!(host["clients"][0]["dns_source"], Value::Null);
+    let rows = report["processes"].as_array().unwrap();
+    assert!(rows.iter().any(|p| p["name"] == "checkout"
+        && p["pod"]["name"] == "checkout-7d9f"
+        && p["image"] == "registry.example/shop/checkout:2.4"));
+
+    // The table: namespaces and holders by their names.
+    let (_, table, _) = run(stuckconn().args([
+        "--from",
+        &fixture("containers.json"),
+        "--no-dns",
+        "--color",
+        "never",
+    ]));
+    for expected in [
+        " web-1 ",
+        "db-1  198.51.100.20:5432",
+        "nginx ×3 pids in web-1",
+        " shop/checkout-7d9f ",
+        "payments.shop.example  192.0.2.80:443",
+        "payments-public.example  192.0.2.80:443",
+        "In network namespace web-1:",
+    ] {
+        assert!(table.contains(expected), "{expected:?} not in:\n{table}");
+    }
+
+    // One namespace chosen: still named by its own resolver's recorded name.
+    let (_, out, _) = run(stuckconn().args([
+        "scan",
+        "--format",
+        "json",
+        "--no-dns",
+        "--netns",
+        "cni-7c1e0f2a",
+        "--from",
+        &fixture("containers.json"),
+    ]));
+    let report = json(&out);
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["findings"][0]["remote"]["hostname"],
+        "payments.shop.example"
+    );
+}
