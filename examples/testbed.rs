@@ -590,22 +590,15 @@ mod dns {
 //                                request, block in read()
 //   testbed poll-loop PORT MS    send a request, then poll() the socket with MS in a loop (as
 //                                libcurl does with 1000)
-//   testbed fork-share MIB N     touch an anonymous private mapping of MIB MiB, fork N children
-//                                that share it untouched; prints `ready PID PID...`
-//   testbed judge PID FD [INODE] as whoever runs it (root, or nobody through setpriv): the
-//                                socket's sock_diag timer and tcp_info (this namespace), its
-//                                options, the threads' waits, the verdict, the memory and the
-//                                hints, as one JSON line; INODE when /proc/PID/fd is not
-//                                readable
-//   testbed time-readers RUNS PID...  times the readers (options of every socket fd, threads'
-//                                waits, memory, runtime) over these processes, RUNS times
+//   testbed fork-share MIB N [PORT]  touch an anonymous private mapping of MIB MiB, fork N
+//                                children that share it untouched; prints `ready PID PID...`;
+//                                with PORT, every process (the parent too) then sends a request
+//                                to 127.0.0.1:PORT and blocks reading the reply
 mod timeouts_roles {
     use super::{connect, hold, ready, REQUEST};
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
-    use std::time::{Duration, Instant};
-    use stuckconn::collect::{memory, sockopts, waits};
-    use stuckconn::enrich::{hints, timeouts};
+    use std::time::Duration;
 
     pub const ROLES: &[&str] = &[
         "rcvtimeo",
@@ -613,8 +606,6 @@ mod timeouts_roles {
         "keepalive",
         "poll-loop",
         "fork-share",
-        "judge",
-        "time-readers",
     ];
 
     fn num<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
@@ -694,10 +685,21 @@ mod timeouts_roles {
                         *(ptr as *mut u8).add(page) = 1;
                     }
                 }
+                let port: Option<u16> = args.get(3).map(|_| num(args, 3, "PORT"));
+                // A request sent and a reply never read: a hung call of this process.
+                let call = || {
+                    if let Some(port) = port {
+                        let mut s = connect(port);
+                        s.write_all(REQUEST).unwrap();
+                        let mut buf = [0u8; 4096];
+                        let _ = s.read(&mut buf);
+                    }
+                    hold()
+                };
                 let mut children = Vec::new();
                 for _ in 0..n {
-                    // SAFETY: single-threaded here; the child only sets its death signal and
-                    // sleeps, never touching the shared pages.
+                    // SAFETY: single-threaded here; the child only sets its death signal,
+                    // connects and sleeps, never touching the shared pages.
                     match unsafe { libc::fork() } {
                         0 => {
                             unsafe {
@@ -706,7 +708,7 @@ mod timeouts_roles {
                                     libc::_exit(0);
                                 }
                             }
-                            hold()
+                            call()
                         }
                         child if child > 0 => children.push(child.to_string()),
                         _ => panic!("fork failed: {}", std::io::Error::last_os_error()),
@@ -714,183 +716,9 @@ mod timeouts_roles {
                 }
                 println!("ready {}", children.join(" "));
                 std::io::stdout().flush().unwrap();
-                hold()
+                call()
             }
-            "judge" => judge(num(args, 1, "PID"), num(args, 2, "FD"), args.get(3)),
-            "time-readers" => time_readers(num(args, 1, "RUNS"), &args[2..]),
             _ => unreachable!(),
         }
-    }
-
-    /// The socket's header fields and tcp_info from a sock_diag dump of this namespace, found
-    /// by inode: `(state, timer, tcp_info)`.
-    fn sock_diag(inode: u32) -> Option<(u8, timeouts::KernelTimer, stuckconn::snapshot::TcpInfo)> {
-        use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
-        use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
-        use netlink_packet_sock_diag::constants::{AF_INET, IPPROTO_TCP};
-        use netlink_packet_sock_diag::inet::nlas::Nla;
-        use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
-        use netlink_packet_sock_diag::SockDiagMessage;
-        let socket = stuckconn::collect::sockdiag::open().ok()?;
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        let mut packet = NetlinkMessage::new(
-            header,
-            SockDiagMessage::InetRequest(InetRequest {
-                family: AF_INET,
-                protocol: IPPROTO_TCP,
-                extensions: ExtensionFlags::INFO,
-                states: StateFlags::all(),
-                socket_id: SocketId::new_v4(),
-            })
-            .into(),
-        );
-        packet.finalize();
-        let mut buf = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buf[..]);
-        socket.send(&buf, 0).ok()?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let size = socket.recv(&mut &mut buf[..], 0).ok()?;
-            let mut offset = 0;
-            while offset < size {
-                let message =
-                    NetlinkMessage::<SockDiagMessage>::deserialize(&buf[offset..size]).ok()?;
-                let step = (message.header.length as usize + 3) & !3;
-                match message.payload {
-                    NetlinkPayload::Done(_) => return None,
-                    NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r))
-                        if r.header.inode == inode =>
-                    {
-                        let info = r.nlas.iter().find_map(|nla| match nla {
-                            Nla::TcpInfo(raw) => Some(stuckconn::snapshot::TcpInfo::parse(raw)),
-                            _ => None,
-                        })?;
-                        let timer = timeouts::KernelTimer::from_sock_diag(
-                            r.header.timer.as_ref(),
-                            Some(info.probes),
-                        );
-                        return Some((r.header.state, timer, info));
-                    }
-                    _ => {}
-                }
-                if step == 0 {
-                    return None;
-                }
-                offset += step;
-            }
-        }
-    }
-
-    fn socket_inode(pid: u32, fd: u32) -> Option<u32> {
-        let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-        link.to_str()?
-            .strip_prefix("socket:[")?
-            .strip_suffix(']')?
-            .parse()
-            .ok()
-    }
-
-    fn judge(pid: u32, fd: u32, inode: Option<&String>) {
-        let inode = inode
-            .and_then(|i| i.parse().ok())
-            .or_else(|| socket_inode(pid, fd))
-            .expect("the socket's inode (pass INODE when /proc/PID/fd is not readable)");
-        let (state, timer, info) = sock_diag(inode).expect("the socket in this namespace's dump");
-        let options = sockopts::read(pid, fd);
-        let process = waits::examine(pid);
-        let facts = timeouts::Facts {
-            state: stuckconn::snapshot::TcpState::from_kernel(state),
-            timer: Some(timer),
-            tcp_info: Some(&info),
-            options: Some(options.clone()),
-            waiters: timeouts::waiters_of(&process, fd),
-        };
-        let judged = timeouts::judge(&facts, &timeouts::Limits::read_here());
-        let detected = hints::detect(pid);
-        let out = serde_json::json!({
-            "state": facts.state,
-            "tcp_info": {
-                "last_data_sent_ms": info.last_data_sent_ms,
-                "last_data_recv_ms": info.last_data_recv_ms,
-                "last_ack_recv_ms": info.last_ack_recv_ms,
-                "probes": info.probes,
-                "unacked": info.unacked,
-            },
-            "options": options,
-            "calls": process.calls,
-            "resumed": process.resumed,
-            "thread_evidence": process.evidence,
-            "timeouts": judged,
-            "phrase": judged.phrase,
-            "summary": timeouts::summarize(std::slice::from_ref(&judged)),
-            "memory": memory::usage(pid),
-            "runtimes": detected.runtimes,
-            "hints": hints::hints(stuckconn::report::Kind::HungCall, &detected),
-        });
-        println!("{out}");
-    }
-
-    fn socket_fds(pid: u32) -> Vec<u32> {
-        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            return Vec::new();
-        };
-        dir.flatten()
-            .filter_map(|e| {
-                let fd: u32 = e.file_name().to_str()?.parse().ok()?;
-                socket_inode(pid, fd).map(|_| fd)
-            })
-            .collect()
-    }
-
-    /// Times the readers alone: the fds are listed first (the scan's /proc pass has them).
-    fn time_readers(runs: usize, pids: &[String]) {
-        let pids: Vec<u32> = pids.iter().filter_map(|p| p.parse().ok()).collect();
-        let fds: Vec<(u32, Vec<u32>)> = pids.iter().map(|&p| (p, socket_fds(p))).collect();
-        let sockets: usize = fds.iter().map(|(_, f)| f.len()).sum();
-        let mut totals = Vec::new();
-        let mut parts = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-        for _ in 0..runs {
-            let mut read = 0usize;
-            let mut took = [Duration::ZERO; 4];
-            let all = Instant::now();
-            for (pid, fds) in &fds {
-                let t = Instant::now();
-                read += sockopts::read_many(*pid, fds)
-                    .iter()
-                    .filter(|(_, r)| r.is_ok())
-                    .count();
-                took[0] += t.elapsed();
-                let t = Instant::now();
-                let w = waits::examine(*pid);
-                std::hint::black_box(&w);
-                took[1] += t.elapsed();
-                let t = Instant::now();
-                std::hint::black_box(memory::usage(*pid));
-                took[2] += t.elapsed();
-                let t = Instant::now();
-                std::hint::black_box(hints::detect(*pid));
-                took[3] += t.elapsed();
-            }
-            totals.push(all.elapsed());
-            for (i, d) in took.iter().enumerate() {
-                parts[i].push(*d);
-            }
-            assert_eq!(read, sockets, "every socket's options were read");
-        }
-        let median = |v: &mut Vec<Duration>| {
-            v.sort();
-            v[v.len() / 2].as_secs_f64()
-        };
-        println!(
-            "{} processes, {sockets} sockets, {runs} runs: median {:.3} s (options {:.3} s, \
-             waits {:.3} s, memory {:.3} s, runtimes {:.3} s)",
-            pids.len(),
-            median(&mut totals),
-            median(&mut parts[0]),
-            median(&mut parts[1]),
-            median(&mut parts[2]),
-            median(&mut parts[3]),
-        );
     }
 }

@@ -3,6 +3,14 @@
 //! `collect` produces it (from the live host or from a recorded file), `analyze` consumes it.
 //! A snapshot written by `stuckconn record` is this structure as JSON.
 
+mod kernel;
+mod probe;
+mod threads;
+
+pub use kernel::{model_timeout_ms, KernelTimer, Limits, TimerKind};
+pub use probe::{Detected, Runtime, SocketOptions, Unreadable, Usage};
+pub use threads::{receive_call, BlockedThread, ResumedThread, ThreadEvidence, WaitTimeout};
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,6 +51,16 @@ pub struct Snapshot {
     /// by the namespace's inode; `scan --from` reuses them for that namespace's findings.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub names_by_netns: BTreeMap<u64, Names>,
+    /// The capabilities the collection lacked among those that show other users' processes
+    /// (`CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE`); null when it had them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_capabilities: Option<String>,
+    /// Each namespace's TCP limits (tcp_retries2, tcp_syn_retries), by inode, read inside it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tcp_limits: BTreeMap<u64, Limits>,
+    /// The host's RAM (MemTotal), for the share the stuck processes hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_total_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -172,6 +190,15 @@ pub struct Connection {
     /// The inode of the network namespace the socket lives in.
     #[serde(default)]
     pub netns: Option<u64>,
+    /// The kernel's TCP timer (sock_diag, or /proc/net/tcp); null in snapshots before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<KernelTimer>,
+    /// The options its holder set (read for connections behind problem findings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<SocketOptions>,
+    /// Why `options` could not be read, when it was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options_unreadable: Option<Unreadable>,
 }
 
 #[cfg(test)]
@@ -192,6 +219,9 @@ impl Connection {
             owners: Default::default(),
             blocked_threads: Vec::new(),
             netns: None,
+            timer: None,
+            options: None,
+            options_unreadable: None,
         }
     }
 }
@@ -360,34 +390,6 @@ impl TcpInfo {
     }
 }
 
-/// A thread seen blocked in a syscall that waits on one socket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BlockedThread {
-    pub pid: u32,
-    pub tid: u32,
-    /// The fd it waits on.
-    pub fd: u32,
-    /// `read`, `recvfrom`, `recvmsg`, `poll`, `ppoll`, `select`, `pselect6`.
-    pub syscall: String,
-    pub wchan: Option<String>,
-}
-
-/// Whether the threads of a process could be examined.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ThreadEvidence {
-    /// Not needed: the process holds no connection that looked stuck.
-    #[default]
-    NotCollected,
-    /// Every thread's syscall was read.
-    Read,
-    /// Some of the evidence could not be read (a thread's syscall, or the fd set of its poll
-    /// in /proc/PID/mem): what was read is reported, nothing is guessed.
-    Partial,
-    /// The threads could not be examined (permission denied).
-    Denied,
-}
-
 /// A process that holds at least one TCP socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Process {
@@ -410,6 +412,18 @@ pub struct Process {
     pub threads: Option<u32>,
     #[serde(default)]
     pub thread_evidence: ThreadEvidence,
+    /// Threads resumed (`restart_syscall`) in a call whose socket is not visible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed_threads: Vec<ResumedThread>,
+    /// Its memory (read for processes behind problem findings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Usage>,
+    /// The runtimes recognised in it (read for processes behind problem findings only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtimes: Vec<Runtime>,
+    /// Go's version, from the executable's build information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_version: Option<String>,
 }
 
 /// What became of one address's reverse lookup.

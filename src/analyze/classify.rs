@@ -175,6 +175,9 @@ mod tests {
             fd: 3,
             syscall: "read".into(),
             wchan: None,
+            timeout_ms: Some(-1),
+            restarted: false,
+            stopped: false,
         });
         assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::HungCall);
     }

@@ -5,7 +5,7 @@
 use super::judge::Judged;
 use crate::report::{
     seconds_before, Client, Direction, Facts, Finding, FindingKey, FindingProcess, IdleStats,
-    Remote, Severity, Target,
+    Remote, Role, Severity, Target,
 };
 use crate::snapshot::{Connection, ContainerNames, Endpoint, Netns, Process, ThreadEvidence};
 use jiff::Timestamp;
@@ -116,8 +116,10 @@ impl Context<'_> {
         };
         let facts = facts(&conns, &processes);
         Finding {
+            id: key.id(),
             key: key.clone(),
             kind,
+            role: kind.is_problem().then_some(Role::Root),
             netns: self.netns(key.netns),
             severity: if kind.is_problem() {
                 Severity::Problem
@@ -135,12 +137,18 @@ impl Context<'_> {
             threads_blocked: conns.iter().map(|c| c.blocked_threads.len()).sum(),
             processes,
             clients,
+            waits_on: Vec::new(),
+            blocks: Vec::new(),
             evidence: Vec::new(),
             capture: None,
             confirm: None,
             history: None,
+            timeouts: None,
+            impact: None,
+            hints: Vec::new(),
             explanation: String::new(),
             facts,
+            members: members.to_vec(),
         }
     }
 

@@ -121,6 +121,9 @@ pub(super) mod tests {
                     fd,
                     syscall: "read".into(),
                     wchan: None,
+                    timeout_ms: Some(-1),
+                    restarted: false,
+                    stopped: false,
                 })
                 .collect(),
             ..Connection::example()

@@ -173,6 +173,11 @@ fn summary(snapshot: &Snapshot, judged: &[Judged], findings: &[crate::report::Fi
             .iter()
             .filter(|f| f.severity == Severity::Problem)
             .count(),
+        // Every problem is a root cause until `enrich::chain` finds what it waits on.
+        root_causes: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Problem)
+            .count(),
         by_kind,
     }
 }

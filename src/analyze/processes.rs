@@ -34,6 +34,8 @@ impl Context<'_> {
                         threads_blocked: 0,
                         oldest_idle_secs: None,
                         clients: Vec::new(),
+                        memory_bytes: None,
+                        swap_bytes: None,
                     });
                 if let Some(pid) = pid {
                     if !row.pids.contains(&pid) {
@@ -112,9 +114,11 @@ impl Context<'_> {
             blocked_threads: c.blocked_threads.clone(),
             capture: None,
             confirm: None,
+            timeouts: None,
             cookie: c.cookie,
             inode: c.inode,
             uid: c.uid,
+            index: i,
         }
     }
 }

@@ -21,15 +21,17 @@ pub(crate) fn run(args: &CheckArgs) -> Status {
             args.warning, args.critical
         ));
     }
-    let (snapshot, source) = match snapshot(&args.source, &args.filter, deadline) {
+    let (mut snapshot, source) = match snapshot(&args.source, &args.filter, deadline) {
         Ok(found) => found,
         Err(err) => return fail(err.to_string()),
     };
+    let mut namer = namer(&args.dns, &snapshot);
     let mut report = named_report(
-        &snapshot,
+        &mut snapshot,
+        args.source.from.is_none(),
         &analysis_options(&args.filter, false),
         &source,
-        &mut namer(&args.dns, &snapshot),
+        &mut namer,
         &deadline,
     );
     mark_interrupted(&mut report);

@@ -130,9 +130,12 @@ fn snapshot(
     }
 }
 
-/// The report of a snapshot, analysed once and named (by `namer`); not yet finished.
+/// The report of a snapshot, analysed once; for a live one (`live`), the sockets and
+/// processes behind its problems probed into the snapshot (so that `record` keeps what the
+/// report judged from); named by `namer`; diagnosed. Wire checks and the words remain.
 fn named_report(
-    snapshot: &Snapshot,
+    snapshot: &mut Snapshot,
+    live: bool,
     options: &AnalysisOptions,
     source: &str,
     namer: &mut Namer,
@@ -140,8 +143,26 @@ fn named_report(
 ) -> Report {
     let now = crate::report::now_seconds();
     let mut report = crate::analyze::analyze(snapshot, options, source, now);
+    if live {
+        let probed = collect::probe(snapshot, &report, deadline);
+        for warning in probed.warnings {
+            snapshot.warnings.push(warning.clone());
+            report.warnings.push(Warning::Collect(warning));
+        }
+        if let Some(what) = probed.cut_short {
+            let text = format!("{}: the report is partial ({what})", deadline.reason());
+            if !snapshot.partial {
+                snapshot.partial = true;
+                snapshot.partial_reason = Some(text.clone());
+            }
+            if !report.partial {
+                report.partial = true;
+                report.warnings.push(Warning::Partial(text));
+            }
+        }
+    }
     namer.name(&mut report, snapshot, deadline);
-    enrich::history::fill(&mut report);
+    enrich::diagnose(&mut report, snapshot);
     report
 }
 

@@ -15,7 +15,9 @@ pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
         filter: Filter::default(),
     };
     let mut namer = Namer::new(args.dns.options(), Default::default());
-    let mut report = named_report(&snapshot, &options, "live", &mut namer, &deadline);
+    // What the report judges from is recorded too: the stuck sockets' options, the holders'
+    // memory and runtimes.
+    let mut report = named_report(&mut snapshot, true, &options, "live", &mut namer, &deadline);
     // The names looked up (or labelled) are those of the findings' addresses.
     namer.record(&mut snapshot);
     mark_interrupted(&mut report);

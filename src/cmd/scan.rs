@@ -14,13 +14,15 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
         _ => output::PRIVATE,
     };
     let out = open_output(args.output.as_deref(), mode)?;
-    let (snapshot, source) = snapshot(&args.source, &args.filter, deadline)?;
+    let (mut snapshot, source) = snapshot(&args.source, &args.filter, deadline)?;
     let options = analysis_options(&args.filter, args.all);
+    let mut namer = namer(&args.dns, &snapshot);
     let mut report = named_report(
-        &snapshot,
+        &mut snapshot,
+        args.source.from.is_none(),
         &options,
         &source,
-        &mut namer(&args.dns, &snapshot),
+        &mut namer,
         &deadline,
     );
     wire::check(&mut report, &snapshot, &wire_options(&args.wire), &deadline)?;

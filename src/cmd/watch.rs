@@ -33,12 +33,12 @@ pub(crate) fn run(args: &WatchArgs) -> Result<ExitCode, Error> {
         let tick = Instant::now();
         // In watch, --timeout bounds each sample.
         let deadline = Deadline::after(args.filter.scope.timeout);
-        let snapshot = collect::live(&collect_options(
+        let mut snapshot = collect::live(&collect_options(
             args.filter.min_idle,
             &args.filter.scope,
             deadline,
         ))?;
-        let mut report = named_report(&snapshot, &options, "live", &mut namer, &deadline);
+        let mut report = named_report(&mut snapshot, true, &options, "live", &mut namer, &deadline);
         finish(&mut report);
         let at = crate::report::now_millis();
         let events = tracker.observe(&report, at);

@@ -2,13 +2,14 @@
 //! dump every namespace's sockets, tie them to processes (one pass over /proc), describe
 //! those processes, examine the threads of those that may be stuck.
 
-use super::{caps, holders, is_root, netns, procnet, procs, sockdiag, threads, CollectOptions};
+use super::{caps, holders, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions};
 use crate::error::Error;
 use crate::snapshot::{
-    Collector, Connection, Host, Process, Snapshot, TcpState, ThreadEvidence, SNAPSHOT_VERSION,
+    Collector, Connection, Host, Limits, Process, Snapshot, TcpState, ThreadEvidence,
+    SNAPSHOT_VERSION,
 };
 use crate::text::count;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 /// What the phases could not see: warnings, and what `--timeout` (or a signal) cut short.
@@ -35,7 +36,7 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
         cut_short: Vec::new(),
     };
     let targets = netns::targets(&options.netns, &mut seen.warnings).map_err(Error::Usage)?;
-    let (mut connections, collector) = dump_namespaces(&targets, &mut seen);
+    let (mut connections, collector, limits) = dump_namespaces(&targets, &mut seen);
     // Vectors grow by doubling: give back the unused half (an mremap, not a copy).
     connections.shrink_to_fit();
     let holders = attribute(&mut connections, &mut seen);
@@ -66,8 +67,12 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
         processes,
         warnings: seen.warnings,
         namespaces,
+        tcp_limits: limits,
         names: Default::default(),
         names_by_netns: Default::default(),
+        missing_capabilities: Some(caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]))
+            .filter(|m| !m.is_empty()),
+        mem_total_bytes: super::memory::mem_total_bytes(),
     })
 }
 
@@ -80,7 +85,10 @@ fn read_trimmed(path: &str) -> String {
 /// One sock_diag dump per namespace (the own one in place, the others on a thread that
 /// entered them), each socket labelled with its namespace; /proc/net/tcp{,6} when sock_diag
 /// is unavailable in the own namespace.
-fn dump_namespaces(targets: &[netns::Target], seen: &mut Seen) -> (Vec<Connection>, Collector) {
+fn dump_namespaces(
+    targets: &[netns::Target],
+    seen: &mut Seen,
+) -> (Vec<Connection>, Collector, BTreeMap<u64, Limits>) {
     let own = netns::own_inode();
     let mut dumps = Vec::new();
     let mut own_dump = None;
@@ -124,7 +132,11 @@ fn dump_namespaces(targets: &[netns::Target], seen: &mut Seen) -> (Vec<Connectio
             if own_dump_wanted(targets) {
                 dumps.insert(0, (own.unwrap_or(0), dump));
             }
-            (merged(dumps, seen), Collector::SockDiag)
+            let limits = dumps
+                .iter()
+                .filter_map(|(inode, d)| Some((*inode, d.limits?)))
+                .collect();
+            (merged(dumps, seen), Collector::SockDiag, limits)
         }
         Err(err) => {
             seen.warnings.push(format!(
@@ -136,7 +148,11 @@ fn dump_namespaces(targets: &[netns::Target], seen: &mut Seen) -> (Vec<Connectio
             for c in &mut connections {
                 c.netns = own;
             }
-            (connections, Collector::ProcNet)
+            let limits = own
+                .map(|inode| (inode, sockdiag::limits_here()))
+                .into_iter()
+                .collect();
+            (connections, Collector::ProcNet, limits)
         }
     }
 }
@@ -265,7 +281,9 @@ fn examine_threads(connections: &mut [Connection], processes: &mut [Process], se
                 .push("some processes' threads were not examined".to_string());
             break;
         }
-        process.thread_evidence = threads::examine(process.pid, &wanted, &mut found);
+        let examined = waits::examine(process.pid, &wanted, &mut found);
+        process.thread_evidence = examined.evidence;
+        process.resumed_threads = examined.resumed;
         if process.thread_evidence != ThreadEvidence::Read {
             not_examined += 1;
         }

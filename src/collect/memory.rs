@@ -6,24 +6,11 @@
 //! resident set size (RSS) and swap from `/proc/PID/status`, which anyone can read, and which
 //! count shared pages once per process: `Usage::proportional` says which.
 
-use serde::{Deserialize, Serialize};
+pub use crate::snapshot::Usage;
 use std::io::Read;
 
 /// smaps_rollup and status are a few hundred bytes to 2 KiB: more is not a file we know.
 const MAX_BYTES: u64 = 64 * 1024;
-
-/// One process's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// PSS when `proportional`, else RSS.
-    pub memory_bytes: u64,
-    /// SwapPss when `proportional`, else the process's whole swap (VmSwap).
-    pub swap_bytes: u64,
-    /// RSS, always (what `ps` shows).
-    pub rss_bytes: u64,
-    /// True when read from smaps_rollup (PSS, SwapPss); false for the RSS fallback.
-    pub proportional: bool,
-}
 
 /// Reads `pid`'s memory: smaps_rollup, or status. `None` when the process is gone or
 /// neither file says (a kernel thread, a zombie).

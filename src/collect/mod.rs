@@ -9,16 +9,18 @@ mod live;
 pub(crate) mod load;
 pub mod memory;
 pub(crate) mod netns;
+mod probe;
 pub(crate) mod procnet;
 pub mod procs;
+pub mod runtime;
 pub mod sockdiag;
 pub mod sockopts;
-pub mod threads;
 pub mod waits;
 
 pub(crate) use live::live;
 pub(crate) use load::select_namespaces;
 pub use load::{load, parse, SNAPSHOT_LIMIT};
+pub(crate) use probe::probe;
 use std::collections::HashMap;
 use std::time::Duration;
 

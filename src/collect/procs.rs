@@ -126,5 +126,9 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> O
         started_at,
         threads: u32::try_from(stat.num_threads).ok(),
         thread_evidence: Default::default(),
+        resumed_threads: Vec::new(),
+        memory: None,
+        runtimes: Vec::new(),
+        go_version: None,
     })
 }

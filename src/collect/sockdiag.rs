@@ -1,7 +1,7 @@
 //! The TCP socket dump over NETLINK_SOCK_DIAG: one request per address family,
 //! with INET_DIAG_INFO (tcp_info, as raw bytes) for every socket.
 
-use crate::snapshot::{Connection, Endpoint, TcpInfo, TcpState};
+use crate::snapshot::{Connection, Endpoint, KernelTimer, Limits, TcpInfo, TcpState, TimerKind};
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
@@ -28,6 +28,8 @@ pub struct Dump {
     pub short_info: usize,
     /// The kernel flagged the dump as interrupted (NLM_F_DUMP_INTR): sockets changed meanwhile.
     pub interrupted: bool,
+    /// The namespace's TCP limits, read by the thread that dumped it.
+    pub limits: Option<Limits>,
 }
 
 impl Dump {
@@ -100,12 +102,30 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Dumps every TCP socket of the calling thread's network namespace, on a socket of its own.
+/// Dumps every TCP socket of the calling thread's network namespace, on a socket of its own,
+/// with the namespace's TCP limits.
 pub(crate) fn dump_here() -> std::io::Result<Dump> {
     let socket = open()?;
     let mut dump = Dump::default();
     dump_all(&socket, &mut dump)?;
+    dump.limits = Some(limits_here());
     Ok(dump)
+}
+
+/// The TCP limits of the calling thread's network namespace: /proc/sys/net shows the
+/// namespace of the thread that opens it. The kernel's defaults where unreadable.
+pub(crate) fn limits_here() -> Limits {
+    let read = |name: &str, default: u32| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(default)
+    };
+    let d = Limits::default();
+    Limits {
+        tcp_retries2: read("tcp_retries2", d.tcp_retries2),
+        tcp_syn_retries: read("tcp_syn_retries", d.tcp_syn_retries),
+    }
 }
 
 /// Dumps every TCP socket of both families into `dump`. A family that fails is warned about;
@@ -258,6 +278,7 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
         }
     }
     let cookie = u64::from_ne_bytes(id.cookie);
+    let timer = timer_of(h.timer.as_ref(), tcp_info.as_ref().map(|i| i.probes));
     Connection {
         state: TcpState::from_kernel(h.state),
         local: Endpoint::normalized(id.source_address, id.source_port),
@@ -271,6 +292,32 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
         owners: Default::default(),
         blocked_threads: Vec::new(),
         netns: None,
+        timer: Some(timer),
+        options: None,
+        options_unreadable: None,
+    }
+}
+
+/// The socket's timer from netlink-packet-sock-diag's `InetResponseHeader::timer`. The crate
+/// keeps the count only for retransmit timers: for keepalive and zero-window timers
+/// `retrans` is taken from tcp_info's `probes` (the same kernel counter), when known.
+fn timer_of(
+    timer: Option<&netlink_packet_sock_diag::inet::Timer>,
+    probes: Option<u8>,
+) -> KernelTimer {
+    use netlink_packet_sock_diag::inet::Timer;
+    let ms = |d: &std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    let (kind, expires_ms, retrans) = match timer {
+        None => (TimerKind::Off, 0, 0),
+        Some(Timer::Retransmit(d, n)) => (TimerKind::Retransmit, ms(d), *n),
+        Some(Timer::KeepAlive(d)) => (TimerKind::Keepalive, ms(d), probes.unwrap_or(0)),
+        Some(Timer::TimeWait) => (TimerKind::TimeWait, 0, 0),
+        Some(Timer::Probe(d)) => (TimerKind::ZeroWindowProbe, ms(d), probes.unwrap_or(0)),
+    };
+    KernelTimer {
+        kind,
+        expires_ms,
+        retrans,
     }
 }
 

@@ -2,7 +2,8 @@
 //! written once from its finished fields (names, wire verdicts and all). Pure.
 
 use crate::report::{
-    display_name, Facts, Finding, FindingProcess, Kind, Report, Verdict, WireSummary,
+    display_name, Facts, Finding, FindingProcess, Kind, Report, TimeoutVerdict, Verdict,
+    WireSummary,
 };
 use crate::text::count;
 
@@ -11,9 +12,77 @@ const NO_PROCESS: &str = "(no process)";
 /// Writes the evidence and the explanation of every finding (anew: finishing twice gives
 /// the same report).
 pub(crate) fn finish(report: &mut Report) {
-    for finding in &mut report.findings {
+    let chain: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| chain_sentence(f, &report.findings))
+        .collect();
+    for (finding, chain) in report.findings.iter_mut().zip(chain) {
         finding.evidence = evidence(finding);
-        finding.explanation = explanation(finding);
+        finding.explanation = explanation(finding) + &chain;
+    }
+}
+
+/// What the chain of waits adds to a finding's explanation: the victims of a root cause on
+/// this host, or what a downstream finding waits on.
+fn chain_sentence(f: &Finding, all: &[Finding]) -> String {
+    let by_id = |id: &String| all.iter().find(|other| other.id == *id);
+    let mut parts: Vec<String> = Vec::new();
+    if !f.waits_on.is_empty() {
+        let targets: Vec<String> = f.waits_on.iter().filter_map(by_id).map(target).collect();
+        parts.push(format!(
+            " These calls are a symptom: they wait on {}.",
+            targets.join(" and ")
+        ));
+    }
+    if !f.blocks.is_empty() {
+        let victims: Vec<String> = f.blocks.iter().filter_map(by_id).map(victim).collect();
+        let these = if f.processes.iter().filter(|p| p.connections > 0).count() > 1
+            || f.processes.iter().any(|p| p.pids.len() > 1)
+        {
+            "these processes"
+        } else {
+            "this process"
+        };
+        parts.push(format!(
+            " {} wait on {these}.",
+            capitalized(&victims.join("; "))
+        ));
+    }
+    parts.concat()
+}
+
+/// `apache2, itself stuck (hung call) on [2001:db8::100]:80`: a finding as something others
+/// wait on.
+fn target(f: &Finding) -> String {
+    let holders: Vec<&FindingProcess> = f.processes.iter().filter(|p| p.connections > 0).collect();
+    format!(
+        "{}, itself stuck ({}) on {}",
+        names_of(&holders),
+        f.kind.label(),
+        parts(f, &holders).to
+    )
+}
+
+/// `30 curl connections in namespace web`: a finding as a victim.
+fn victim(f: &Finding) -> String {
+    let holders: Vec<&FindingProcess> = f.processes.iter().filter(|p| p.connections > 0).collect();
+    let place = match f.netns.as_ref().filter(|ns| !ns.own) {
+        Some(ns) => format!(" in namespace {}", ns.short_label()),
+        None => String::new(),
+    };
+    format!(
+        "{} of {}{place}",
+        count(f.connections, "connection", "connections"),
+        names_of(&holders)
+    )
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -22,6 +91,9 @@ fn evidence(f: &Finding) -> Vec<String> {
     let mut out = base_evidence(f.kind, f.connections, &f.facts);
     if f.kind.is_problem() && f.kind != Kind::SynSent {
         out.extend(thread_phrase(f));
+    }
+    if let Some(timeouts) = &f.timeouts {
+        out.push(timeouts.phrase.clone());
     }
     out.extend(wire_phrase(
         f.capture.as_ref().or(f.confirm.as_ref()),
@@ -191,8 +263,15 @@ fn sentence(f: &Finding) -> String {
                 1 => "; 1 thread is blocked on it".to_string(),
                 t => format!("; {t} threads are blocked on them"),
             };
+            // Without the timeouts' evidence, the likely cause; with it, the timeouts say.
+            let guess = match f.timeouts.as_ref().map(|t| t.verdict) {
+                None | Some(TimeoutVerdict::Unknown) => {
+                    " The calling code most likely has no read timeout."
+                }
+                Some(_) => "",
+            };
             format!(
-                "{who} sent requests to {to} on {conns} and {has} waited {range} for replies that never came{threads}. The calling code most likely has no read timeout."
+                "{who} sent requests to {to} on {conns} and {has} waited {range} for replies that never came{threads}.{guess}"
             )
         }
         (Kind::CloseWait, _, _) => format!(

@@ -1,25 +1,39 @@
 //! What stuck connections cost: the memory and swap of the processes that hold them, summed
 //! proportionally (PSS, SwapPss from `collect::memory`), as a share of the host's RAM. Pure.
 
-use crate::collect::memory::Usage;
-use serde::Serialize;
+use crate::report::{Impact, Report, Severity};
+use crate::snapshot::{Process, Snapshot, Usage};
+use std::collections::{BTreeSet, HashMap};
 
-/// The per-finding (or per-process) `impact` of the JSON report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Impact {
-    pub processes: usize,
-    pub threads: u64,
-    /// The holders' proportional set size summed (shared pages divided among the processes
-    /// that map them, so forked workers are not counted once each); RSS where PSS was not
-    /// readable (then `proportional` is false and the sum may count shared pages more than
-    /// once).
-    pub memory_bytes: u64,
-    /// SwapPss summed (VmSwap where PSS was not readable).
-    pub swap_bytes: u64,
-    /// `memory_bytes` over MemTotal; null when MemTotal is unknown.
-    pub memory_share: Option<f64>,
-    /// Every process's memory was read from smaps_rollup.
-    pub proportional: bool,
+/// Fills the `impact` of every problem finding and the memory of every row of `processes`,
+/// from what the probe read of the holders. Nothing when no holder's memory was read (a
+/// snapshot recorded before it was).
+pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
+    let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
+    let usage = |pids: &BTreeSet<u32>| -> Option<Vec<(Option<Usage>, u32)>> {
+        let list: Vec<(Option<Usage>, u32)> = pids
+            .iter()
+            .filter_map(|pid| processes.get(pid))
+            .map(|p| (p.memory, p.threads.unwrap_or(1)))
+            .collect();
+        list.iter().any(|(u, _)| u.is_some()).then_some(list)
+    };
+    for f in report
+        .findings
+        .iter_mut()
+        .filter(|f| f.severity == Severity::Problem)
+    {
+        let pids: BTreeSet<u32> = f.processes.iter().flat_map(|p| p.pids.clone()).collect();
+        f.impact = usage(&pids).map(|list| impact(&list, snapshot.mem_total_bytes));
+    }
+    for row in &mut report.processes {
+        let pids: BTreeSet<u32> = row.pids.iter().copied().collect();
+        if let Some(list) = usage(&pids) {
+            let sum = impact(&list, None);
+            row.memory_bytes = Some(sum.memory_bytes);
+            row.swap_bytes = Some(sum.swap_bytes);
+        }
+    }
 }
 
 /// Sums the memory of the holding processes: `(usage, threads)` per process, `None` for a

@@ -2,15 +2,22 @@
 //! `finish` writes the evidence phrases and explanations from what they found.
 //!
 //! - `names`: reverse DNS of remotes and clients (and names a snapshot recorded);
-//! - `history`: each problem finding's timeline, from its idle times (pure);
 //! - `wire`: `--capture` and `--confirm` verdicts;
+//! - `chain`: which problem waits on which, across the host's namespaces: root causes and
+//!   their victims (pure);
 //! - `timeouts`: why a stuck connection never ends, or when it will (verdicts from the
 //!   kernel's timers, tcp_info, socket options and the blocked call's own timeout);
 //! - `impact`: what the holders cost in memory and swap;
 //! - `hints`: the runtime that made the call and the fix for the finding's kind (one table
 //!   of knowledge, each entry with its source);
+//! - `history`: each problem finding's timeline, from its idle times (pure);
 //! - `finish`: the words, last.
+//!
+//! Every enricher but `names` and `wire` is pure: what it needs of the OS (socket options,
+//! memory, runtimes) `collect::probe` read into the snapshot once the analysis had found the
+//! problems, so a replay judges with the same facts.
 
+pub(crate) mod chain;
 mod finish;
 pub mod hints;
 pub(crate) mod history;
@@ -35,7 +42,17 @@ pub fn offline(
 ) -> Report {
     let mut report = analyze(snapshot, options, source, now);
     names::apply(&mut report, snapshot);
-    history::fill(&mut report);
+    diagnose(&mut report, snapshot);
     finish(&mut report);
     report
+}
+
+/// The enrichers that need only the report and its snapshot, in order: the chain of waits,
+/// the timeouts, the impact, the hints, the history.
+pub(crate) fn diagnose(report: &mut Report, snapshot: &Snapshot) {
+    chain::fill(report, snapshot);
+    timeouts::fill(report, snapshot);
+    impact::fill(report, snapshot);
+    hints::fill(report, snapshot);
+    history::fill(report);
 }

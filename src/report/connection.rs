@@ -1,6 +1,6 @@
 //! One socket as the report lists it.
 
-use super::{CounterChange, Direction, FlowCounts, Kind};
+use super::{ConnectionTimeouts, CounterChange, Direction, FlowCounts, Kind};
 use crate::snapshot::{BlockedThread, Endpoint, Netns, TcpState};
 use serde::Serialize;
 
@@ -31,9 +31,14 @@ pub struct ConnectionReport {
     pub capture: Option<FlowCounts>,
     /// This flow's counters before and after `--confirm`; null without it.
     pub confirm: Option<CounterChange>,
+    /// Problems only: whether anything will end it, with the raw values behind the verdict.
+    pub timeouts: Option<ConnectionTimeouts>,
     pub cookie: Option<u64>,
     pub inode: u64,
     pub uid: u32,
+    /// Its index in the snapshot's connections (not serialized).
+    #[serde(skip)]
+    pub index: usize,
 }
 
 /// One (pid, fd) that holds a socket.

@@ -1,7 +1,10 @@
 //! A finding: connections of one kind, namespace and target, with the processes that hold
 //! them, and what is known about them.
 
-use super::{human_duration, Direction, FindingKey, Kind, Severity, WireSummary};
+use super::{
+    human_duration, Direction, FindingKey, Hint, Impact, Kind, Role, Severity, Timeouts,
+    WireSummary,
+};
 use crate::snapshot::{ContainerNames, Endpoint, HostName, Netns, ThreadEvidence};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -62,8 +65,14 @@ pub struct Finding {
     /// What groups these connections (not serialized: kind, netns and direction say it).
     #[serde(skip)]
     pub key: FindingKey,
+    /// Unique and stable within the report: kind, namespace and target
+    /// (`hung_call/4026531840/192.0.2.100:80`). `waits_on` and `blocks` name findings by it.
+    pub id: String,
     pub kind: Kind,
     pub severity: Severity,
+    /// Problems only: `root` when nothing on this host explains it, `downstream` when it
+    /// waits on another problem finding (see `waits_on`); null for the other findings.
+    pub role: Option<Role>,
     /// `outbound`: connections this host made, grouped by remote endpoint. `inbound`:
     /// connections a local service accepted, grouped by process and local port; their peers
     /// are in `clients`.
@@ -88,6 +97,11 @@ pub struct Finding {
     /// Outbound findings: inbound peers the same processes hold with a request pending.
     /// Inbound findings: the peers of these connections.
     pub clients: Vec<Client>,
+    /// The findings these connections wait on: their remote is a socket of this host held
+    /// by a process that is itself stuck in them.
+    pub waits_on: Vec<String>,
+    /// The findings that wait on this one.
+    pub blocks: Vec<String>,
     /// Short phrases a sysadmin reads in the table.
     pub evidence: Vec<String>,
     /// What `--capture` saw of this group's flows on the wire; null without it.
@@ -97,11 +111,20 @@ pub struct Finding {
     /// When these connections went quiet, reconstructed from their idle times: the leak's
     /// timeline. Null for idle pools and when no idle time is known.
     pub history: Option<super::History>,
+    /// Problems only: whether anything will end these connections, and when.
+    pub timeouts: Option<Timeouts>,
+    /// Problems only: what the holding processes cost in memory; null when not read.
+    pub impact: Option<Impact>,
+    /// Problems only: the runtime that made the calls and what to change in it.
+    pub hints: Vec<Hint>,
     pub explanation: String,
     /// What the evidence phrases are written from (not serialized: the fields above and the
     /// connections say it in full).
     #[serde(skip)]
     pub facts: Facts,
+    /// The indices of its connections in the snapshot (not serialized).
+    #[serde(skip)]
+    pub members: Vec<usize>,
 }
 
 /// What `analyze` saw of a finding's connections that its serialized fields do not keep,
@@ -178,6 +201,11 @@ pub struct ProcessSummary {
     pub threads_blocked: usize,
     pub oldest_idle_secs: Option<f64>,
     pub clients: Vec<Client>,
+    /// These processes' memory (PSS summed, RSS where PSS was not readable); null when not
+    /// read.
+    pub memory_bytes: Option<u64>,
+    /// Their swap (SwapPss summed); null when not read.
+    pub swap_bytes: Option<u64>,
 }
 
 impl ProcessSummary {

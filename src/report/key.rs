@@ -61,6 +61,25 @@ impl FindingKey {
         )
     }
 
+    /// The finding's `id`: `KIND/NETNS/TARGET`, with `-` for an unknown namespace and
+    /// `:PORT/PROCESS` for a local service (`close_wait/4026531840/:8080/app`; `:PORT` when no
+    /// readable process holds it).
+    pub fn id(&self) -> String {
+        let netns = self.netns.map_or("-".to_string(), |ns| ns.to_string());
+        let target = match &self.target {
+            Target::Remote(endpoint) => endpoint.to_string(),
+            Target::Service {
+                port,
+                process: Some(name),
+            } => format!(":{port}/{name}"),
+            Target::Service {
+                port,
+                process: None,
+            } => format!(":{port}"),
+        };
+        format!("{}/{netns}/{target}", self.kind.key())
+    }
+
     pub fn direction(&self) -> Direction {
         match self.target {
             Target::Remote(_) => Direction::Outbound,

@@ -3,16 +3,19 @@
 //! (`schema/report.schema.json`). Plain data, below everything that computes it.
 
 mod connection;
+mod diagnosis;
 mod finding;
 pub mod history;
 mod holder;
 mod key;
 mod kind;
 mod time;
+mod timeouts;
 mod warning;
 mod wire;
 
 pub use connection::{ConnectionReport, OwnerReport};
+pub use diagnosis::{Hint, Impact, Role};
 pub use finding::{
     display_name, Client, Facts, Finding, FindingProcess, IdleStats, ProcessSummary, Remote,
 };
@@ -21,6 +24,7 @@ pub use holder::place;
 pub use key::{FindingKey, Target};
 pub use kind::{Direction, Kind, Severity};
 pub use time::{floor_seconds, human_duration, now_millis, now_seconds, seconds_before};
+pub use timeouts::{ConnectionTimeouts, TimeoutVerdict, Timeouts};
 pub use warning::Warning;
 pub use wire::{CounterChange, FlowCounts, Verdict, WireRun, WireSummary};
 
@@ -112,6 +116,8 @@ pub struct Summary {
     pub findings: usize,
     /// Finding groups whose kind is a problem.
     pub problems: usize,
+    /// Problem findings that nothing on this host explains (`role: root`).
+    pub root_causes: usize,
     /// Sockets (after filters) per kind, listeners included. Each connection of a finding is
     /// counted once, whatever the number of processes that hold it.
     #[serde(serialize_with = "by_kind_name")]

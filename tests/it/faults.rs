@@ -309,7 +309,7 @@ fn a_poll_array_that_cannot_be_read_is_said_not_guessed() {
 
 #[test]
 fn processes_that_vanish_between_passes_are_skipped() {
-    use stuckconn::collect::{procs, threads};
+    use stuckconn::collect::{procs, waits};
     use stuckconn::snapshot::ThreadEvidence;
     // A real process, gone (killed and reaped) before it is looked at.
     let mut child = Command::new("sleep").arg("30").spawn().unwrap();
@@ -321,7 +321,7 @@ fn processes_that_vanish_between_passes_are_skipped() {
         "a vanished process is not described"
     );
     let mut found = Vec::new();
-    let evidence = threads::examine(pid, &std::collections::HashMap::new(), &mut found);
+    let evidence = waits::examine(pid, &std::collections::HashMap::new(), &mut found).evidence;
     assert_ne!(
         evidence,
         ThreadEvidence::Read,

@@ -9,7 +9,7 @@ use stuckconn::analyze::track::Tracker;
 use stuckconn::render::{self, Style};
 use stuckconn::report::Report;
 
-const FIXTURES: [&str; 8] = [
+const FIXTURES: [&str; 9] = [
     "incident",
     "mixed",
     "names",
@@ -17,6 +17,7 @@ const FIXTURES: [&str; 8] = [
     "shared",
     "close-wait-server",
     "namespaces",
+    "chain",
     "containers",
 ];
 

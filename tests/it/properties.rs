@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use stuckconn::capture::{flows::FlowTable, packet};
-use stuckconn::collect::{self, cgroup, sockdiag, threads};
+use stuckconn::collect::{self, cgroup, sockdiag, waits};
 use stuckconn::snapshot::{Endpoint, TcpInfo};
 
 /// Programs and pieces of command lines for `command_lines_with_shell_strings`.
@@ -61,12 +61,12 @@ proptest! {
 
     #[test]
     fn proc_syscall_lines(text in ".{0,200}", nr in -2i64..500, args in proptest::collection::vec(any::<u64>(), 0..9)) {
-        let _ = threads::parse_syscall(&text).as_ref().map(threads::wait_of);
+        let _ = waits::parse_syscall(&text).as_ref().map(|l| waits::classify(l, None));
         let line = std::iter::once(nr.to_string())
             .chain(args.iter().map(|a| format!("{a:#x}")))
             .collect::<Vec<_>>()
             .join(" ");
-        if let Some(parsed) = threads::parse_syscall(&line) {
+        if let Some(parsed) = waits::parse_syscall(&line) {
             prop_assert!(nr >= 0 && args.len() >= 6);
             prop_assert_eq!(parsed.args.to_vec(), args[..6].to_vec());
         }
@@ -74,9 +74,9 @@ proptest! {
 
     #[test]
     fn poll_and_select_sets(raw in proptest::collection::vec(any::<u8>(), 0..512), nfds in 0u64..5000) {
-        let fds = threads::poll_fds(&raw);
+        let fds = waits::poll_fds(&raw);
         prop_assert!(fds.len() <= raw.len() / 8);
-        let set = threads::fd_set_fds(&raw, nfds);
+        let set = waits::fd_set_fds(&raw, nfds);
         prop_assert!(set.iter().all(|&fd| u64::from(fd) < nfds));
     }
 

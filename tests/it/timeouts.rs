@@ -1,8 +1,6 @@
-//! Why a stuck connection never ends, what it costs, what to change: the readers
-//! (`collect::sockopts`, `collect::waits`, `collect::memory`) and the enrichers
-//! (`enrich::timeouts`, `enrich::hints`, `enrich::impact`) on real clients blocked in real
-//! calls, each in a bed of its own. `testbed judge PID FD` runs inside the bed (as root, or as
-//! nobody) and reports, as JSON, what the library reads and concludes about that socket.
+//! Why a stuck connection never ends, what it costs, what to change: `stuckconn scan` on real
+//! clients blocked in real calls, each in a bed of its own, read from the JSON report as a
+//! script would (`connections[].timeouts`, `findings[].timeouts`, `impact`, `hints`).
 
 use crate::common::*;
 use serde_json::Value;
@@ -13,48 +11,54 @@ fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
-/// The one TCP socket a client process holds: (fd, inode). Other sockets (libcurl's wakeup
-/// pair, Node's pipes) are Unix sockets: the TCP one is the one whose inode is in the
-/// process's /proc/PID/net/tcp.
-fn socket_of(pid: u32) -> (u32, u32) {
-    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
-    let inodes: Vec<u32> = tcp
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(9)?.parse().ok())
-        .collect();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .flatten()
-    {
-        let link = std::fs::read_link(entry.path()).unwrap_or_default();
-        let inode = link
-            .to_str()
-            .and_then(|l| l.strip_prefix("socket:["))
-            .and_then(|l| l.strip_suffix(']'))
-            .and_then(|i| i.parse().ok());
-        if let Some(inode) = inode.filter(|i| inodes.contains(i)) {
-            found.push((entry.file_name().to_str().unwrap().parse().unwrap(), inode));
-        }
-    }
-    assert_eq!(
-        found.len(),
-        1,
-        "pid {pid} should hold one TCP socket: {found:?}"
-    );
-    found[0]
+/// `stuckconn scan --netns BED --format json --min-idle 1s`: every call idle a second is stuck.
+fn scan(bed: &Bed) -> Value {
+    scan_with(bed.stuckconn("scan"))
 }
 
-/// `testbed judge PID FD` inside the bed, as root.
-fn judge(bed: &Bed, pid: u32) -> Value {
-    let (fd, _) = socket_of(pid);
-    let (status, out, err) =
-        run(bed
-            .command(testbed_path())
-            .args(["judge", &pid.to_string(), &fd.to_string()]));
-    assert_eq!(status, 0, "judge failed: {err}");
-    json(&out)
+fn scan_with(mut cmd: Command) -> Value {
+    let (status, out, err) = run(cmd.args(["--format", "json", "--no-dns", "--min-idle", "1s"]));
+    assert!(status == 0 || status == 1, "scan failed ({status}): {err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    report
+}
+
+/// The report's row of the connection `pid` holds.
+fn connection(report: &Value, pid: u32) -> &Value {
+    let rows = connections_of(report, pid);
+    assert_eq!(rows.len(), 1, "pid {pid} holds one connection: {report}");
+    rows[0]
+}
+
+/// The finding whose processes include `pid`.
+fn finding(report: &Value, pid: u32) -> &Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["processes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["pids"].as_array().unwrap().contains(&pid.into()))
+        })
+        .unwrap_or_else(|| panic!("no finding holds pid {pid}: {report}"))
+}
+
+/// The first thread blocked on a connection.
+fn call(row: &Value) -> &Value {
+    &row["blocked_threads"][0]
+}
+
+fn evidence(f: &Value) -> Vec<&str> {
+    f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect()
 }
 
 fn started(bed: &Bed, role: &[&str]) -> Proc {
@@ -77,21 +81,27 @@ fn receive_timeout_is_read_and_is_a_deadline() {
     let (_server, port) = blackhole(&bed);
     let client = started(&bed, &["rcvtimeo", &port, "600000"]);
     sleep_ms(1200);
-    let j = judge(&bed, client.pid());
-    assert_eq!(j["options"]["Ok"]["receive_timeout_ms"], 600_000, "{j}");
-    assert_eq!(j["calls"][0]["syscall"], "recvfrom", "{j}");
-    let t = &j["timeouts"];
-    assert_eq!(t["verdict"], "deadline", "{j}");
+    let report = scan(&bed);
+    let row = connection(&report, client.pid());
+    assert_eq!(call(row)["syscall"], "recvfrom", "{row}");
+    assert_eq!(
+        call(row)["timeout_ms"],
+        -1,
+        "recv has no timeout of its own: {row}"
+    );
+    let t = &row["timeouts"];
+    assert_eq!(t["verdict"], "deadline", "{row}");
     assert_eq!(t["receive_timeout_ms"], 600_000);
     assert_eq!(t["wait_timeout_ms"], 600_000);
     let ends = t["ends_in_secs"].as_u64().unwrap();
-    assert!((590..=599).contains(&ends), "{j}");
+    assert!((590..=599).contains(&ends), "{row}");
+    let f = finding(&report, client.pid());
+    assert_eq!(f["timeouts"]["verdict"], "deadline", "{f}");
     assert!(
-        j["phrase"]
-            .as_str()
-            .unwrap()
-            .starts_with("RCVTIMEO 10m, ends in 9m"),
-        "{j}"
+        evidence(f)
+            .iter()
+            .any(|e| e.starts_with("RCVTIMEO 10m, ends in 9m")),
+        "{f}"
     );
 }
 
@@ -104,18 +114,21 @@ fn keepalive_answered_by_a_live_peer_never_ends() {
     // Probes after 1 s idle, every 1 s, 3 unanswered ones would end it: within 4 s.
     let client = started(&bed, &["keepalive", &port, "1", "1", "3"]);
     sleep_ms(6000);
-    let j = judge(&bed, client.pid());
-    assert_eq!(j["state"], "established", "still there after 6 s: {j}");
-    assert_eq!(j["timeouts"]["timer"]["kind"], "keepalive", "{j}");
-    assert_eq!(j["tcp_info"]["probes"], 0, "{j}");
-    let ack = j["tcp_info"]["last_ack_recv_ms"].as_u64().unwrap();
-    let recv = j["tcp_info"]["last_data_recv_ms"].as_u64().unwrap();
-    assert!(ack + 1000 < recv, "the peer's kernel ACKs the probes: {j}");
-    let s = &j["summary"];
+    let report = scan(&bed);
+    let row = connection(&report, client.pid());
+    assert_eq!(row["state"], "established", "still there after 6 s: {row}");
+    let t = &row["timeouts"];
+    assert_eq!(t["timer"]["kind"], "keepalive", "{row}");
+    assert_eq!(t["keepcnt"], 3, "{row}");
+    let f = finding(&report, client.pid());
+    let s = &f["timeouts"];
     assert_eq!(s["keepalive"], true);
-    assert_eq!(s["keepalive_answered"], true);
+    assert_eq!(s["keepalive_answered"], true, "{f}");
     assert_eq!(s["verdict"], "never");
-    assert_eq!(j["phrase"], "keepalive answered: never ends");
+    assert!(
+        evidence(f).contains(&"keepalive answered: never ends"),
+        "{f}"
+    );
 }
 
 #[test]
@@ -127,7 +140,6 @@ fn unanswered_keepalive_is_ended_by_the_kernel_when_it_says() {
     let server = bed.testbed_env(&["blackhole"], &env);
     let port = server.port().to_string();
     let client = bed.testbed_env(&["keepalive", &port, "1", "1", "4"], &env);
-    let (_, inode) = socket_of(client.pid());
     sleep_ms(500);
     // The peer's host disappears: nothing answers the probes any more.
     let status = Command::new("ip")
@@ -136,14 +148,16 @@ fn unanswered_keepalive_is_ended_by_the_kernel_when_it_says() {
         .unwrap();
     assert!(status.success());
     sleep_ms(2600);
-    let j = judge(&bed, client.pid());
-    let t = &j["timeouts"];
-    assert_eq!(t["verdict"], "kernel", "{j}");
-    assert_eq!(t["keepalive_answered"], false, "{j}");
-    assert!(j["tcp_info"]["probes"].as_u64().unwrap() > 0, "{j}");
+    let report = scan(&bed);
+    let row = connection(&report, client.pid());
+    let t = &row["timeouts"];
+    assert_eq!(t["verdict"], "kernel", "{row}");
+    assert_eq!(t["keepalive_answered"], false, "{row}");
+    assert!(t["timer"]["retrans"].as_u64().unwrap() > 0, "{row}");
     let ends = t["ends_in_secs"].as_u64().unwrap();
-    assert!(ends <= 4, "{j}");
+    assert!(ends <= 4, "{row}");
     // The kernel keeps its word: the socket is gone within that time (and a second).
+    let inode = row["inode"].as_u64().unwrap();
     sleep_ms((ends + 1) * 1000);
     let (_, out, _) = run(bed.command("ss").args(["-tanHe"]));
     assert!(
@@ -160,17 +174,21 @@ fn user_timeout_does_not_end_a_silent_peer() {
     let (_server, port) = blackhole(&bed);
     let client = started(&bed, &["user-timeout", &port, "1000"]);
     sleep_ms(2500);
-    let j = judge(&bed, client.pid());
-    assert_eq!(j["state"], "established", "TCP_USER_TIMEOUT 1s passed: {j}");
-    let t = &j["timeouts"];
+    let report = scan(&bed);
+    let row = connection(&report, client.pid());
+    assert_eq!(
+        row["state"], "established",
+        "TCP_USER_TIMEOUT 1s passed: {row}"
+    );
+    let t = &row["timeouts"];
     assert_eq!(t["user_timeout_ms"], 1000);
-    assert_eq!(t["verdict"], "never", "{j}");
+    assert_eq!(t["verdict"], "never", "{row}");
     assert!(
         t["explanation"]
             .as_str()
             .unwrap()
             .contains("TCP_USER_TIMEOUT is set but acts only on unacknowledged data"),
-        "{j}"
+        "{row}"
     );
 }
 
@@ -184,31 +202,41 @@ fn infinite_poll_and_a_polling_loop() {
     let looping = started(&bed, &["poll-loop", &port, "1000"]);
     let long = started(&bed, &["poll-loop", &port, "30000"]);
     sleep_ms(2600);
+    let report = scan(&bed);
 
-    let j = judge(&bed, forever.pid());
-    assert_eq!(j["calls"][0]["syscall"], "poll", "{j}");
-    assert_eq!(j["calls"][0]["timeout"]["kind"], "forever");
-    let s = &j["summary"];
-    assert_eq!(s["wait_timeout_ms"], -1);
-    assert_eq!(s["wait_loop"], false);
-    assert_eq!(s["verdict"], "never");
-    assert_eq!(j["phrase"], "no timeout anywhere");
+    let row = connection(&report, forever.pid());
+    assert_eq!(call(row)["syscall"], "poll", "{row}");
+    assert_eq!(call(row)["timeout_ms"], -1, "{row}");
+    let t = &row["timeouts"];
+    assert_eq!(t["wait_timeout_ms"], -1);
+    assert_eq!(t["wait_loop"], false);
+    assert_eq!(t["verdict"], "never");
 
-    let j = judge(&bed, looping.pid());
-    assert_eq!(j["calls"][0]["timeout"]["ms"], 1000, "{j}");
-    let s = &j["summary"];
-    assert_eq!(s["wait_timeout_ms"], 1000);
-    assert_eq!(s["wait_loop"], true, "idle 2.6 s on a 1 s poll: {j}");
-    assert_eq!(s["verdict"], "never");
-    assert_eq!(j["phrase"], "poll loop every 1s: never ends");
+    let row = connection(&report, looping.pid());
+    assert_eq!(call(row)["timeout_ms"], 1000, "{row}");
+    let t = &row["timeouts"];
+    assert_eq!(t["wait_timeout_ms"], 1000);
+    assert_eq!(t["wait_loop"], true, "idle 2.6 s on a 1 s poll: {row}");
+    assert_eq!(t["verdict"], "never");
 
     // The same loop with 30 s: idle 2.6 s says nothing of a loop yet, only of a deadline.
-    let j = judge(&bed, long.pid());
-    let s = &j["summary"];
-    assert_eq!(s["wait_loop"], false, "{j}");
-    assert_eq!(s["verdict"], "deadline");
-    let ends = s["ends_in_secs"].as_u64().unwrap();
-    assert!((26..=28).contains(&ends), "{j}");
+    let row = connection(&report, long.pid());
+    let t = &row["timeouts"];
+    assert_eq!(t["wait_loop"], false, "{row}");
+    assert_eq!(t["verdict"], "deadline");
+    let ends = t["ends_in_secs"].as_u64().unwrap();
+    assert!((26..=28).contains(&ends), "{row}");
+
+    // One finding for the three (same remote): most never end; it says how many do.
+    let f = finding(&report, forever.pid());
+    assert_eq!(f["timeouts"]["verdict"], "never", "{f}");
+    assert!(
+        f["timeouts"]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("(2 of 3 connections; 1 end at a deadline)"),
+        "{f}"
+    );
 }
 
 fn signal(pid: u32, sig: libc::c_int) {
@@ -224,22 +252,28 @@ fn stopped_and_resumed_threads_are_still_blocked() {
     let (_server, port) = blackhole(&bed);
     let reader = started(&bed, &["hung-recv", &port]);
     let poller = started(&bed, &["poll-loop", &port, "600000"]);
-    sleep_ms(300);
+    sleep_ms(1100);
 
     // Stopped in read(): the call still shows, the thread is stopped.
     signal(reader.pid(), libc::SIGSTOP);
     sleep_ms(200);
-    let j = judge(&bed, reader.pid());
-    assert_eq!(j["calls"][0]["syscall"], "recvfrom", "{j}");
-    assert_eq!(j["calls"][0]["stopped"], true, "{j}");
-    assert_eq!(j["phrase"], "thread stopped: never ends", "{j}");
+    let report = scan(&bed);
+    let row = connection(&report, reader.pid());
+    assert_eq!(call(row)["syscall"], "recvfrom", "{row}");
+    assert_eq!(call(row)["stopped"], true, "{row}");
+    assert_eq!(row["timeouts"]["verdict"], "never", "{row}");
+    assert!(
+        evidence(finding(&report, reader.pid())).contains(&"thread stopped: never ends"),
+        "{report}"
+    );
     // Continued: read() resumes as itself.
     signal(reader.pid(), libc::SIGCONT);
     sleep_ms(200);
-    let j = judge(&bed, reader.pid());
-    assert_eq!(j["calls"][0]["syscall"], "recvfrom", "{j}");
-    assert_eq!(j["calls"][0]["stopped"], false, "{j}");
-    assert_eq!(j["calls"][0]["restarted"], false, "{j}");
+    let report = scan(&bed);
+    let row = connection(&report, reader.pid());
+    assert_eq!(call(row)["syscall"], "recvfrom", "{row}");
+    assert_eq!(call(row)["stopped"], false, "{row}");
+    assert_eq!(call(row)["restarted"], false, "{row}");
 
     // A poll stopped and continued resumes as restart_syscall.
     signal(poller.pid(), libc::SIGSTOP);
@@ -260,24 +294,20 @@ fn stopped_and_resumed_threads_are_still_blocked() {
         );
         return;
     }
-    let (fd, _) = socket_of(poller.pid());
-    let j = judge(&bed, poller.pid());
-    let call = &j["calls"][0];
-    assert_eq!(call["syscall"], "poll", "{j}");
-    assert_eq!(call["restarted"], true, "{j}");
-    assert_eq!(call["fds"], serde_json::json!([fd]), "{j}");
-    assert_eq!(call["timeout"]["ms"], 600_000, "{j}");
-    assert_eq!(j["summary"]["verdict"], "deadline", "{j}");
+    let report = scan(&bed);
+    let row = connection(&report, poller.pid());
+    let thread = call(row);
+    assert_eq!(thread["syscall"], "poll", "{row}");
+    assert_eq!(thread["restarted"], true, "{row}");
+    assert_eq!(thread["fd"], row["fd"], "{row}");
+    assert_eq!(thread["timeout_ms"], 600_000, "{row}");
+    assert_eq!(row["timeouts"]["verdict"], "deadline", "{row}");
 }
 
 /// A Python program (the machine's python3) that sends a request and waits in recv with
 /// `timeout` given to settimeout (None: no timeout, as by default).
 fn python(bed: &Bed, port: &str, timeout: &str) -> Option<Proc> {
-    let python = ["/usr/bin/python3"]
-        .into_iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| which("python3"))?;
+    let python = which("python3")?;
     let code = "import socket, sys\n\
                 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
                 s.settimeout(eval(sys.argv[2]))\n\
@@ -311,26 +341,30 @@ fn python_without_a_timeout_gets_the_timeout_hint() {
     };
     let timed = python(&bed, &port, "30").unwrap();
     sleep_ms(1500);
+    let report = scan(&bed);
 
-    let j = judge(&bed, plain.pid());
-    assert_eq!(j["runtimes"], serde_json::json!(["python"]), "{j}");
-    assert_eq!(j["hints"][0]["runtime"], "Python", "{j}");
+    let f = finding(&report, plain.pid());
+    assert_eq!(f["hints"][0]["runtime"], "Python", "{f}");
     assert!(
-        j["hints"][0]["advice"]
+        f["hints"][0]["advice"]
             .as_str()
             .unwrap()
             .contains("timeout="),
-        "{j}"
+        "{f}"
     );
-    assert_eq!(j["calls"][0]["syscall"], "recvfrom", "{j}");
-    assert_eq!(j["summary"]["verdict"], "never", "{j}");
+    let row = connection(&report, plain.pid());
+    assert_eq!(call(row)["syscall"], "recvfrom", "{row}");
+    assert_eq!(row["timeouts"]["verdict"], "never", "{row}");
 
     // settimeout(30) turns the wait into a poll with 30 s: a deadline.
-    let j = judge(&bed, timed.pid());
-    assert_eq!(j["calls"][0]["syscall"], "poll", "{j}");
-    assert_eq!(j["calls"][0]["timeout"]["ms"], 30_000, "{j}");
-    assert_eq!(j["summary"]["verdict"], "deadline", "{j}");
-    assert!(j["summary"]["ends_in_secs"].as_u64().unwrap() <= 29, "{j}");
+    let row = connection(&report, timed.pid());
+    assert_eq!(call(row)["syscall"], "poll", "{row}");
+    assert_eq!(call(row)["timeout_ms"], 30_000, "{row}");
+    assert_eq!(row["timeouts"]["verdict"], "deadline", "{row}");
+    assert!(
+        row["timeouts"]["ends_in_secs"].as_u64().unwrap() <= 29,
+        "{row}"
+    );
 }
 
 #[test]
@@ -369,18 +403,21 @@ fn php_curl_exec_gets_the_curl_hint_and_is_a_loop() {
     );
     assert_eq!(client.line, "ready");
     sleep_ms(3000);
-    let j = judge(&bed, client.pid());
-    assert_eq!(j["runtimes"], serde_json::json!(["php", "curl"]), "{j}");
-    assert_eq!(j["hints"][0]["runtime"], "PHP + libcurl", "{j}");
-    let advice = j["hints"][0]["advice"].as_str().unwrap();
+    let report = scan(&bed);
+    let f = finding(&report, client.pid());
+    assert_eq!(f["hints"][0]["runtime"], "PHP + libcurl", "{f}");
+    let advice = f["hints"][0]["advice"].as_str().unwrap();
     assert!(advice.contains("CURLOPT_TIMEOUT") && advice.contains("max_execution_time"));
-    assert_eq!(j["calls"][0]["syscall"], "poll", "{j}");
-    assert_eq!(
-        j["summary"]["wait_timeout_ms"], 1000,
-        "libcurl's 1 s poll: {j}"
+    let row = connection(&report, client.pid());
+    assert_eq!(call(row)["syscall"], "poll", "{row}");
+    let t = &f["timeouts"];
+    assert_eq!(t["wait_timeout_ms"], 1000, "libcurl's 1 s poll: {f}");
+    assert_eq!(t["wait_loop"], true, "{f}");
+    assert_eq!(t["verdict"], "never", "{f}");
+    assert!(
+        evidence(f).contains(&"poll loop every 1s: never ends"),
+        "{f}"
     );
-    assert_eq!(j["summary"]["wait_loop"], true, "{j}");
-    assert_eq!(j["summary"]["verdict"], "never", "{j}");
 }
 
 #[test]
@@ -410,24 +447,27 @@ fn node_event_loop_has_no_thread_on_the_socket() {
     );
     assert_eq!(client.line, "ready");
     sleep_ms(1200);
-    let j = judge(&bed, client.pid());
-    assert_eq!(j["runtimes"], serde_json::json!(["node"]), "{j}");
-    assert_eq!(j["hints"][0]["runtime"], "Node.js", "{j}");
-    let s = &j["summary"];
-    assert_eq!(s["verdict"], "never", "{j}");
+    let report = scan(&bed);
+    let f = finding(&report, client.pid());
+    assert_eq!(f["hints"][0]["runtime"], "Node.js", "{f}");
+    assert_eq!(f["timeouts"]["verdict"], "never", "{f}");
     assert!(
-        s["explanation"]
+        f["timeouts"]["explanation"]
             .as_str()
             .unwrap()
             .contains("no thread is blocked on it"),
-        "{j}"
+        "{f}"
     );
 }
 
 #[test]
 fn forked_workers_are_counted_once() {
-    // 9 processes share 64 MiB of touched anonymous memory (copy on write).
-    let parent = testbed(&["fork-share", "64", "8"]);
+    let Some(bed) = Bed::new("tmo-fork", &[]) else {
+        return;
+    };
+    let (_server, port) = blackhole(&bed);
+    // 9 processes share 64 MiB of touched anonymous memory (copy on write), each with a call.
+    let parent = bed.testbed(&["fork-share", "64", "8", &port]);
     let children: Vec<u32> = parent
         .line
         .strip_prefix("ready ")
@@ -436,37 +476,47 @@ fn forked_workers_are_counted_once() {
         .map(|p| p.parse().unwrap())
         .collect();
     assert_eq!(children.len(), 8);
-    let pids: Vec<u32> = std::iter::once(parent.pid()).chain(children).collect();
-    let usages: Vec<_> = pids
-        .iter()
-        .map(|&p| (stuckconn::collect::memory::usage(p), 1))
-        .collect();
+    sleep_ms(1500);
+    let report = scan(&bed);
+    let f = finding(&report, parent.pid());
+    assert_eq!(f["connections"], 9, "{f}");
     let mib = 1u64 << 20;
-    let rss: u64 = usages.iter().map(|(u, _)| u.unwrap().rss_bytes).sum();
+    let rss: u64 = std::iter::once(parent.pid())
+        .chain(children)
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let kb: u64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap();
+            kb * 1024
+        })
+        .sum();
     assert!(rss >= 9 * 64 * mib, "RSS counts the pages 9 times: {rss}");
-    let impact =
-        stuckconn::enrich::impact::impact(&usages, stuckconn::collect::memory::mem_total_bytes());
-    assert!(impact.proportional, "root reads smaps_rollup");
-    assert_eq!(impact.processes, 9);
+    let impact = &f["impact"];
+    assert_eq!(impact["processes"], 9, "{f}");
+    assert_eq!(impact["proportional"], true, "root reads smaps_rollup: {f}");
+    let memory = impact["memory_bytes"].as_u64().unwrap();
     assert!(
-        impact.memory_bytes >= 64 * mib && impact.memory_bytes < 80 * mib,
+        (64 * mib..80 * mib).contains(&memory),
         "PSS counts them once: {} MiB",
-        impact.memory_bytes / mib
+        memory / mib
     );
-    assert!(stuckconn::enrich::impact::phrase("testbed", &impact).starts_with("testbed ×9 hold 6"));
-}
-
-/// A copy of the testbed binary that nobody may run.
-fn testbed_for_nobody() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(testbed_path(), dir.path().join("testbed")).unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    assert!(impact["memory_share"].as_f64().unwrap() > 0.0, "{f}");
+    // The same figure per process row.
+    let row = &report["processes"][0];
+    assert_eq!(row["memory_bytes"], impact["memory_bytes"], "{report}");
+    // And in the table.
+    let (_, table, _) =
+        run(bed
+            .stuckconn("scan")
+            .args(["--no-dns", "--min-idle", "1s", "--color", "never"]));
+    assert!(table.contains("costs: testbed ×9 hold 6"), "{table}");
 }
 
 #[test]
-fn unprivileged_readers_say_unknown_and_name_the_capability() {
+fn unprivileged_scans_say_unknown_and_name_the_capability() {
     let Some(bed) = Bed::new("tmo-nobody", &[]) else {
         return;
     };
@@ -474,59 +524,36 @@ fn unprivileged_readers_say_unknown_and_name_the_capability() {
     // Root's client, with keepalive.
     let client = started(&bed, &["keepalive", &port, "1", "1", "5"]);
     sleep_ms(2500);
-    let (fd, inode) = socket_of(client.pid());
-    let dir = testbed_for_nobody();
-    let judge_as = |caps: &[&str]| {
-        let mut cmd = bed.command("setpriv");
-        cmd.args(Nobody::setpriv_args(caps))
-            .arg(dir.path().join("testbed"))
-            .args(["judge", &client.pid().to_string(), &fd.to_string()])
-            .arg(inode.to_string());
-        let (status, out, err) = run(&mut cmd);
-        assert_eq!(status, 0, "{caps:?}: {err}");
-        json(&out)
-    };
+    let nobody = Nobody::new();
 
-    let none = judge_as(&[]);
-    assert_eq!(
-        none["options"]["Err"],
-        serde_json::json!({"reason": "denied", "missing": "CAP_SYS_PTRACE"}),
-        "{none}"
+    // Without capabilities, root's process is not visible: nothing needing it is guessed.
+    let report = scan_with(bed.nobody(&nobody, &[], "scan"));
+    let f = &report["findings"][0];
+    assert_eq!(f["kind"], "hung_call", "{report}");
+    let t = &f["timeouts"];
+    assert_eq!(t["verdict"], "unknown", "{f}");
+    assert!(
+        t["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE"),
+        "{f}"
     );
-    assert_eq!(none["thread_evidence"], "denied", "{none}");
-    let t = &none["timeouts"];
-    assert_eq!(t["verdict"], "unknown", "{none}");
-    assert_eq!(none["phrase"], "timeouts unknown: needs CAP_SYS_PTRACE");
-    // Never a wrong value: what needs privilege is null, what sock_diag says is there.
     assert_eq!(t["receive_timeout_ms"], Value::Null);
     assert_eq!(t["user_timeout_ms"], Value::Null);
     assert_eq!(t["wait_timeout_ms"], Value::Null);
-    assert_eq!(t["keepalive"], true, "the kernel's timer says it: {none}");
-    assert_eq!(t["keepalive_answered"], true, "{none}");
-    // Memory falls back to RSS, and says so.
-    assert_eq!(none["memory"]["proportional"], false, "{none}");
-    assert!(none["memory"]["memory_bytes"].as_u64().unwrap() > 0);
+    // What the kernel tells anyone is there: the keepalive timer, answered.
+    assert_eq!(t["keepalive"], true, "the kernel's timer says it: {f}");
+    assert_eq!(t["keepalive_answered"], true, "{f}");
+    assert_eq!(f["impact"], Value::Null, "no holder, no memory: {f}");
 
-    // CAP_SYS_PTRACE alone reads the options, right; the threads still need
-    // CAP_DAC_READ_SEARCH.
-    let ptrace = judge_as(&["sys_ptrace"]);
-    assert_eq!(ptrace["options"]["Ok"]["keepalive"], true, "{ptrace}");
-    assert_eq!(ptrace["options"]["Ok"]["keepcnt"], 5, "{ptrace}");
-    assert_eq!(ptrace["timeouts"]["verdict"], "unknown", "{ptrace}");
-    assert!(
-        ptrace["timeouts"]["explanation"]
-            .as_str()
-            .unwrap()
-            .contains("CAP_DAC_READ_SEARCH"),
-        "{ptrace}"
-    );
-
-    // Both: what root sees.
-    let both = judge_as(&["sys_ptrace", "dac_read_search"]);
-    let root = judge(&bed, client.pid());
-    assert_eq!(both["summary"]["verdict"], "never", "{both}");
-    assert_eq!(both["summary"]["verdict"], root["summary"]["verdict"]);
-    assert_eq!(both["calls"], root["calls"]);
+    // With both capabilities, what root sees.
+    let caps = scan_with(bed.nobody(&nobody, &["dac_read_search", "sys_ptrace"], "scan"));
+    let root = scan(&bed);
+    let (a, b) = (finding(&caps, client.pid()), finding(&root, client.pid()));
+    assert_eq!(a["timeouts"], b["timeouts"], "{caps}\n{root}");
+    assert_eq!(a["timeouts"]["verdict"], "never");
+    assert_eq!(a["hints"], b["hints"]);
 }
 
 #[test]
@@ -542,13 +569,13 @@ fn a_real_go_binary_shows_its_build_information() {
         return;
     };
     let file = std::fs::File::open(&go).unwrap();
-    let version = stuckconn::enrich::hints::go_version(&file)
+    let version = stuckconn::collect::runtime::go_version(&file)
         .unwrap_or_else(|| panic!("{} has no Go build information", go.display()));
     assert!(version.starts_with("go1."), "{version}");
     // And a program that is not Go.
     let ip = which("ip").unwrap();
     assert_eq!(
-        stuckconn::enrich::hints::go_version(&std::fs::File::open(ip).unwrap()),
+        stuckconn::collect::runtime::go_version(&std::fs::File::open(ip).unwrap()),
         None
     );
 }

@@ -5,7 +5,7 @@ use super::{sanitize, Style};
 use crate::report::Report;
 use comfy_table::Cell;
 
-pub(super) fn table(report: &Report, style: Style) -> String {
+pub(super) fn table(report: &Report, style: Style, evidence: bool) -> String {
     let wire = report.wire.is_some();
     // The namespace column only when the findings span more than one.
     let show_netns = spans_namespaces(
@@ -22,7 +22,9 @@ pub(super) fn table(report: &Report, style: Style) -> String {
     if wire {
         header.push("ON THE WIRE");
     }
-    header.push("EVIDENCE");
+    if evidence {
+        header.push("EVIDENCE");
+    }
     let mut table = new_table(style, &header);
     for f in &report.findings {
         let mut row = vec![kind_cell(f.kind, style)];
@@ -34,7 +36,7 @@ pub(super) fn table(report: &Report, style: Style) -> String {
             row.push(Cell::new(sanitize(&label)));
         }
         row.extend([
-            Cell::new(target_text(f.remote.as_ref(), f.local, &f.clients)),
+            Cell::new(target_cell(f, style)),
             Cell::new(f.connections),
             Cell::new(held_by(f)),
             Cell::new(f.idle_secs.map_or("?".to_string(), |s| s.range(" – "))),
@@ -43,11 +45,25 @@ pub(super) fn table(report: &Report, style: Style) -> String {
         if wire {
             row.push(verdict_cell(f, style));
         }
-        row.push(Cell::new(sanitize(&f.evidence.join(" · "))));
+        if evidence {
+            row.push(Cell::new(sanitize(&f.evidence.join(" · "))));
+        }
         table.add_row(row);
     }
     let o = usize::from(show_netns);
     right_align(&mut table, &[2 + o]);
     keep_whole(&mut table, &[0, o, 1 + o, 2 + o, 4 + o, 5 + o]);
     trimmed(&table)
+}
+
+/// The REMOTE cell: a name and its endpoint on one line, or on two when the table must fit a
+/// terminal (an IPv6 endpoint after a long name would take half of it).
+fn target_cell(f: &crate::report::Finding, style: Style) -> String {
+    let text = target_text(f.remote.as_ref(), f.local, &f.clients);
+    match (&f.remote, style.width) {
+        (Some(remote), Some(_)) if crate::report::display_name(&remote.name).is_some() => {
+            text.replacen("  ", "\n", 1)
+        }
+        _ => text,
+    }
 }

@@ -51,20 +51,23 @@ pub(super) fn keep_whole(table: &mut Table, columns: &[usize]) {
     }
 }
 
-/// Greedy word wrap to the terminal width; continuation lines indented by `indent`.
+/// Greedy word wrap to the terminal width; the text's own leading spaces start the first
+/// line, continuation lines are indented by `indent`.
 pub(super) fn wrap(text: &str, width: Option<u16>, indent: &str) -> String {
     let Some(width) = width.map(usize::from).filter(|&w| w > 20) else {
         return format!("{text}\n");
     };
+    let body = text.trim_start_matches(' ');
     let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
+    let mut line = text[..text.len() - body.len()].to_string();
+    for word in body.split(' ') {
         let line_len = line.chars().count();
-        if line_len > 0 && line_len + 1 + word.chars().count() > width {
+        let started = line.trim_start().chars().count() > 0;
+        if started && line_len + 1 + word.chars().count() > width {
             out.push_str(&line);
             out.push('\n');
             line = indent.to_string();
-        } else if line_len > 0 {
+        } else if started {
             line.push(' ');
         }
         line.push_str(word);

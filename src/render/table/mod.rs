@@ -1,6 +1,7 @@
 //! The report for people: the answer first (who leaks, to whom, how many, since when), then
 //! which process leaks, then one sentence and one next step per finding.
 
+mod blocks;
 mod cells;
 mod connections;
 mod findings;
@@ -16,6 +17,9 @@ use cells::*;
 use layout::{keep_whole, right_align, wrap};
 pub(crate) use layout::{new_table, trimmed};
 use std::fmt::Write;
+
+/// From this width on, the findings table has its EVIDENCE column.
+const WIDE: u16 = 100;
 
 pub fn render(report: &Report, style: Style) -> String {
     let mut out = String::new();
@@ -44,33 +48,22 @@ pub fn render(report: &Report, style: Style) -> String {
         );
         out.push_str(&wrap(&line, style.width, ""));
     } else {
+        // The evidence is a column of the table when the terminal is wide enough (or there
+        // is none), else a line of each finding's block.
+        let evidence_column = style.width.is_none_or(|w| w >= WIDE);
         out.push('\n');
-        out.push_str(&findings::table(report, style));
+        out.push_str(&findings::table(report, style, evidence_column));
         if !report.processes.is_empty() {
             out.push('\n');
             out.push_str(&processes::table(report, style));
         }
-        out.push('\n');
         for f in report
             .findings
             .iter()
             .filter(|f| f.severity == Severity::Problem)
         {
-            out.push_str(&wrap(&sanitize(&f.explanation), style.width, ""));
-            if let Some(history) = &f.history {
-                let line = format!(
-                    "  history: {}",
-                    super::chart::timeline_line(history, style.width)
-                );
-                out.push_str(&wrap(&line, style.width, "    "));
-            }
-            let next = format!(
-                "  see each socket:  stuckconn scan {}{}--all{}",
-                from(report),
-                selector(f),
-                netns_flag(f)
-            );
-            out.push_str(&wrap(&next, style.width, "    "));
+            out.push('\n');
+            out.push_str(&blocks::block(f, report, style, !evidence_column));
         }
         if problems == 0 {
             let _ = writeln!(
@@ -98,7 +91,7 @@ fn count(n: usize, noun: &str) -> String {
 fn findings_count(report: &Report) -> String {
     let summary = &report.summary;
     let all = count(summary.findings, "finding");
-    if summary.problems == summary.findings {
+    if summary.problems == summary.findings && summary.root_causes >= summary.problems {
         return all;
     }
     let mut others: std::collections::BTreeMap<Kind, usize> = Default::default();
@@ -109,7 +102,15 @@ fn findings_count(report: &Report) -> String {
     {
         *others.entry(f.kind).or_default() += 1;
     }
-    let mut parts = vec![count(summary.problems, "problem")];
+    let downstream = summary.problems - summary.root_causes.min(summary.problems);
+    let mut parts = if downstream > 0 {
+        vec![
+            count(summary.root_causes, "root cause"),
+            format!("{downstream} downstream"),
+        ]
+    } else {
+        vec![count(summary.problems, "problem")]
+    };
     parts.extend(others.iter().map(|(kind, &n)| count(n, kind.label())));
     format!("{all}: {}", parts.join(", "))
 }

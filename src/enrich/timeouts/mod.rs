@@ -1,0 +1,194 @@
+//! Why a stuck connection will never end, or when it will: the verdict from the kernel's timers
+//! (sock_diag), tcp_info, the socket's options (`collect::sockopts`) and the blocked call's own
+//! timeout (`collect::waits`). Pure: no I/O; every input is a fact of the snapshot.
+//!
+//! # The kernel facts behind the rules
+//!
+//! | fact | source |
+//! |---|---|
+//! | keepalive probes are ACKed by the peer's kernel, whatever its application does: answered probes never end a connection whose peer host is up | tcp(7); measured (FIELD-NOTES: `lastack` < `lastrcv`) |
+//! | an answered probe resets `tcpi_last_ack_recv`, never `tcpi_last_data_*`; `tcpi_probes` counts unanswered ones | net/ipv4/tcp_timer.c `tcp_keepalive_timer` |
+//! | unanswered keepalive probes end it after `TCP_KEEPIDLE` + `TCP_KEEPCNT` × `TCP_KEEPINTVL`; with `TCP_USER_TIMEOUT` set, once that long has passed since anything was received (and a probe is out), `TCP_KEEPCNT` ignored | tcp_keepalive_timer |
+//! | `TCP_USER_TIMEOUT` acts only on unacknowledged data, unanswered keepalive probes and zero-window probes: a live, silent peer never trips it | tcp(7); measured |
+//! | unacknowledged data is retransmitted with exponential backoff until `tcp_retries2` (default 15: about 924.6 s ≈ 15.4 min with the 200 ms minimum RTO) or `TCP_USER_TIMEOUT` | ip-sysctl.rst; tcp_timer.c `tcp_model_timeout` |
+//! | a SYN is retransmitted `tcp_syn_retries` times (default 6: 1+2+…+64 = 127 s) | ip-sysctl.rst |
+//! | zero-window probes answered by the peer (window still 0) go on forever; only `TCP_USER_TIMEOUT` (Linux 5.10+) or unanswered probes (`tcp_retries2`) end them | tcp_timer.c `tcp_probe_timer` |
+//! | CLOSE-WAIT has no timer of its own: the socket stays until the program closes it | RFC 793; tcp_states |
+//! | `SO_RCVTIMEO` bounds read/recv only; poll, select and epoll ignore it and have their own timeout | socket(7) |
+//! | a wait timeout much shorter than the time the connection has been idle was re-issued: a loop (libcurl polls every 1 s), not a deadline | measured (FIELD-NOTES) |
+//!
+//! # Verdicts, in the order they are decided (per connection)
+//!
+//! | # | when | verdict |
+//! |---|---|---|
+//! | 1 | CLOSE-WAIT | `never` (only close() ends it) |
+//! | 2 | SYN-SENT | `kernel` (SYN retries, or the user timeout) |
+//! | 3 | unacked data / retransmit timer | `kernel` (tcp_retries2 or the user timeout) |
+//! | 4 | zero-window probes: unanswered, or a user timeout set | `kernel`; answered without one: no end from the kernel |
+//! | 5 | keepalive probes out and unanswered | `kernel` |
+//! | 6 | a blocked call with a finite bound (its own timeout, or SO_RCVTIMEO for read/recv) not yet exceeded | `deadline` (the earliest of 2–6 wins) |
+//! | 7 | the thread's call or the options that would bound it not visible (no permission, restart of an unknown call, threads not examined) | `unknown` |
+//! | 8 | otherwise (no keepalive, answered keepalive, infinite wait, a polling loop, a stopped thread) | `never` |
+
+mod derive;
+mod rules;
+mod summary;
+#[cfg(test)]
+mod tests;
+
+pub use rules::judge;
+pub use summary::summarize;
+
+use crate::report::{ConnectionReport, ConnectionTimeouts, Report, Severity};
+use crate::snapshot::{
+    BlockedThread, Connection, KernelTimer, Process, Snapshot, SocketOptions, TcpInfo, TcpState,
+    ThreadEvidence, Unreadable, WaitTimeout,
+};
+use std::collections::HashMap;
+
+/// A blocked call waiting on the connection, as far as the verdict needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    pub syscall: String,
+    pub timeout: WaitTimeout,
+    /// read/recv: `SO_RCVTIMEO` bounds it; poll/select/epoll: their own timeout does.
+    pub honours_receive_timeout: bool,
+    pub restarted: bool,
+    pub stopped: bool,
+}
+
+impl From<&BlockedThread> for Wait {
+    fn from(t: &BlockedThread) -> Wait {
+        Wait {
+            syscall: t.syscall.clone(),
+            timeout: t.timeout(),
+            honours_receive_timeout: t.honours_receive_timeout(),
+            restarted: t.restarted,
+            stopped: t.stopped,
+        }
+    }
+}
+
+/// What is known of the threads waiting on one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiters {
+    /// The holders' threads were examined: these wait on it (possibly none).
+    Seen(Vec<Wait>),
+    /// They could not be examined (permission, or not collected): `why` says.
+    NotSeen { why: String },
+}
+
+/// Everything known of one connection.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub state: TcpState,
+    /// `None`: not collected (an old snapshot).
+    pub timer: Option<KernelTimer>,
+    pub tcp_info: Option<&'a TcpInfo>,
+    /// `None`: not read (no holder known, or a snapshot without them).
+    pub options: Option<Result<SocketOptions, Unreadable>>,
+    pub waiters: Waiters,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts a snapshot holds of connection `c`, whose holder is `holder`; `lacking`:
+    /// the capabilities the collection lacked.
+    pub fn of(c: &'a Connection, holder: Option<&Process>, lacking: Option<&str>) -> Facts<'a> {
+        let options = match (&c.options, &c.options_unreadable) {
+            (Some(o), _) => Some(Ok(*o)),
+            (None, Some(why)) => Some(Err(why.clone())),
+            (None, None) => None,
+        };
+        Facts {
+            state: c.state,
+            timer: c.timer,
+            tcp_info: c.tcp_info.as_ref(),
+            options,
+            waiters: waiters_of(&c.blocked_threads, holder, lacking),
+        }
+    }
+}
+
+/// The waiters of a socket: the calls blocked on it when every thread of its holder was
+/// seen; otherwise why they may be missing (permission, threads that could not be read, a
+/// thread resumed from a stop in a call whose fds are not visible).
+pub fn waiters_of(
+    blocked: &[BlockedThread],
+    holder: Option<&Process>,
+    lacking: Option<&str>,
+) -> Waiters {
+    let needs = lacking.map_or(String::new(), |caps| {
+        format!(": needs {caps} (root has them)")
+    });
+    let Some(process) = holder else {
+        return Waiters::NotSeen {
+            why: format!("no process is known to hold it{needs}"),
+        };
+    };
+    let on: Vec<Wait> = blocked.iter().map(Wait::from).collect();
+    let why = match process.thread_evidence {
+        ThreadEvidence::Denied => format!("its threads could not be examined{needs}"),
+        ThreadEvidence::NotCollected => "its threads were not examined".to_string(),
+        _ if !on.is_empty() => return Waiters::Seen(on),
+        ThreadEvidence::Partial => "some of its threads could not be examined".to_string(),
+        ThreadEvidence::Read => match process.resumed_threads.first() {
+            Some(resumed) => format!(
+                "thread {} resumed a call after a stop or a signal (restart_syscall{}) whose \
+                 socket and timeout are not visible",
+                resumed.tid,
+                resumed
+                    .wchan
+                    .as_deref()
+                    .map(|w| format!(", waiting in {w}"))
+                    .unwrap_or_default()
+            ),
+            None => return Waiters::Seen(on),
+        },
+    };
+    Waiters::NotSeen { why }
+}
+
+/// Judges every connection of every problem finding (in `connections[]`) and each finding
+/// from its connections (`timeouts`).
+pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
+    let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
+    let rows: HashMap<usize, usize> = report
+        .connections
+        .iter()
+        .enumerate()
+        .map(|(row, c)| (c.index, row))
+        .collect();
+    let Report {
+        findings,
+        connections,
+        ..
+    } = report;
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.severity == Severity::Problem)
+    {
+        let mut judged: Vec<(u64, ConnectionTimeouts)> = Vec::new();
+        for &index in &finding.members {
+            let Some(c) = snapshot.connections.get(index) else {
+                continue;
+            };
+            let row: Option<&mut ConnectionReport> =
+                rows.get(&index).and_then(|&r| connections.get_mut(r));
+            let holder = row
+                .as_ref()
+                .and_then(|r| r.pid)
+                .and_then(|pid| processes.get(&pid).copied());
+            let limits = c.netns.and_then(|ns| snapshot.tcp_limits.get(&ns)).copied();
+            let facts = Facts::of(c, holder, snapshot.missing_capabilities.as_deref());
+            let verdict = judge(&facts, &limits.unwrap_or_default());
+            if let Some(row) = row {
+                row.timeouts = Some(verdict.clone());
+            }
+            judged.push((c.idle_ms().unwrap_or(0), verdict));
+        }
+        // The longest-waiting connection first: the finding takes its values.
+        judged.sort_by_key(|(idle, _)| std::cmp::Reverse(*idle));
+        let verdicts: Vec<ConnectionTimeouts> = judged.into_iter().map(|(_, v)| v).collect();
+        finding.timeouts = summarize(&verdicts);
+    }
+}
