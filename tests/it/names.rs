@@ -6,6 +6,7 @@
 //! namespace's name; recorded and replayed with the names and their sources.
 
 use crate::common::*;
+use crate::containers::{TestCgroup, DB, WEB};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -53,9 +54,9 @@ fn ip(args: &[&str]) {
 }
 
 /// Two beds joined by a veth pair: the caller at 198.51.100.1, the server at 198.51.100.2.
-fn joined() -> Option<(Bed, Bed)> {
-    let caller = Bed::new("names-caller", &[])?;
-    let server = Bed::new("names-server", &[]).unwrap();
+fn joined(tag: &str) -> Option<(Bed, Bed)> {
+    let caller = Bed::new(&format!("{tag}-caller"), &[])?;
+    let server = Bed::new(&format!("{tag}-server"), &[]).unwrap();
     ip(&[
         "-n",
         caller.name(),
@@ -110,7 +111,7 @@ fn scan(netns: &[&str], extra: &[&str]) -> Value {
 
 #[test]
 fn a_namespaces_own_resolver_names_its_remotes() {
-    let Some((caller, server)) = joined() else {
+    let Some((caller, server)) = joined("names") else {
         return;
     };
     let _conf = NetnsResolvConf::new(caller.name(), "127.0.0.1");
@@ -203,6 +204,82 @@ fn a_namespaces_own_resolver_names_its_remotes() {
     let remote = &hung_call(&replayed, &caller)["remote"];
     assert_eq!(remote["hostname"], NAME, "{remote:#}");
     assert_eq!(remote["dns_source"], source.as_str());
+}
+
+#[test]
+fn containers_are_named_where_people_read_them() {
+    let Some((web, db)) = joined("holders") else {
+        return;
+    };
+    let cgroups = (
+        TestCgroup::new(&format!("docker-{WEB}.scope")),
+        TestCgroup::new(&format!("docker-{DB}.scope")),
+    );
+    let (Some(web_cgroup), Some(db_cgroup)) = cgroups else {
+        skip(
+            &current_test(),
+            "no cgroup hierarchy where a test can make its own cgroup",
+        );
+        return;
+    };
+    // db-1's server and web-1's hung client, each in the cgroup its runtime would give it.
+    let env = [("TESTBED_ADDR", SERVER)];
+    let blackhole = db.testbed_env(&["blackhole"], &env);
+    db_cgroup.enter(blackhole.pid()).unwrap();
+    let hung = web.testbed_env(&["hung-recv", &blackhole.port().to_string()], &env);
+    web_cgroup.enter(hung.pid()).unwrap();
+    std::thread::sleep(Duration::from_millis(2600));
+
+    let scope = [
+        "--netns",
+        web.name(),
+        "--netns",
+        db.name(),
+        "--min-idle",
+        "2s",
+        "--no-dns",
+    ];
+    let (status, out, err) = run(stuckconn()
+        .env("STUCKCONN_TEST_ROOT", fixture("runtime/host"))
+        .args(["scan", "--format", "json"])
+        .args(scope));
+    assert_eq!(status, 1, "{err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    let f = hung_call(&report, &web);
+    assert_eq!(f["netns"]["container_name"], "web-1", "{:#}", f["netns"]);
+    assert_eq!(f["netns"]["image"], "nginx:1.27");
+    assert_eq!(
+        f["netns"]["compose"],
+        serde_json::json!({"project": "shop", "service": "web"})
+    );
+    let holder = &f["processes"][0];
+    assert_eq!(holder["pids"][0], hung.pid());
+    assert_eq!(holder["container_name"], "web-1");
+    // The remote is db-1's address: named by it, no DNS asked.
+    assert_eq!(f["remote"]["hostname"], "db-1", "{:#}", f["remote"]);
+    assert_eq!(f["remote"]["dns_source"], "container");
+    let row = report["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pids"][0] == hung.pid())
+        .unwrap();
+    assert_eq!(row["container_name"], "web-1");
+
+    let (_, table, _) = run(stuckconn()
+        .env("STUCKCONN_TEST_ROOT", fixture("runtime/host"))
+        .args(scope)
+        .args(["--color", "never"]));
+    for expected in [
+        format!("db-1  {SERVER}:{}", blackhole.port()),
+        format!("(pid {}) in web-1", hung.pid()),
+        "namespace web-1".to_string(),
+    ] {
+        assert!(table.contains(&expected), "{expected:?} not in:\n{table}");
+    }
+    drop((hung, blackhole));
+    drop((web_cgroup, db_cgroup));
 }
 
 /// The finding in the namespace labelled `label`.
