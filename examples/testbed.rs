@@ -391,6 +391,7 @@ fn main() {
             hold()
         }
         role if timeouts_roles::ROLES.contains(&role) => timeouts_roles::run(role, &args),
+        "upstream-worker" | "reuse-client" => abort_roles::run(role, &args),
         _ => {
             eprintln!("testbed: unknown role {role:?}");
             std::process::exit(2);
@@ -720,5 +721,105 @@ mod timeouts_roles {
             }
             _ => unreachable!(),
         }
+    }
+}
+
+// --- abort tests (tests/it/abort.rs) ---
+//
+//   testbed upstream-worker UPSTREAM_PORT  one worker serving its clients one at a time: for
+//                                `GET /upstream` it calls UPSTREAM_PORT (no timeout) and answers
+//                                502 with the error when that call fails; any other path gets
+//                                200 `ok` at once
+//   testbed reuse-client PORT LOCAL_PORT TRIGGER  connect from LOCAL_PORT, send a request and
+//                                wait; once the file TRIGGER exists, reset the connection and
+//                                open a new one with the same 4-tuple, send again, then create
+//                                TRIGGER.again and hold it
+mod abort_roles {
+    use super::{addr, hold_with, ready, REQUEST};
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+    use std::time::Duration;
+
+    pub(super) fn run(role: &str, args: &[String]) -> ! {
+        let number = |i: usize| -> u16 {
+            args.get(i)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("{role}: argument {i} must be a port"))
+        };
+        match role {
+            "upstream-worker" => upstream_worker(number(1)),
+            _ => reuse_client(number(1), number(2), args.get(3).expect("TRIGGER file")),
+        }
+    }
+
+    fn upstream_worker(upstream: u16) -> ! {
+        let port: u16 = std::env::var("TESTBED_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let listener = TcpListener::bind((addr().as_str(), port)).unwrap();
+        println!("port {}", listener.local_addr().unwrap().port());
+        std::io::stdout().flush().unwrap();
+        // One worker, one client at a time, like a prefork PHP worker.
+        for mut client in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = client.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if request.starts_with("GET /upstream") {
+                match call(upstream) {
+                    Ok(reply) => ("200 OK", format!("upstream answered {} bytes\n", reply)),
+                    Err(err) => ("502 Bad Gateway", format!("upstream failed: {err}\n")),
+                }
+            } else {
+                ("200 OK", "ok\n".to_string())
+            };
+            let _ = write!(
+                client,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        unreachable!("the listener never ends")
+    }
+
+    /// An upstream call without any timeout: blocks until the reply or an error.
+    fn call(port: u16) -> std::io::Result<usize> {
+        let mut upstream = TcpStream::connect((addr().as_str(), port))?;
+        upstream.write_all(REQUEST)?;
+        let mut buf = [0u8; 4096];
+        match upstream.read(&mut buf)? {
+            0 => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed without a reply",
+            )),
+            n => Ok(n),
+        }
+    }
+
+    /// A connection from 127.0.0.1:LOCAL_PORT (or $TESTBED_ADDR) with SO_REUSEADDR.
+    fn connect_from(local: u16, port: u16) -> TcpStream {
+        use rustix::net::{sockopt, AddressFamily, SocketType};
+        let ip: Ipv4Addr = addr().parse().expect("an IPv4 TESTBED_ADDR");
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        sockopt::set_socket_reuseaddr(&fd, true).unwrap();
+        rustix::net::bind(&fd, &SocketAddrV4::new(ip, local)).unwrap();
+        rustix::net::connect(&fd, &SocketAddrV4::new(ip, port)).unwrap();
+        TcpStream::from(fd)
+    }
+
+    fn reuse_client(port: u16, local: u16, trigger: &str) -> ! {
+        let mut first = connect_from(local, port);
+        first.write_all(REQUEST).unwrap();
+        ready();
+        while !std::path::Path::new(trigger).exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A reset, not a FIN: no TIME-WAIT keeps the 4-tuple from being used again at once.
+        rustix::net::sockopt::set_socket_linger(&first, Some(Duration::ZERO)).unwrap();
+        drop(first);
+        let mut second = connect_from(local, port);
+        second.write_all(REQUEST).unwrap();
+        std::fs::write(format!("{trigger}.again"), b"").unwrap();
+        hold_with(second)
     }
 }

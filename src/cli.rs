@@ -58,6 +58,14 @@ pub enum Command {
     /// A monitoring plugin (Nagios/Icinga): one status line with perfdata; exit 0 OK,
     /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN
     Check(CheckArgs),
+    /// Abort the stuck connections a scan finds (SOCK_DESTROY, by socket cookie), so that each
+    /// blocked call fails at once: a plan first, then a confirmation or --yes
+    Abort(AbortArgs),
+    /// A Prometheus exporter: GET /metrics runs a scan (one at a time, shared by concurrent
+    /// scrapes) and answers its metrics
+    Serve(ServeArgs),
+    /// Print the completion script for bash, zsh or fish to standard output
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -234,6 +242,50 @@ pub struct CheckArgs {
     pub(crate) dns: DnsArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("timeout", |a| a
+        .default_value("8s")
+        .help("Bound each scan: when this passes, what was collected so far is served, marked \
+               partial (stuckconn_scan_partial 1). Keep it below the scrape timeout \
+               (Prometheus: 10s by default)")),
+    // Metrics never carry command lines: there is nothing to redact.
+    mut_arg("no_redact", |a| a.hide(true)),
+)]
+pub struct ServeArgs {
+    /// Listen on this address and port. The default answers only this host; another address
+    /// exposes the metrics (process names, remote endpoints) to whoever reaches it: use TLS
+    /// and a firewall
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9983")]
+    pub(crate) listen: SocketAddr,
+
+    /// Serve the last scan again to scrapes that come within this long of it, instead of
+    /// scanning again (scrapes that come during a scan always share it)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub(crate) min_interval: Duration,
+
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+
+    #[command(flatten)]
+    pub(crate) dns: DnsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
 /// Proof on the wire that stuck flows are idle.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct WireArgs {
@@ -328,6 +380,44 @@ pub struct ReportArgs {
 pub(crate) enum ReportFormat {
     /// One self-contained HTML page (no scripts, no external assets)
     Html,
+}
+
+/// `abort`: which stuck connections to destroy, and how to confirm it.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Exit status: 0 every selected connection was aborted or was already \
+gone (or none was selected), 1 some could not be aborted, 2 error, refused or not confirmed."
+)]
+pub struct AbortArgs {
+    /// Only connections of this kind (repeatable; default: every problem kind). Never an
+    /// active connection, an idle keep-alive pool or a listening socket
+    #[arg(long = "kind", value_name = "KIND", value_parser = clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(["hung_call", "close_wait", "stalled_send", "syn_sent"]),
+        |k| crate::report::Kind::ALL.into_iter().find(|kind| kind.key() == k).unwrap_or(crate::report::Kind::HungCall),
+    ))]
+    pub(crate) kind: Vec<crate::report::Kind>,
+
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+
+    /// Show the plan and change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Abort without asking (needed when standard input is not a terminal)
+    #[arg(short, long, conflicts_with = "dry_run")]
+    pub(crate) yes: bool,
+
+    /// Output format: the plan and results as a table, or one JSON document (schema/abort.schema.json)
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(["table", "json"]),
+        |f| if f == "json" { Format::Json } else { Format::Table },
+    ))]
+    pub(crate) format: Format,
+
+    /// When to colour the table
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub(crate) color: ColorChoice,
 }
 
 /// The longest duration any flag takes. Longer ones would overflow clocks, and mean nothing

@@ -59,4 +59,7 @@ pub enum Error {
     Usage(String),
     #[error("cannot write the report: {0}")]
     Output(std::io::Error),
+    /// `serve` cannot start: its TLS files, the address to listen on.
+    #[error("{0}")]
+    Serve(String),
 }

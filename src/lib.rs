@@ -6,6 +6,7 @@
 //! prometheus, nagios, ndjson, watch) -> `output`. `cmd` composes these steps into the
 //! commands; ARCHITECTURE.md is the map.
 
+pub mod abort;
 pub mod analyze;
 pub mod capture;
 pub mod cli;
@@ -20,5 +21,6 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub(crate) mod serve;
 pub mod snapshot;
 pub mod text;

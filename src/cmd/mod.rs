@@ -3,10 +3,13 @@
 //! What the commands share is here: flags turned into options, the pipeline up to a
 //! finished report, standard output and files, warnings.
 
+mod abort;
 mod check;
+mod completions;
 mod record;
 mod report;
 mod scan;
+mod serve;
 mod watch;
 
 use crate::analyze::{AnalysisOptions, Filter};
@@ -32,6 +35,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Watch(args)) => watch::run(&args).map(ExitCode::code),
         Some(Command::Check(args)) => Ok(check::run(&args).code()),
         Some(Command::Report(args)) => report::run(&args).map(ExitCode::code),
+        Some(Command::Abort(args)) => abort::run(&args),
+        Some(Command::Serve(args)) => serve::run(&args).map(ExitCode::code),
+        Some(Command::Completions(args)) => completions::run(&args).map(ExitCode::code),
     }
 }
 

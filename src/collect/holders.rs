@@ -10,15 +10,15 @@ use crate::snapshot::{Compose, ContainerNames, Netns, Pod, Process};
 
 /// What naming the holders saw.
 #[derive(Debug, Default)]
-pub(crate) struct Named {
-    pub(crate) warnings: Vec<String>,
+pub struct Named {
+    pub warnings: Vec<String>,
     /// The deadline passed before every holder was looked up.
-    pub(crate) cut_short: bool,
+    pub cut_short: bool,
 }
 
 /// Fills in the names of every process and namespace (those the state files know) and
 /// returns the namespaces.
-pub(crate) fn name(
+pub fn name(
     targets: Vec<Target>,
     processes: &mut [Process],
     deadline: &Deadline,

@@ -4,11 +4,13 @@
 pub(crate) mod caps;
 pub mod cgroup;
 pub mod containers;
-mod holders;
+pub mod destroy;
+pub mod fdwalk;
+pub mod holders;
 mod live;
 pub(crate) mod load;
 pub mod memory;
-pub(crate) mod netns;
+pub mod netns;
 mod probe;
 pub(crate) mod procnet;
 pub mod procs;

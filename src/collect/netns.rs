@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// One `--netns` argument, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Choice {
+pub enum Choice {
     /// `self`: the namespace stuckconn runs in.
     Own,
     /// A pid: the namespace of that process.
@@ -64,7 +64,7 @@ impl std::fmt::Display for Choice {
 
 /// Which namespaces to cover.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) enum Selection {
+pub enum Selection {
     /// Every namespace on the host when privileged (CAP_SYS_ADMIN); the own one otherwise.
     #[default]
     All,
@@ -84,11 +84,11 @@ impl Selection {
 
 /// A namespace to dump: the open namespace file to enter, and its label.
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
+pub struct Target {
     /// The namespace file, checked to be a network namespace (None: the tool's own, dumped
     /// in place).
     pub(crate) file: Option<Arc<File>>,
-    pub(crate) label: Netns,
+    pub label: Netns,
     /// A process inside it (the one its container was read from), if any.
     pub(crate) member: Option<u32>,
 }
@@ -272,10 +272,7 @@ impl Labeler {
 /// The namespaces to dump, the tool's own first. Fails for a `--netns` that names nothing or
 /// something that is not a network namespace (the user's mistake). What could not be seen
 /// goes to `warnings`.
-pub(crate) fn targets(
-    selection: &Selection,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Target>, String> {
+pub fn targets(selection: &Selection, warnings: &mut Vec<String>) -> Result<Vec<Target>, String> {
     let labeler = Labeler::new();
     match selection {
         Selection::All if !can_enter() => {
@@ -358,7 +355,7 @@ fn chosen_target(labeler: &Labeler, choice: &Choice) -> Result<Target, String> {
 }
 
 /// Dumps the namespace's TCP sockets, inside it when it is not the tool's own.
-pub(crate) fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
+pub fn dump(target: &Target) -> std::io::Result<sockdiag::Dump> {
     let Some(file) = target.file.clone() else {
         return sockdiag::dump_here();
     };

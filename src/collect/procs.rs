@@ -7,18 +7,31 @@ use procfs::ProcError;
 
 /// What the /proc pass could not see. Both are normal on a live host.
 #[derive(Debug, Default)]
-pub(crate) struct PassStats {
+pub struct PassStats {
     /// Processes whose fd table we were not allowed to read.
-    pub(crate) denied: usize,
+    pub denied: usize,
     /// Processes that exited while we looked at them.
-    pub(crate) vanished: usize,
+    pub vanished: usize,
     /// The deadline passed before every process was examined.
-    pub(crate) cut_short: bool,
+    pub cut_short: bool,
 }
 
 /// Walks every process's fd table once and records, for each socket inode in `connections`,
 /// which (pid, fd) holds it. Returns the pids that hold at least one of those sockets.
-pub(crate) fn attribute(
+///
+/// The walk is `fdwalk`'s: one readlinkat per fd.
+pub fn attribute(
+    connections: &mut [Connection],
+    stats: &mut PassStats,
+    deadline: &crate::deadline::Deadline,
+) -> Vec<u32> {
+    super::fdwalk::attribute(connections, stats, deadline)
+}
+
+/// The walk `attribute` did before `fdwalk` (with the procfs crate: four system calls per
+/// fd): the reference that tests/it/fdwalk.rs compares `fdwalk` with, and bench/'s baseline
+/// (examples/phases.rs --walk procfs).
+pub fn attribute_with_procfs(
     connections: &mut [Connection],
     stats: &mut PassStats,
     deadline: &crate::deadline::Deadline,

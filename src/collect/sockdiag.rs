@@ -104,7 +104,7 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
 
 /// Dumps every TCP socket of the calling thread's network namespace, on a socket of its own,
 /// with the namespace's TCP limits.
-pub(crate) fn dump_here() -> std::io::Result<Dump> {
+pub fn dump_here() -> std::io::Result<Dump> {
     let socket = open()?;
     let mut dump = Dump::default();
     dump_all(&socket, &mut dump)?;

@@ -10,7 +10,7 @@ use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use std::io::{self, Write};
 
 /// Streams the report to `w` (never the whole document in memory at once).
-pub(crate) fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     write_pretty(report, w)
 }
 

@@ -3,6 +3,7 @@
 //! streams it (`json`). Text chosen by others goes through `crate::text` in every format
 //! but JSON, which escapes the same characters itself.
 
+pub mod abort;
 pub mod chart;
 pub mod html;
 pub mod json;

@@ -1,12 +1,13 @@
 //! `--format prometheus`: the Prometheus text exposition format (0.0.4), for the
-//! node_exporter textfile collector (and `serve`). The metrics of a report are plain data
-//! ([`Metrics`]: families of labelled values, in a fixed order, series sorted), encoded by
-//! prometheus-client, so that the same report always gives the same bytes.
+//! node_exporter textfile collector (and `serve`, which also speaks OpenMetrics 1.0.0). The
+//! metrics of a report are plain data ([`Metrics`]: families of labelled values, in a fixed
+//! order, series sorted), encoded by prometheus-client, so that the same report always gives
+//! the same bytes.
 
 use crate::report::{Kind, Report};
 use crate::text::sanitize;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{prometheus_text, text, DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -237,6 +238,16 @@ pub(crate) fn encode(metrics: Metrics) -> String {
     let mut text = String::new();
     prometheus_text::encode(&mut text, &registry).expect("writing to a String cannot fail");
     text
+}
+
+/// Metrics in the OpenMetrics text format (1.0.0, ending with `# EOF`), for scrapers that
+/// ask for it (`serve`).
+pub(crate) fn encode_openmetrics(metrics: Metrics) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(metrics));
+    let mut out = String::new();
+    text::encode(&mut out, &registry).expect("writing to a String cannot fail");
+    out
 }
 
 pub fn render(report: &Report) -> String {

@@ -261,8 +261,8 @@ fn free_port() -> u16 {
 /// rule files every second, with its storage in a temporary directory. Killed by its pid and
 /// reaped when dropped.
 ///
-/// Helper for the serve tests: point it at `stuckconn serve --listen 127.0.0.1:PORT` (the
-/// test below proves it on a static target serving what `scan --format prometheus` prints).
+/// The tests below point it at a static target serving what `scan --format prometheus` prints
+/// for the incident fixture (the rules on 111 hung calls), and at a real `stuckconn serve`.
 pub struct Prometheus {
     child: Child,
     port: u16,
@@ -524,6 +524,107 @@ fn prometheus_scrapes_a_target_and_answers_for_the_hung_calls() {
     assert_eq!(pending[0]["metric"]["alertstate"], "pending", "{pending:?}");
 }
 
+/// A real Prometheus server scrapes a real `stuckconn serve` that scans a bed holding one hung
+/// call: the series arrive as the exporter sees them, with its own (up, partial, scans), and
+/// the rules evaluate without error. Prometheus 2.42 asks for OpenMetrics first, so this is
+/// also a real parser of serve's OpenMetrics. `promtool check metrics` accepts the text format.
+#[test]
+fn prometheus_scrapes_stuckconn_serve_and_answers_for_the_hung_call() {
+    let (Some(prometheus), Some(promtool)) = (
+        tool("prometheus", "prometheus"),
+        tool("promtool", "prometheus"),
+    ) else {
+        return;
+    };
+    let Some(bed) = Bed::new("fleet-serve", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let _hung = bed.testbed(&["hung-recv", &blackhole.port().to_string()]);
+    std::thread::sleep(Duration::from_millis(1300));
+    // Prometheus scrapes every second here, with a 1 s timeout. A scan on a busy host may take
+    // longer: it goes on after the scrape gives up, and --min-interval serves its result to
+    // the next scrapes (what a real setup gets from a scrape timeout above --timeout).
+    let serve = crate::serve::Serve::start(
+        &bed,
+        &[
+            "--min-idle",
+            "1s",
+            "--no-dns",
+            "--min-interval",
+            "5s",
+            "--timeout",
+            "20s",
+        ],
+    );
+    let server = Prometheus::start(
+        &prometheus,
+        &format!("127.0.0.1:{}", serve.port),
+        &[repo(RULES)],
+    );
+    server.wait_for("up{job=\"stuckconn\"} == 1", Duration::from_secs(30));
+    let result = server.wait_for(
+        "stuckconn_stuck_connections{kind=\"hung_call\"}",
+        Duration::from_secs(30),
+    );
+    assert_eq!(result.len(), 1, "{result:?}");
+    let series = &result[0]["metric"];
+    assert_eq!(series["job"], "stuckconn");
+    assert_eq!(series["process"], "testbed");
+    assert_eq!(
+        series["remote"],
+        format!("127.0.0.1:{}", blackhole.port()).as_str()
+    );
+    assert_eq!(series["netns"], bed.name());
+    assert_eq!(result[0]["value"][1], "1");
+    for (expr, want) in [
+        ("stuckconn_up", "1"),
+        ("stuckconn_scan_partial", "0"),
+        ("stuckconn_scan_errors_total", "0"),
+    ] {
+        let got = server.wait_for(expr, Duration::from_secs(30));
+        assert_eq!(got[0]["value"][1], want, "{expr}: {got:?}");
+    }
+    let scans = server.wait_for("stuckconn_scans_total", Duration::from_secs(30));
+    let scans: f64 = scans[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(scans >= 1.0, "{scans}");
+    // The rules run on it without error; the exporter is not "down".
+    let per_process = server.wait_for(
+        "process:stuckconn_stuck_connections:sum{kind=\"hung_call\"}",
+        Duration::from_secs(30),
+    );
+    assert_eq!(per_process[0]["value"][1], "1");
+    assert!(server
+        .query("ALERTS{alertname=\"StuckconnDown\"}")
+        .is_empty());
+
+    let text = serve.metrics();
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics on serve's answer ({}): {said}\n{text}",
+        out.status
+    );
+}
+
 // ----------------------------------------------------------------------------------------
 // The systemd units.
 
@@ -624,7 +725,7 @@ fn systemd_units_are_sandboxed() {
 /// A scan with exactly the exporter unit's capabilities, as an unprivileged user with no new
 /// privileges (what DynamicUser= and the unit give it), from the host's network namespace:
 /// it enters the test's namespace (CAP_SYS_ADMIN), ties the hung call to its process and
-/// finds the blocked thread (CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE).
+/// finds the blocked thread (CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE). `serve` needs nothing more.
 #[test]
 fn the_exporter_units_capabilities_are_enough_for_a_full_scan() {
     let Some(bed) = Bed::new("fleet-caps", &[]) else {
@@ -671,6 +772,35 @@ fn the_exporter_units_capabilities_are_enough_for_a_full_scan() {
     assert_eq!(finding["threads_blocked"], 1, "{report:#}");
     let warnings = report["warnings"].to_string();
     assert!(!warnings.contains("CAP_"), "nothing is missing: {warnings}");
+
+    // The exporter, as the unit runs it: the same capabilities are enough to listen (on a
+    // port above 1023) and serve the hung call with its process and blocked thread.
+    let mut cmd = Command::new("setpriv");
+    cmd.env_remove("NO_COLOR")
+        .env_remove("STUCKCONN_PROC_NET")
+        .arg("--no-new-privs")
+        .args(Nobody::setpriv_args(&caps))
+        .arg(nobody.binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--netns", bed.name()])
+        .args([
+            "--no-dns",
+            "--min-idle",
+            "1s",
+            "--port",
+            &port,
+            "--timeout",
+            "20s",
+        ]);
+    let serve = crate::serve::Serve::spawn(cmd);
+    let text = serve.metrics();
+    assert!(
+        text.contains("stuckconn_stuck_connections{kind=\"hung_call\",process=\"testbed\"")
+            && text.contains("stuckconn_threads_blocked 1.0")
+            && text.contains("stuckconn_warnings 0.0")
+            && text.contains("stuckconn_up 1.0"),
+        "{text}\n{}",
+        serve.log()
+    );
 }
 
 /// The syscall names of systemd's filter expression (groups expanded), as systemd-analyze
@@ -693,9 +823,47 @@ fn syscall_set(analyze: &Path, group: &str, into: &mut BTreeSet<String>) {
     }
 }
 
-/// Every system call a real scan makes (strace, in a bed with a hung call, entering its
-/// namespace, reading the blocked thread) passes the units' SystemCallFilter=: no call the
-/// service needs fails with EPERM under systemd.
+/// The system calls of a trace (`strace -f -o`): their names, and the families of the
+/// sockets opened.
+fn traced_calls(trace: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    // Lines are `PID name(args...) = result`, or `PID <... name resumed>`, signals, exits.
+    let calls: Vec<(&str, &str)> = trace
+        .lines()
+        .filter_map(|l| {
+            let call = l.split_once(' ')?.1.trim_start();
+            let (name, args) = call.split_once('(')?;
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                .then_some((name, args))
+        })
+        .collect();
+    let used = calls.iter().map(|(n, _)| n.to_string()).collect();
+    let families = calls
+        .iter()
+        .filter(|(n, _)| *n == "socket")
+        .filter_map(|(_, args)| args.split(',').next().map(String::from))
+        .collect();
+    (used, families)
+}
+
+/// The pid of the (first) child of `pid`: the program strace runs.
+fn child_of(pid: u32) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        if let Some(child) = children.split_whitespace().next() {
+            return child.parse().ok();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Every system call a real scan and a real exporter make (strace, in a bed with a hung call,
+/// entering its namespace, reading the blocked thread; serve answering scrapes and stopping
+/// on SIGTERM) passes the units' SystemCallFilter=: no call the service needs fails with EPERM
+/// under systemd.
 #[test]
 fn the_units_syscall_filter_allows_every_call_of_a_scan() {
     let Some(bed) = Bed::new("fleet-seccomp", &[]) else {
@@ -740,7 +908,7 @@ fn the_units_syscall_filter_allows_every_call_of_a_scan() {
     let _hung = bed.testbed(&["hung-recv", &port]);
     std::thread::sleep(Duration::from_millis(1300));
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(strace);
+    let mut cmd = Command::new(&strace);
     cmd.args(["-f", "-qq", "-o"])
         .arg(log.path())
         .arg(BIN)
@@ -758,46 +926,67 @@ fn the_units_syscall_filter_allows_every_call_of_a_scan() {
         out.contains("stuckconn_stuck_connections{kind=\"hung_call\""),
         "the traced scan found the hung call: {out}{err}"
     );
-    // Lines are `PID name(args...) = result`, or `PID <... name resumed>`, signals, exits.
-    let trace = std::fs::read_to_string(log.path()).unwrap();
-    let calls: Vec<(&str, &str)> = trace
-        .lines()
-        .filter_map(|l| {
-            let call = l.split_once(' ')?.1.trim_start();
-            let (name, args) = call.split_once('(')?;
-            name.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                .then_some((name, args))
-        })
-        .collect();
-    let used: BTreeSet<String> = calls.iter().map(|(n, _)| n.to_string()).collect();
+    let (used, families) = traced_calls(&std::fs::read_to_string(log.path()).unwrap());
     assert!(
         used.contains("setns") && used.contains("execve") && used.len() > 20,
         "the trace shows the calls: {used:?}"
     );
-    // The socket families it opens, against the textfile unit's RestrictAddressFamilies=.
-    let families: BTreeSet<String> = calls
-        .iter()
-        .filter(|(n, _)| *n == "socket")
-        .filter_map(|(_, args)| args.split(',').next().map(String::from))
-        .collect();
-    let restricted: BTreeSet<String> =
-        unit_values("stuckconn-textfile.service", "RestrictAddressFamilies")
+
+    // The exporter, as its unit runs it, answering scrapes (and a 404), then stopped.
+    let served_log = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new(&strace);
+    cmd.args(["-f", "-qq", "-o"])
+        .arg(served_log.path())
+        .arg(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--netns", bed.name()])
+        .args(["--min-idle", "1s", "--timeout", "20s", "--no-dns"])
+        .args(["--min-interval", "0s"]);
+    let mut serve = crate::serve::Serve::spawn(cmd);
+    for _ in 0..2 {
+        let text = serve.metrics();
+        assert!(
+            text.contains("stuckconn_stuck_connections{kind=\"hung_call\""),
+            "the traced exporter found the hung call: {text}"
+        );
+    }
+    assert_eq!(serve.get("/nope", "").status, 404);
+    let traced = child_of(serve.pid()).expect("strace runs serve");
+    // SAFETY: kill(2) on the pid of the exporter this test started (strace's child).
+    unsafe { libc::kill(traced as libc::pid_t, libc::SIGTERM) };
+    assert!(serve.wait(Duration::from_secs(10)).is_some(), "serve stops");
+    let (served, served_families) =
+        traced_calls(&std::fs::read_to_string(served_log.path()).unwrap());
+    assert!(
+        served.contains("accept4") && served.contains("setns"),
+        "the trace shows the exporter's calls: {served:?}"
+    );
+
+    // The socket families each opens, against its unit's RestrictAddressFamilies=.
+    for (unit, opened) in [
+        ("stuckconn-textfile.service", &families),
+        ("stuckconn-exporter.service", &served_families),
+    ] {
+        let restricted: BTreeSet<String> = unit_values(unit, "RestrictAddressFamilies")
             .into_iter()
             .collect();
-    assert!(families.contains("AF_NETLINK"), "{families:?}");
-    assert!(
-        families.is_subset(&restricted),
-        "a --no-dns scan opens {families:?}; the textfile unit allows {restricted:?}"
-    );
+        assert!(opened.contains("AF_NETLINK"), "{opened:?}");
+        assert!(
+            opened.is_subset(&restricted),
+            "a --no-dns run opens {opened:?}; {unit} allows {restricted:?}"
+        );
+    }
     for (unit, allowed, denied) in filters {
-        let refused: Vec<&String> = used
+        let mut calls = used.clone();
+        if unit == "stuckconn-exporter.service" {
+            calls.extend(served.iter().cloned());
+        }
+        let refused: Vec<&String> = calls
             .iter()
             .filter(|s| !allowed.contains(*s) || denied.contains(*s))
             .collect();
         assert!(
             refused.is_empty(),
-            "{unit}: its SystemCallFilter refuses calls a scan makes: {refused:?}"
+            "{unit}: its SystemCallFilter refuses calls it makes: {refused:?}"
         );
     }
 }

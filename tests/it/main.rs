@@ -3,11 +3,14 @@
 
 mod common;
 
+mod abort;
 mod analysis;
 mod capture;
+mod completions;
 mod containers;
 mod dns;
 mod faults;
+mod fdwalk;
 mod fleet;
 mod golden;
 mod html;
@@ -21,6 +24,7 @@ mod properties;
 mod readme;
 mod replay;
 mod secrets;
+mod serve;
 mod terminal;
 mod timeouts;
 mod trust;

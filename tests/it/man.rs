@@ -30,7 +30,7 @@ fn generate() -> Vec<u8> {
             .as_bytes(),
         );
     }
-    for name in ["record", "watch", "check"] {
+    for name in ["record", "watch", "check", "abort", "serve"] {
         let sub = cmd.find_subcommand(name).expect("subcommand").clone();
         let mut options = Vec::new();
         Man::new(sub).render_options_section(&mut options).unwrap();
@@ -72,6 +72,8 @@ fn committed_man_page_is_current() {
         "RECORD OPTIONS",
         "WATCH OPTIONS",
         "CHECK OPTIONS",
+        "ABORT OPTIONS",
+        "SERVE OPTIONS",
         "COMMANDS",
         "SEE ALSO",
     ] {

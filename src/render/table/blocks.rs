@@ -69,6 +69,9 @@ pub(super) fn block(f: &Finding, report: &Report, style: Style, evidence: bool) 
         selector(f),
         netns_flag(f)
     ));
+    if let Some(abort) = abort_command(report, f) {
+        line(abort);
+    }
     out
 }
 

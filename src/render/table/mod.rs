@@ -133,6 +133,42 @@ fn selector(f: &Finding) -> String {
     }
 }
 
+/// `stuckconn abort ... --dry-run` for a problem finding's connections: its selector and
+/// kind (a snapshot's: to run on the host it was recorded on). None when no flag selects
+/// them.
+fn abort_command(report: &Report, f: &Finding) -> Option<String> {
+    let mut select = selector(f);
+    if select.is_empty() {
+        match &f.key.target {
+            crate::report::Target::Service {
+                process: Some(name),
+                ..
+            } => select = format!("--process {} ", shell_word(&sanitize(name))),
+            _ => return None,
+        }
+    }
+    let min_idle = report.options.min_idle_secs.round() as u64;
+    let place = match report.source.as_str() {
+        "live" => String::new(),
+        _ if report.host.hostname.is_empty() => " (on the recorded host)".to_string(),
+        _ => format!(" (on {})", sanitize(&report.host.hostname)),
+    };
+    Some(format!(
+        "abort them{place}:  stuckconn abort {select}--kind {}{}{} --dry-run",
+        f.kind.key(),
+        if min_idle == 60 {
+            String::new()
+        } else {
+            format!(" --min-idle {min_idle}s")
+        },
+        match netns_flag(f) {
+            // As root, abort covers every namespace: a finding of stuckconn's own names it.
+            own if own.is_empty() && report.summary.namespaces > 1 => " --netns self".to_string(),
+            flag => flag,
+        }
+    ))
+}
+
 /// `--from FILE ` when the report came from a snapshot: a pasted command must replay the
 /// same file, not scan the live host.
 fn from(report: &Report) -> String {

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The cost curve: stuckconn and ss in the same run at several sizes, written to
+# bench/results/curve.csv (one row per tool, mode and size: medians of wall time, CPU time and
+# peak RSS) and bench/results/phases.jsonl (where stuckconn's time and memory go, from
+# examples/phases.rs), then drawn by bench/chart.py as bench/results/curve.svg.
+#
+#   bench/curve.sh [RUNS=5] [SIZES="1000 10000 100000 250000"]
+#   BASELINE=/path/to/an/older/stuckconn bench/curve.sh ...   also measures that binary (rows
+#                                          `baseline`), in the same runs: before and after
+#
+# Each size gets a network namespace of its own (deleted afterwards: no TIME-WAIT sockets of
+# one size linger into the next), with sinks and `hold` clients of examples/testbed.rs in it:
+# CONNS connections (2 x CONNS sockets) over PROCS client processes (20 at 1,000, 200 at 10,000,
+# 1,000 from 100,000 up). Both tools run inside it with nsenter, and stuckconn scans only it
+# (`--netns self`): other namespaces of the machine cannot add work to one tool and not the
+# other. Measured, interleaved, RUNS times each:
+#
+#   ss -tan                              the dump alone: the kernel's floor for the sockets
+#   ss -tanpi                            the dump, every process's fds, tcp_info
+#   stuckconn scan --format json --min-idle 1h   nothing flagged
+#   stuckconn scan --format json --min-idle 0s   everything flagged, every holder's threads examined
+#
+# ss -tanpi grows faster than linearly; a size where one run of it takes longer than 60 s is
+# measured once. A sink takes at most (open-files limit - 100) connections and 28,000 (the
+# ephemeral ports towards one port): more connections take more sinks.
+#
+# Needs: root, ip, nsenter, ss (iproute2), python3 (bench/chart.py draws the chart). Each run is
+# timed by examples/measure.rs from its rusage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+SIZES=${2:-"1000 10000 100000 250000"}
+OUT=bench/results
+mkdir -p "$OUT"
+for tool in ip nsenter ss python3; do
+    command -v "$tool" >/dev/null || { echo "curve: needs $tool" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "curve: needs root (network namespaces, every process's fds)" >&2; exit 2; }
+
+ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+PER_SINK=$((NOFILE - 100))
+[ "$PER_SINK" -gt 28000 ] && PER_SINK=28000
+cargo build --release --quiet --bin stuckconn --example testbed --example phases --example measure
+BIN=$PWD/target/release/stuckconn
+TESTBED=$PWD/target/release/examples/testbed
+PHASES=$PWD/target/release/examples/phases
+MEASURE=$PWD/target/release/examples/measure
+
+NS=""
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    pids=()
+    [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null || true
+    NS=""
+}
+trap cleanup EXIT
+
+CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+MACHINE="$(nproc) x $CPU, $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r), $(ss -V | awk '{print $NF}')"
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+CSV=$OUT/curve.csv
+{
+    echo "# machine: $MACHINE"
+    echo "# date: $DATE"
+    changed=$(git diff --quiet HEAD -- src examples Cargo.toml Cargo.lock 2>/dev/null || echo " with uncommitted changes")
+    echo "# stuckconn: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$changed${BASELINE:+; baseline: $BASELINE}; runs: $RUNS; open-files limit $NOFILE"
+    echo "tool,mode,conns,sockets,procs,runs,wall_s,cpu_s,peak_kib,load1"
+} >"$CSV"
+: >"$OUT/phases.jsonl"
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+for CONNS in $SIZES; do
+    if [ "$CONNS" -le 1000 ]; then PROCS=20
+    elif [ "$CONNS" -le 10000 ]; then PROCS=200
+    else PROCS=1000; fi
+    PER=$((CONNS / PROCS))
+    SINKS=$(( (CONNS + PER_SINK - 1) / PER_SINK ))
+    NS=stuckconn-curve-$$-$CONNS
+    ip netns add "$NS"
+    ip -n "$NS" link set lo up
+    IN=(nsenter --net=/run/netns/"$NS")
+
+    ports=()
+    for _ in $(seq "$SINKS"); do
+        fifo=$(mktemp -u); mkfifo "$fifo"
+        "${IN[@]}" "$TESTBED" sink >"$fifo" & pids+=($!)
+        read -r _ port <"$fifo"; rm -f "$fifo"
+        ports+=("$port")
+    done
+    # Clients in waves of 100, so that the sinks' accept queues keep up.
+    for i in $(seq "$PROCS"); do
+        "${IN[@]}" "$TESTBED" hold "${ports[$(( i % SINKS ))]}" "$PER" >/dev/null & pids+=($!)
+        [ $((i % 100)) = 0 ] && sleep 0.5
+    done
+    n=0
+    for _ in $(seq 1200); do
+        n=$("${IN[@]}" ss -tanH state established | wc -l)
+        [ "$n" -ge $((2 * PER * PROCS)) ] && break
+        sleep 1
+    done
+    sockets=$("${IN[@]}" ss -tanH | wc -l)
+    echo "curve: $((n / 2)) connections over $PROCS processes and $SINKS sinks ($sockets TCP sockets)" >&2
+    CONNS=$((n / 2))
+
+    # One warm-up of each: the first walk of new fds makes their /proc entries.
+    "${IN[@]}" "$BIN" scan --format json --netns self --min-idle 1h >/dev/null 2>&1 || true
+    "${IN[@]}" ss -tanH >/dev/null
+
+    declare -A wall=() cpu=() rss=() runs=()
+    modes=(ss:tan ss:tanpi stuckconn:nothing_flagged stuckconn:all_flagged)
+    [ -n "${BASELINE:-}" ] && modes+=(baseline:nothing_flagged baseline:all_flagged)
+    for _ in $(seq "$RUNS"); do
+        for m in "${modes[@]}"; do
+            # A slow ss -tanpi is measured once.
+            if [ "$m" = ss:tanpi ] && [ -n "${wall[$m]:-}" ] && \
+               awk -v w="$(echo "${wall[$m]}" | awk '{print $1}')" 'BEGIN {exit !(w > 60)}'; then
+                continue
+            fi
+            case $m in
+                ss:tan) cmd=(ss -tan) ;;
+                ss:tanpi) cmd=(ss -tanpi) ;;
+                stuckconn:nothing_flagged) cmd=("$BIN" scan --format json --netns self --min-idle 1h) ;;
+                stuckconn:all_flagged) cmd=("$BIN" scan --format json --netns self --min-idle 0s) ;;
+                baseline:nothing_flagged) cmd=("$BASELINE" scan --format json --netns self --min-idle 1h) ;;
+                baseline:all_flagged) cmd=("$BASELINE" scan --format json --netns self --min-idle 0s) ;;
+            esac
+            read -r e u s m_kib < <("$MEASURE" "${IN[@]}" "${cmd[@]}")
+            wall[$m]="${wall[$m]:-} $e"
+            cpu[$m]="${cpu[$m]:-} $(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.4f", u + s}')"
+            rss[$m]="${rss[$m]:-} $m_kib"
+            runs[$m]=$(( ${runs[$m]:-0} + 1 ))
+        done
+    done
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    for m in "${modes[@]}"; do
+        med() { tr ' ' '\n' | grep -v '^$' | median; }
+        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "${m%%:*}" "${m#*:}" "$CONNS" "$sockets" "$PROCS" \
+            "${runs[$m]}" "$(echo "${wall[$m]}" | med)" "$(echo "${cpu[$m]}" | med)" \
+            "$(echo "${rss[$m]}" | med)" "$load" >>"$CSV"
+    done
+    # Where the time goes (the same steps as a scan; one line per run, mode and walk: fdwalk,
+    # and the procfs walk it replaced).
+    for _ in $(seq "$RUNS"); do
+        for idle in 3600 0; do
+            for walk in fdwalk procfs; do
+                "${IN[@]}" "$PHASES" --netns self --min-idle "$idle" --walk "$walk" |
+                    sed "s/^{/{\"conns\":$CONNS,\"procs\":$PROCS,\"min_idle\":$idle,/" >>"$OUT/phases.jsonl"
+            done
+        done
+    done
+    tail -n "${#modes[@]}" "$CSV" >&2
+    unset wall cpu rss runs
+    cleanup
+done
+python3 bench/chart.py "$CSV" "$OUT/phases.jsonl" "$OUT/curve.svg"
+echo "curve: wrote $CSV, $OUT/phases.jsonl and $OUT/curve.svg" >&2

@@ -1,0 +1,487 @@
+//! `abort`: scan as `scan` does, select the stuck connections of the problem findings the
+//! flags name, show the plan, and (confirmed on a terminal, or with `--yes`) destroy each
+//! one by its 4-tuple and socket cookie; then read the sockets again and say what became of
+//! each. One line per run goes to the system log.
+
+use super::*;
+use crate::abort::{self as plan, AbortReport, Outcome, Planned, Selection, Summary, Who};
+use crate::cli::{AbortArgs, Format};
+use crate::collect::destroy::{self, SocketRef};
+use crate::collect::{caps, sockdiag};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Where the system log listens (syslog, journald).
+const DEV_LOG: &str = "/dev/log";
+
+pub(crate) fn run(args: &AbortArgs) -> Result<i32, Error> {
+    let selection = selection(args);
+    if selection.is_empty() {
+        return Err(Error::Usage(
+            "abort needs a selection: at least one of --remote, --port, --pid, --process or \
+             --kind (see the plan first with --dry-run)"
+                .to_string(),
+        ));
+    }
+    if caps::secure_exec() {
+        return Err(Error::Usage(
+            "abort does not run setuid or with file capabilities: run it as root".to_string(),
+        ));
+    }
+    if !args.dry_run && !caps::has(destroy::NET_ADMIN) {
+        return Err(Error::Usage(
+            "aborting connections needs CAP_NET_ADMIN, which this process does not have: run \
+             as root (nothing was changed; --dry-run shows the plan without it)"
+                .to_string(),
+        ));
+    }
+    let timeout = args.filter.scope.timeout;
+    let deadline = Deadline::after(timeout);
+    let snapshot = collect::live(&collect_options(
+        args.filter.min_idle,
+        &args.filter.scope,
+        deadline,
+    ))?;
+    let scan = crate::analyze::analyze(
+        &snapshot,
+        &analysis_options(&args.filter, false),
+        "live",
+        crate::report::now_seconds(),
+    );
+    warn_all(&scan.warnings);
+    let selected = plan::select(&scan, &args.kind, args.filter.min_idle);
+    if selected.left_alone > 0 {
+        messages::note(&format!(
+            "{} of the selected kinds left alone: idle less than {} or for an unknown time",
+            crate::text::count(selected.left_alone, "connection", "connections"),
+            crate::report::human_duration(args.filter.min_idle.as_secs_f64())
+        ));
+    }
+    let mut report = AbortReport {
+        schema_version: plan::SCHEMA_VERSION,
+        generated_at: crate::report::now_seconds(),
+        dry_run: args.dry_run,
+        partial: scan.partial,
+        summary: Summary::of(&selected.planned),
+        connections: selected.planned,
+        selection,
+    };
+    let style = style(args.color);
+    let json = args.format == Format::Json;
+    let n = report.connections.len();
+
+    if n == 0 || args.dry_run {
+        print(args, &report, render::abort::plan(&report, style))?;
+        log(
+            &report,
+            if n == 0 {
+                "nothing selected"
+            } else {
+                "dry run"
+            },
+        );
+        return Ok(0);
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            print(args, &report, render::abort::plan(&report, style))?;
+            messages::error(&format!(
+                "not confirmed: standard input is not a terminal; add --yes to abort {} \
+                 (nothing was changed)",
+                these(n)
+            ));
+            log(&report, "not confirmed (no terminal, no --yes)");
+            return Ok(ExitCode::Error.code());
+        }
+        // The plan where the person answering reads it: standard output for the table,
+        // standard error when standard output carries the JSON.
+        let shown = render::abort::plan(&report, style);
+        if json {
+            eprint!("{shown}");
+        } else if !emit(shown.as_bytes())? {
+            return Ok(ExitCode::Error.code());
+        }
+        match confirm(n, Deadline::after(timeout)) {
+            Answer::Yes => {}
+            answer => {
+                messages::note(&format!(
+                    "{}: nothing was aborted",
+                    match answer {
+                        Answer::Silent(why) => why,
+                        _ => "not confirmed".to_string(),
+                    }
+                ));
+                log(&report, "not confirmed");
+                if json {
+                    print(args, &report, String::new())?;
+                }
+                return Ok(ExitCode::Error.code());
+            }
+        }
+    } else if !json && !emit(render::abort::plan(&report, style).as_bytes())? {
+        return Ok(ExitCode::Error.code());
+    }
+
+    if let Some(signal) = deadline::interrupted_by() {
+        messages::note(&format!("interrupted by {signal}: nothing was aborted"));
+        log(&report, "interrupted");
+        return Ok(ExitCode::Error.code());
+    }
+    let carried = carry_out(&mut report.connections, Deadline::after(timeout));
+    report.summary = Summary::of(&report.connections);
+    if json {
+        print(args, &report, String::new())?;
+    } else {
+        emit(b"\n")?;
+        emit(render::abort::results(&report, style).as_bytes())?;
+    }
+    for warning in &carried.warnings {
+        messages::warning(warning);
+    }
+    log(&report, "carried out");
+    match carried.systemic {
+        Some(reason) if report.summary.aborted == 0 => {
+            messages::error(&reason);
+            Ok(ExitCode::Error.code())
+        }
+        _ => Ok(report.summary.exit_code()),
+    }
+}
+
+/// The selection as the flags gave it.
+fn selection(args: &AbortArgs) -> Selection {
+    let f = &args.filter;
+    let mut kinds = args.kind.clone();
+    kinds.sort();
+    kinds.dedup();
+    Selection {
+        remotes: f.remote.iter().map(|n| n.to_string()).collect(),
+        ports: f.port.clone(),
+        pids: f.pid.clone(),
+        processes: f.process.clone(),
+        netns: f.scope.netns.iter().map(|c| c.to_string()).collect(),
+        kinds,
+        min_idle_secs: f.min_idle.as_secs_f64(),
+    }
+}
+
+/// Writes the plan (table) or the whole run (JSON) to standard output.
+fn print(args: &AbortArgs, report: &AbortReport, table: String) -> Result<(), Error> {
+    write_report(Output::stdout(), |w: &mut dyn Write| match args.format {
+        Format::Json => render::abort::json(report, w),
+        _ => w.write_all(table.as_bytes()),
+    })
+}
+
+/// `this connection`, `these 3 connections`.
+fn these(n: usize) -> String {
+    if n == 1 {
+        "this connection".to_string()
+    } else {
+        format!("these {n} connections")
+    }
+}
+
+enum Answer {
+    Yes,
+    No,
+    /// No answer in time, or a signal: why.
+    Silent(String),
+}
+
+/// Asks on the terminal (standard input is one) and reads one line, until `deadline`.
+fn confirm(n: usize, deadline: Deadline) -> Answer {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let stdin = std::io::stdin();
+    {
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "Abort {}? [y/N] ", these(n));
+        let _ = stderr.flush();
+    }
+    loop {
+        if deadline.passed() {
+            eprintln!();
+            return Answer::Silent(match deadline::interrupted_by() {
+                Some(signal) => format!("interrupted by {signal}"),
+                None => "no answer within --timeout".to_string(),
+            });
+        }
+        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+        let wait = deadline.left().min(deadline::TICK);
+        let timeout = rustix::event::Timespec::try_from(wait).ok();
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => continue,
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return Answer::No,
+        }
+    }
+    // A terminal in canonical mode hands over a whole line at once.
+    let mut line = [0u8; 256];
+    let read = rustix::io::read(&stdin, &mut line).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&line[..read])
+        .trim()
+        .to_ascii_lowercase();
+    if answer == "y" || answer == "yes" {
+        Answer::Yes
+    } else {
+        Answer::No
+    }
+}
+
+/// What carrying out the plan left to say besides each connection's result.
+struct Carried {
+    warnings: Vec<String>,
+    /// A reason no connection could be aborted at all (the capability, the kernel).
+    systemic: Option<String>,
+}
+
+/// What one namespace's thread brings back.
+struct Done {
+    /// Decided before any request: (index, outcome, why).
+    decided: Vec<(usize, Outcome, Option<String>)>,
+    /// Sent (or not, when the deadline passed): index and the kernel's answer.
+    sent: Vec<(usize, Option<std::io::Result<()>>)>,
+    /// The cookies still listed afterwards (None: that reading failed).
+    after: Option<HashSet<u64>>,
+}
+
+/// Destroys the planned connections, namespace by namespace, and fills in each result.
+fn carry_out(planned: &mut [Planned], deadline: Deadline) -> Carried {
+    let mut carried = Carried {
+        warnings: Vec::new(),
+        systemic: None,
+    };
+    let mut by_netns: BTreeMap<Option<u64>, Vec<usize>> = BTreeMap::new();
+    for (i, p) in planned.iter().enumerate() {
+        by_netns.entry(p.netns_inode()).or_default().push(i);
+    }
+    for (inode, indices) in by_netns {
+        let done = match namespace_file(inode) {
+            Ok(file) => destroy::in_namespace(file.as_deref(), || {
+                in_one_namespace(planned, &indices, &deadline)
+            }),
+            Err(err) => Err(std::io::Error::other(err)),
+        };
+        let done = match done {
+            Ok(done) => done,
+            Err(err) => {
+                let why = format!("its network namespace could not be entered or read: {err}");
+                for &i in &indices {
+                    planned[i].result = Some(Outcome::Failed);
+                    planned[i].error = Some(why.clone());
+                }
+                continue;
+            }
+        };
+        if done.after.is_none() && !done.sent.is_empty() {
+            carried.warnings.push(
+                "the sockets could not be read again after the abort: the results are the \
+                 kernel's answers, not checked"
+                    .to_string(),
+            );
+        }
+        for (i, outcome, why) in done.decided {
+            planned[i].result = Some(outcome);
+            planned[i].error = why;
+        }
+        for (i, answer) in done.sent {
+            let still_open = done
+                .after
+                .as_ref()
+                .zip(planned[i].cookie)
+                .map(|(after, cookie)| after.contains(&cookie));
+            if let Some(Err(err)) = &answer {
+                if let Some(reason) = systemic(err, &planned[i]) {
+                    carried.systemic.get_or_insert(reason);
+                }
+            }
+            let (outcome, why) = plan::settle(answer.as_ref(), still_open, &deadline.reason());
+            planned[i].result = Some(outcome);
+            planned[i].error = why;
+        }
+    }
+    carried
+}
+
+/// An error that every request would get, said once for the whole run.
+fn systemic(err: &std::io::Error, p: &Planned) -> Option<String> {
+    match err.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Some(format!(
+            "this kernel was built without CONFIG_INET_DIAG_DESTROY: no connection can be \
+             aborted from outside its process, and `{}` fails the same way; what is left is \
+             restarting the process that holds them",
+            plan::ss_equivalent(p)
+        )),
+        Some(libc::EPERM) | Some(libc::EACCES) => Some(
+            "the kernel refused: aborting a connection needs CAP_NET_ADMIN in its network \
+             namespace (run as root in the host's user namespace)"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// The namespace file to enter for `inode` (None: stuckconn's own, no file).
+fn namespace_file(inode: Option<u64>) -> Result<Option<std::sync::Arc<std::fs::File>>, String> {
+    let Some(inode) = inode else {
+        return Ok(None);
+    };
+    let mut warnings = Vec::new();
+    let targets = netns::targets(
+        &netns::Selection::Chosen(vec![netns::Choice::Inode(inode)]),
+        &mut warnings,
+    )?;
+    Ok(targets.into_iter().next().and_then(|t| t.file))
+}
+
+/// In the namespace (on its thread): read the sockets, leave alone what is gone or came
+/// back to life, destroy the rest, read the sockets again.
+fn in_one_namespace(
+    planned: &[Planned],
+    indices: &[usize],
+    deadline: &Deadline,
+) -> std::io::Result<Done> {
+    let now = sockdiag::dump_here()?;
+    let by_cookie: HashMap<u64, &crate::snapshot::Connection> = now
+        .connections
+        .iter()
+        .filter_map(|c| Some((c.cookie?, c)))
+        .collect();
+    let mut decided = Vec::new();
+    let mut go = Vec::new();
+    for &i in indices {
+        let p = &planned[i];
+        let Some(cookie) = p.cookie else {
+            decided.push((
+                i,
+                Outcome::Failed,
+                Some(
+                    "no socket cookie (the scan could not use sock_diag): it cannot be aborted \
+                     safely"
+                        .to_string(),
+                ),
+            ));
+            continue;
+        };
+        match plan::before(p, by_cookie.get(&cookie).copied()) {
+            Some((outcome, why)) => decided.push((i, outcome, why)),
+            None => go.push((
+                i,
+                SocketRef {
+                    local: p.local,
+                    remote: p.remote,
+                    cookie,
+                },
+            )),
+        }
+    }
+    let sockets: Vec<SocketRef> = go.iter().map(|(_, s)| *s).collect();
+    let answers = if sockets.is_empty() {
+        Vec::new()
+    } else {
+        destroy::destroy_here(&sockets, deadline)?
+    };
+    let after = if sockets.is_empty() {
+        None
+    } else {
+        sockdiag::dump_here()
+            .ok()
+            .map(|d| d.connections.iter().filter_map(|c| c.cookie).collect())
+    };
+    Ok(Done {
+        decided,
+        sent: go.iter().map(|(i, _)| *i).zip(answers).collect(),
+        after,
+    })
+}
+
+/// One line in the system log: who, what selection, what was done. A missing or full
+/// /dev/log is ignored: the log never stops the command.
+fn log(report: &AbortReport, done: &str) {
+    let message = plan::log_message(&who(), &report.selection, report, done);
+    let time = jiff::Zoned::now();
+    let line = plan::syslog_line(&time, std::process::id(), &message);
+    let _ = send_log(std::path::Path::new(DEV_LOG), &line);
+}
+
+/// Sends one datagram to a syslog socket, without ever blocking.
+fn send_log(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    let socket = std::os::unix::net::UnixDatagram::unbound()?;
+    socket.set_nonblocking(true)?;
+    socket.send_to(line.as_bytes(), path)?;
+    Ok(())
+}
+
+/// Who runs the command: the real uid and the audit login uid, with their names.
+fn who() -> Who {
+    let uid = rustix::process::getuid().as_raw();
+    let login_uid = std::fs::read_to_string("/proc/self/loginuid")
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .filter(|&l| l != u32::MAX);
+    let names = passwd_names();
+    Who {
+        uid,
+        user: names.get(&uid).cloned(),
+        login_uid,
+        login_user: login_uid.and_then(|l| names.get(&l).cloned()),
+    }
+}
+
+/// User names by uid from /etc/passwd (bounded: at most 1 MiB read).
+fn passwd_names() -> HashMap<u32, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    if let Ok(file) = std::fs::File::open("/etc/passwd") {
+        let _ = file.take(1 << 20).read_to_string(&mut text);
+    }
+    parse_passwd(&text)
+}
+
+fn parse_passwd(text: &str) -> HashMap<u32, String> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let uid = fields.nth(1)?.parse().ok()?;
+            Some((uid, name.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_log_line_reaches_a_syslog_socket_as_one_datagram() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let daemon = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        send_log(&path, "<13>Mar  5 03:07:09 stuckconn[1]: abort by uid=0").unwrap();
+        let mut buf = [0u8; 512];
+        daemon
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let n = daemon.recv(&mut buf).unwrap();
+        assert_eq!(
+            &buf[..n],
+            b"<13>Mar  5 03:07:09 stuckconn[1]: abort by uid=0"
+        );
+        // Nobody listening: an error to ignore, never a hang.
+        drop(daemon);
+        assert!(send_log(&path, "x").is_err());
+        assert!(send_log(&dir.path().join("none"), "x").is_err());
+    }
+
+    #[test]
+    fn user_names_from_passwd_lines() {
+        let names = parse_passwd(
+            "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        );
+        assert_eq!(names.get(&0).map(String::as_str), Some("root"));
+        assert_eq!(names.get(&1000).map(String::as_str), Some("alice"));
+        assert_eq!(names.len(), 2);
+    }
+}

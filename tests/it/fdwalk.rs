@@ -1,0 +1,159 @@
+//! The fast fd walk (`collect::fdwalk`) against the procfs walk it replaces
+//! (`collect::procs::attribute_with_procfs`): the same owners for every socket of a bed full of processes
+//! and sockets, shared sockets included; processes that vanish mid-walk are counted, never a
+//! panic.
+
+use crate::common::*;
+use std::time::{Duration, Instant};
+use stuckconn::collect::{fdwalk, netns, procs};
+use stuckconn::deadline::Deadline;
+use stuckconn::snapshot::Connection;
+
+/// The bed's sockets, as a live scan dumps them.
+fn sockets_of(bed: &Bed) -> Vec<Connection> {
+    let mut warnings = Vec::new();
+    let selection = netns::Selection::Chosen(vec![netns::Choice::Name(bed.name().to_string())]);
+    let targets = netns::targets(&selection, &mut warnings).expect("the bed's namespace");
+    assert_eq!(targets.len(), 1, "{warnings:?}");
+    netns::dump(&targets[0])
+        .expect("sock_diag dump")
+        .connections
+}
+
+/// Each socket's owners, sorted, by inode (sockets without an inode left out).
+fn owners(connections: &[Connection]) -> Vec<(u64, Vec<(u32, u32)>)> {
+    let mut all: Vec<(u64, Vec<(u32, u32)>)> = connections
+        .iter()
+        .filter(|c| c.inode != 0)
+        .map(|c| {
+            let mut o: Vec<(u32, u32)> = c.owners.iter().map(|o| (o.pid, o.fd)).collect();
+            o.sort_unstable();
+            (c.inode, o)
+        })
+        .collect();
+    all.sort_unstable();
+    all
+}
+
+#[test]
+fn the_fast_walk_finds_what_the_procfs_walk_finds() {
+    let Some(bed) = Bed::new("fdwalk-same", &[]) else {
+        return;
+    };
+    let sink = bed.testbed(&["sink"]);
+    let port = sink.port().to_string();
+    // 30 processes of 25 connections each, a listener, and a socket that a parent and its
+    // child both hold (two owners).
+    let holds: Vec<Proc> = (0..30)
+        .map(|_| bed.testbed(&["hold", &port, "25"]))
+        .collect();
+    let server = bed.testbed(&["blackhole"]);
+    let parent = bed.testbed(&["fork-reader", &server.port().to_string()]);
+    let child: u32 = parent
+        .line
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected `ready PID`, got {:?}", parent.line));
+
+    let dumped = sockets_of(&bed);
+    let mut slow = dumped.clone();
+    let mut fast = dumped;
+    let mut slow_stats = procs::PassStats::default();
+    let mut fast_stats = procs::PassStats::default();
+    let slow_holders = procs::attribute_with_procfs(&mut slow, &mut slow_stats, &Deadline::none());
+    let (fast_holders, counts) =
+        fdwalk::attribute_counted(&mut fast, &mut fast_stats, &Deadline::none());
+
+    // The same owners for every socket, and the same holders in the same order.
+    assert_eq!(owners(&fast), owners(&slow));
+    assert_eq!(fast_holders, slow_holders);
+    assert!(!fast_stats.cut_short && !slow_stats.cut_short);
+    assert_eq!(fast_stats.denied, 0, "root reads every fd table");
+
+    // And they are right, not just alike: every process of the bed holds its sockets.
+    let mut expected: Vec<u32> = holds.iter().map(Proc::pid).collect();
+    expected.extend([sink.pid(), server.pid(), parent.pid(), child]);
+    expected.sort_unstable();
+    assert_eq!(fast_holders, expected);
+    for hold in &holds {
+        let held = fast
+            .iter()
+            .filter(|c| c.owners.iter().any(|o| o.pid == hold.pid()))
+            .count();
+        assert_eq!(held, 25, "hold {} holds 25 connections", hold.pid());
+    }
+    let sink_port: u16 = port.parse().unwrap();
+    let accepted = fast
+        .iter()
+        .filter(|c| c.local.port == sink_port && c.owners.iter().any(|o| o.pid == sink.pid()))
+        .count();
+    assert_eq!(
+        accepted,
+        30 * 25 + 1,
+        "every accepted connection and the listener"
+    );
+    let shared: Vec<&Connection> = fast.iter().filter(|c| c.owners.len() == 2).collect();
+    assert_eq!(shared.len(), 1, "the fork-reader's socket has two owners");
+    let mut pids: Vec<u32> = shared[0].owners.iter().map(|o| o.pid).collect();
+    pids.sort_unstable();
+    let mut want = vec![parent.pid(), child];
+    want.sort_unstable();
+    assert_eq!(pids, want);
+    // What the walk says it did covers the bed (and whatever else the host runs).
+    assert!(counts.matched >= 2 * 30 * 25 + 3, "{counts:?}");
+    assert!(counts.fds >= counts.sockets && counts.sockets >= counts.matched);
+}
+
+#[test]
+fn processes_that_vanish_mid_walk_are_counted() {
+    let Some(bed) = Bed::new("fdwalk-churn", &[]) else {
+        return;
+    };
+    let server = bed.testbed(&["blackhole"]);
+    let port = server.port().to_string();
+    let hung = bed.testbed(&["hung-recv", &port]);
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("forks");
+    let _storm = bed.testbed(&["fork-churn", &port, counter.to_str().unwrap()]);
+
+    // Walk again and again while children fork, connect and exit, until one walk has seen a
+    // process go (or 20 s pass): the stable socket keeps its owner in every walk.
+    let started = Instant::now();
+    let mut vanished = 0;
+    let mut walks = 0;
+    while vanished == 0 && started.elapsed() < Duration::from_secs(20) {
+        let mut connections = sockets_of(&bed);
+        let mut stats = procs::PassStats::default();
+        let holders = fdwalk::attribute(&mut connections, &mut stats, &Deadline::none());
+        walks += 1;
+        assert!(!stats.cut_short);
+        assert!(holders.contains(&hung.pid()), "walk {walks}");
+        let mine: Vec<&Connection> = connections
+            .iter()
+            .filter(|c| c.owners.iter().any(|o| o.pid == hung.pid()))
+            .collect();
+        assert_eq!(
+            mine.len(),
+            1,
+            "walk {walks}: the hung call, held by its process"
+        );
+        vanished += stats.vanished;
+    }
+    assert!(
+        vanished > 0,
+        "no process vanished in {walks} walks of a fork storm: the count is not kept"
+    );
+}
+
+#[test]
+fn a_deadline_stops_the_walk_and_says_so() {
+    let mut connections = Vec::new();
+    let mut stats = procs::PassStats::default();
+    let holders = fdwalk::attribute(
+        &mut connections,
+        &mut stats,
+        &Deadline::after(Duration::ZERO),
+    );
+    assert!(holders.is_empty());
+    assert!(stats.cut_short, "the report must say it is partial");
+}
