@@ -62,6 +62,8 @@ pub(crate) struct Batch {
     waiting: Vec<Scope>,
     /// The namespaces whose own resolver is asking, with its `dns_source`.
     asking: Vec<(Scope, String)>,
+    /// What their resolvers found, as it comes.
+    done: Vec<(u64, Lookups)>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -72,6 +74,7 @@ pub(crate) fn start(scopes: Vec<Scope>, options: &ResolverOptions, limit: Deadli
         said,
         waiting: Vec::new(),
         asking: Vec::new(),
+        done: Vec::new(),
         warnings: Vec::new(),
     };
     let host_conf = std::fs::metadata("/etc/resolv.conf")
@@ -111,7 +114,9 @@ impl Batch {
                         None => host.push(scope),
                     }
                 }
-                Ok(Said::Done { .. }) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // A namespace that decided early may be done already.
+                Ok(Said::Done { inode, lookups }) => self.done.push((inode, lookups)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -130,7 +135,9 @@ impl Batch {
     /// found when it did) for the namespaces' own lookups. Those that did not come back are
     /// timeouts.
     pub(crate) fn found(mut self, limit: Deadline) -> Vec<(u64, Lookups)> {
-        let mut found = Vec::new();
+        let mut found = std::mem::take(&mut self.done);
+        self.asking
+            .retain(|(s, _)| !found.iter().any(|(inode, _)| *inode == s.netns.inode));
         let grace = Deadline::none().cap(limit.left().saturating_add(2 * TICK));
         while !self.asking.is_empty() && !grace.passed() {
             match self.said.recv_timeout(grace.left().min(TICK)) {
@@ -336,6 +343,49 @@ fn read_capped(file: File, host_conf: Option<(u64, u64)>) -> std::io::Result<Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scope(inode: u64) -> Scope {
+        Scope {
+            netns: Netns {
+                inode,
+                ..Netns::default()
+            },
+            pids: Vec::new(),
+            addresses: vec!["192.0.2.5".parse().unwrap()],
+        }
+    }
+
+    #[test]
+    fn an_answer_that_comes_before_every_namespace_decided_is_kept() {
+        let (tell, said) = mpsc::channel();
+        let mut batch = Batch {
+            said,
+            waiting: vec![scope(1), scope(2)],
+            asking: Vec::new(),
+            done: Vec::new(),
+            warnings: Vec::new(),
+        };
+        // Namespace 1 decides and answers at once; namespace 2 never says (a hung read).
+        let mut lookups = Lookups::default();
+        let mut name = status(DnsStatus::Ok);
+        name.hostname = Some("ns1.example".to_string());
+        lookups.names.insert("192.0.2.5".parse().unwrap(), name);
+        tell.send(Said::Decided {
+            inode: 1,
+            own: Some("netns:one".to_string()),
+            note: None,
+        })
+        .unwrap();
+        tell.send(Said::Done { inode: 1, lookups }).unwrap();
+        let host = batch.host_named(Deadline::after(Duration::from_millis(200)));
+        assert_eq!(host.len(), 1, "the silent one goes to the host's resolver");
+        assert_eq!(host[0].netns.inode, 2);
+        let found = batch.found(Deadline::after(Duration::from_millis(200)));
+        assert_eq!(found.len(), 1);
+        let name = &found[0].1.names[&"192.0.2.5".parse().unwrap()];
+        assert_eq!(name.hostname.as_deref(), Some("ns1.example"));
+        drop(tell);
+    }
 
     #[test]
     fn a_resolv_conf_is_read_capped_and_only_when_it_is_not_the_hosts() {

@@ -192,13 +192,13 @@ fn processes_in_runtime_cgroups_are_named_from_the_env_root() {
 /// A FUSE filesystem mounted, in a mount namespace of the calling thread's own, where nothing
 /// answers: every lookup under it blocks like a dead NFS server's. Dropping it aborts the
 /// connection (the blocked calls fail) and detaches the mount.
-struct HungMount {
+pub(crate) struct HungMount {
     fuse: Option<File>,
     at: CString,
 }
 
 impl HungMount {
-    fn new(at: &Path) -> Result<HungMount, String> {
+    pub(crate) fn new(at: &Path) -> Result<HungMount, String> {
         // SAFETY: unshare only changes this thread's namespaces (CLONE_NEWNS implies CLONE_FS,
         // which a thread may unshare); the threads it starts from now on inherit them.
         if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
