@@ -30,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 SIZES=${2:-"1000 10000 100000 250000"}
-OUT=bench/results
+OUT=${OUT:-bench/results}
 mkdir -p "$OUT"
 for tool in ip nsenter ss python3; do
     command -v "$tool" >/dev/null || { echo "curve: needs $tool" >&2; exit 2; }

@@ -4,17 +4,52 @@
 //! each. One line per run goes to the system log.
 
 use super::*;
-use crate::abort::{self as plan, AbortReport, Outcome, Planned, Selection, Summary, Who};
+use crate::abort::{self as plan, AbortReport, Carried, Done, Planned, Selection, Summary, Who};
 use crate::cli::{AbortArgs, Format};
 use crate::collect::destroy::{self, SocketRef};
 use crate::collect::{caps, sockdiag};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::ControlFlow;
 
 /// Where the system log listens (syslog, journald).
 const DEV_LOG: &str = "/dev/log";
 
 pub(crate) fn run(args: &AbortArgs) -> Result<i32, Error> {
     let selection = selection(args);
+    refuse(args, &selection)?;
+    let mut report = scan_and_plan(args, selection)?;
+    let style = style(args.color);
+    let n = report.connections.len();
+    if n == 0 || args.dry_run {
+        print(args, &report, render::abort::plan(&report, style))?;
+        log(
+            &report,
+            if n == 0 {
+                "nothing selected"
+            } else {
+                "dry run"
+            },
+        );
+        return Ok(0);
+    }
+    if let ControlFlow::Break(status) = confirmed(args, &report, style)? {
+        return Ok(status);
+    }
+    if let Some(signal) = deadline::interrupted_by() {
+        messages::note(&format!("interrupted by {signal}: nothing was aborted"));
+        log(&report, "interrupted");
+        return Ok(ExitCode::Error.code());
+    }
+    let carried = carry_out(
+        &mut report.connections,
+        Deadline::after(args.filter.scope.timeout),
+    );
+    report.summary = Summary::of(&report.connections);
+    results(args, &report, style, carried)
+}
+
+/// What abort refuses before it looks at anything: no selection, a setuid or setcap'd
+/// binary, no CAP_NET_ADMIN (unless only the plan is asked for).
+fn refuse(args: &AbortArgs, selection: &Selection) -> Result<(), Error> {
     if selection.is_empty() {
         return Err(Error::Usage(
             "abort needs a selection: at least one of --remote, --port, --pid, --process or \
@@ -34,8 +69,12 @@ pub(crate) fn run(args: &AbortArgs) -> Result<i32, Error> {
                 .to_string(),
         ));
     }
-    let timeout = args.filter.scope.timeout;
-    let deadline = Deadline::after(timeout);
+    Ok(())
+}
+
+/// Scans as `scan` does and plans: the selected connections, no result yet.
+fn scan_and_plan(args: &AbortArgs, selection: Selection) -> Result<AbortReport, Error> {
+    let deadline = Deadline::after(args.filter.scope.timeout);
     let snapshot = collect::live(&collect_options(
         args.filter.min_idle,
         &args.filter.scope,
@@ -56,7 +95,7 @@ pub(crate) fn run(args: &AbortArgs) -> Result<i32, Error> {
             crate::report::human_duration(args.filter.min_idle.as_secs_f64())
         ));
     }
-    let mut report = AbortReport {
+    Ok(AbortReport {
         schema_version: plan::SCHEMA_VERSION,
         generated_at: crate::report::now_seconds(),
         dry_run: args.dry_run,
@@ -64,80 +103,74 @@ pub(crate) fn run(args: &AbortArgs) -> Result<i32, Error> {
         summary: Summary::of(&selected.planned),
         connections: selected.planned,
         selection,
-    };
-    let style = style(args.color);
+    })
+}
+
+/// Shows the plan and has it confirmed: `--yes`, or an answer on the terminal. `Break`:
+/// nothing is to be done, and the command ends with that status.
+fn confirmed(
+    args: &AbortArgs,
+    report: &AbortReport,
+    style: Style,
+) -> Result<ControlFlow<i32>, Error> {
     let json = args.format == Format::Json;
+    let stop = ControlFlow::Break(ExitCode::Error.code());
+    if args.yes {
+        if !json && !emit(render::abort::plan(report, style).as_bytes())? {
+            return Ok(stop);
+        }
+        return Ok(ControlFlow::Continue(()));
+    }
     let n = report.connections.len();
-
-    if n == 0 || args.dry_run {
-        print(args, &report, render::abort::plan(&report, style))?;
-        log(
-            &report,
-            if n == 0 {
-                "nothing selected"
-            } else {
-                "dry run"
-            },
-        );
-        return Ok(0);
+    if !std::io::stdin().is_terminal() {
+        print(args, report, render::abort::plan(report, style))?;
+        messages::error(&format!(
+            "not confirmed: standard input is not a terminal; add --yes to abort {} \
+             (nothing was changed)",
+            these(n)
+        ));
+        log(report, "not confirmed (no terminal, no --yes)");
+        return Ok(stop);
     }
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            print(args, &report, render::abort::plan(&report, style))?;
-            messages::error(&format!(
-                "not confirmed: standard input is not a terminal; add --yes to abort {} \
-                 (nothing was changed)",
-                these(n)
-            ));
-            log(&report, "not confirmed (no terminal, no --yes)");
-            return Ok(ExitCode::Error.code());
-        }
-        // The plan where the person answering reads it: standard output for the table,
-        // standard error when standard output carries the JSON.
-        let shown = render::abort::plan(&report, style);
-        if json {
-            eprint!("{shown}");
-        } else if !emit(shown.as_bytes())? {
-            return Ok(ExitCode::Error.code());
-        }
-        match confirm(n, Deadline::after(timeout)) {
-            Answer::Yes => {}
-            answer => {
-                messages::note(&format!(
-                    "{}: nothing was aborted",
-                    match answer {
-                        Answer::Silent(why) => why,
-                        _ => "not confirmed".to_string(),
-                    }
-                ));
-                log(&report, "not confirmed");
-                if json {
-                    print(args, &report, String::new())?;
-                }
-                return Ok(ExitCode::Error.code());
-            }
-        }
-    } else if !json && !emit(render::abort::plan(&report, style).as_bytes())? {
-        return Ok(ExitCode::Error.code());
-    }
-
-    if let Some(signal) = deadline::interrupted_by() {
-        messages::note(&format!("interrupted by {signal}: nothing was aborted"));
-        log(&report, "interrupted");
-        return Ok(ExitCode::Error.code());
-    }
-    let carried = carry_out(&mut report.connections, Deadline::after(timeout));
-    report.summary = Summary::of(&report.connections);
+    // The plan where the person answering reads it: standard output for the table,
+    // standard error when standard output carries the JSON.
+    let shown = render::abort::plan(report, style);
     if json {
-        print(args, &report, String::new())?;
+        eprint!("{shown}");
+    } else if !emit(shown.as_bytes())? {
+        return Ok(stop);
+    }
+    let why = match confirm(n, Deadline::after(args.filter.scope.timeout)) {
+        Answer::Yes => return Ok(ControlFlow::Continue(())),
+        Answer::Silent(why) => why,
+        Answer::No => "not confirmed".to_string(),
+    };
+    messages::note(&format!("{why}: nothing was aborted"));
+    log(report, "not confirmed");
+    if json {
+        print(args, report, String::new())?;
+    }
+    Ok(stop)
+}
+
+/// After the abort: the results (or the whole run, as JSON), the warnings, the log line,
+/// and the exit status.
+fn results(
+    args: &AbortArgs,
+    report: &AbortReport,
+    style: Style,
+    carried: Carried,
+) -> Result<i32, Error> {
+    if args.format == Format::Json {
+        print(args, report, String::new())?;
     } else {
         emit(b"\n")?;
-        emit(render::abort::results(&report, style).as_bytes())?;
+        emit(render::abort::results(report, style).as_bytes())?;
     }
     for warning in &carried.warnings {
         messages::warning(warning);
     }
-    log(&report, "carried out");
+    log(report, "carried out");
     match carried.systemic {
         Some(reason) if report.summary.aborted == 0 => {
             messages::error(&reason);
@@ -228,97 +261,22 @@ fn confirm(n: usize, deadline: Deadline) -> Answer {
     }
 }
 
-/// What carrying out the plan left to say besides each connection's result.
-struct Carried {
-    warnings: Vec<String>,
-    /// A reason no connection could be aborted at all (the capability, the kernel).
-    systemic: Option<String>,
-}
-
-/// What one namespace's thread brings back.
-struct Done {
-    /// Decided before any request: (index, outcome, why).
-    decided: Vec<(usize, Outcome, Option<String>)>,
-    /// Sent (or not, when the deadline passed): index and the kernel's answer.
-    sent: Vec<(usize, Option<std::io::Result<()>>)>,
-    /// The cookies still listed afterwards (None: that reading failed).
-    after: Option<HashSet<u64>>,
-}
-
 /// Destroys the planned connections, namespace by namespace, and fills in each result.
 fn carry_out(planned: &mut [Planned], deadline: Deadline) -> Carried {
-    let mut carried = Carried {
-        warnings: Vec::new(),
-        systemic: None,
-    };
-    let mut by_netns: BTreeMap<Option<u64>, Vec<usize>> = BTreeMap::new();
-    for (i, p) in planned.iter().enumerate() {
-        by_netns.entry(p.netns_inode()).or_default().push(i);
-    }
-    for (inode, indices) in by_netns {
+    let mut carried = Carried::default();
+    for (inode, indices) in plan::by_namespace(planned) {
         let done = match namespace_file(inode) {
             Ok(file) => destroy::in_namespace(file.as_deref(), || {
                 in_one_namespace(planned, &indices, &deadline)
             }),
             Err(err) => Err(std::io::Error::other(err)),
         };
-        let done = match done {
-            Ok(done) => done,
-            Err(err) => {
-                let why = format!("its network namespace could not be entered or read: {err}");
-                for &i in &indices {
-                    planned[i].result = Some(Outcome::Failed);
-                    planned[i].error = Some(why.clone());
-                }
-                continue;
-            }
-        };
-        if done.after.is_none() && !done.sent.is_empty() {
-            carried.warnings.push(
-                "the sockets could not be read again after the abort: the results are the \
-                 kernel's answers, not checked"
-                    .to_string(),
-            );
-        }
-        for (i, outcome, why) in done.decided {
-            planned[i].result = Some(outcome);
-            planned[i].error = why;
-        }
-        for (i, answer) in done.sent {
-            let still_open = done
-                .after
-                .as_ref()
-                .zip(planned[i].cookie)
-                .map(|(after, cookie)| after.contains(&cookie));
-            if let Some(Err(err)) = &answer {
-                if let Some(reason) = systemic(err, &planned[i]) {
-                    carried.systemic.get_or_insert(reason);
-                }
-            }
-            let (outcome, why) = plan::settle(answer.as_ref(), still_open, &deadline.reason());
-            planned[i].result = Some(outcome);
-            planned[i].error = why;
+        match done {
+            Ok(done) => carried.record(planned, done, &deadline.reason()),
+            Err(err) => plan::namespace_failed(planned, &indices, &err),
         }
     }
     carried
-}
-
-/// An error that every request would get, said once for the whole run.
-fn systemic(err: &std::io::Error, p: &Planned) -> Option<String> {
-    match err.raw_os_error() {
-        Some(libc::EOPNOTSUPP) => Some(format!(
-            "this kernel was built without CONFIG_INET_DIAG_DESTROY: no connection can be \
-             aborted from outside its process, and `{}` fails the same way; what is left is \
-             restarting the process that holds them",
-            plan::ss_equivalent(p)
-        )),
-        Some(libc::EPERM) | Some(libc::EACCES) => Some(
-            "the kernel refused: aborting a connection needs CAP_NET_ADMIN in its network \
-             namespace (run as root in the host's user namespace)"
-                .to_string(),
-        ),
-        _ => None,
-    }
 }
 
 /// The namespace file to enter for `inode` (None: stuckconn's own, no file).
@@ -342,55 +300,28 @@ fn in_one_namespace(
     deadline: &Deadline,
 ) -> std::io::Result<Done> {
     let now = sockdiag::dump_here()?;
-    let by_cookie: HashMap<u64, &crate::snapshot::Connection> = now
-        .connections
+    let triage = plan::triage(planned, indices, &now.connections);
+    let sockets: Vec<SocketRef> = triage
+        .go
         .iter()
-        .filter_map(|c| Some((c.cookie?, c)))
+        .map(|&(i, cookie)| SocketRef {
+            local: planned[i].local,
+            remote: planned[i].remote,
+            cookie,
+        })
         .collect();
-    let mut decided = Vec::new();
-    let mut go = Vec::new();
-    for &i in indices {
-        let p = &planned[i];
-        let Some(cookie) = p.cookie else {
-            decided.push((
-                i,
-                Outcome::Failed,
-                Some(
-                    "no socket cookie (the scan could not use sock_diag): it cannot be aborted \
-                     safely"
-                        .to_string(),
-                ),
-            ));
-            continue;
-        };
-        match plan::before(p, by_cookie.get(&cookie).copied()) {
-            Some((outcome, why)) => decided.push((i, outcome, why)),
-            None => go.push((
-                i,
-                SocketRef {
-                    local: p.local,
-                    remote: p.remote,
-                    cookie,
-                },
-            )),
-        }
-    }
-    let sockets: Vec<SocketRef> = go.iter().map(|(_, s)| *s).collect();
-    let answers = if sockets.is_empty() {
-        Vec::new()
+    let (answers, after) = if sockets.is_empty() {
+        (Vec::new(), None)
     } else {
-        destroy::destroy_here(&sockets, deadline)?
-    };
-    let after = if sockets.is_empty() {
-        None
-    } else {
-        sockdiag::dump_here()
+        let answers = destroy::destroy_here(&sockets, deadline)?;
+        let after = sockdiag::dump_here()
             .ok()
-            .map(|d| d.connections.iter().filter_map(|c| c.cookie).collect())
+            .map(|d| d.connections.iter().filter_map(|c| c.cookie).collect());
+        (answers, after)
     };
     Ok(Done {
-        decided,
-        sent: go.iter().map(|(i, _)| *i).zip(answers).collect(),
+        decided: triage.decided,
+        sent: triage.go.iter().map(|(i, _)| *i).zip(answers).collect(),
         after,
     })
 }
@@ -412,41 +343,20 @@ fn send_log(path: &std::path::Path, line: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Who runs the command: the real uid and the audit login uid, with their names.
+/// Who runs the command: the real uid and the audit login uid, with their names from
+/// /etc/passwd (bounded: at most 1 MiB read).
 fn who() -> Who {
-    let uid = rustix::process::getuid().as_raw();
-    let login_uid = std::fs::read_to_string("/proc/self/loginuid")
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-        .filter(|&l| l != u32::MAX);
-    let names = passwd_names();
-    Who {
-        uid,
-        user: names.get(&uid).cloned(),
-        login_uid,
-        login_user: login_uid.and_then(|l| names.get(&l).cloned()),
-    }
-}
-
-/// User names by uid from /etc/passwd (bounded: at most 1 MiB read).
-fn passwd_names() -> HashMap<u32, String> {
     use std::io::Read;
-    let mut text = String::new();
+    let loginuid = std::fs::read_to_string("/proc/self/loginuid").ok();
+    let mut passwd = String::new();
     if let Ok(file) = std::fs::File::open("/etc/passwd") {
-        let _ = file.take(1 << 20).read_to_string(&mut text);
+        let _ = file.take(1 << 20).read_to_string(&mut passwd);
     }
-    parse_passwd(&text)
-}
-
-fn parse_passwd(text: &str) -> HashMap<u32, String> {
-    text.lines()
-        .filter_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let uid = fields.nth(1)?.parse().ok()?;
-            Some((uid, name.to_string()))
-        })
-        .collect()
+    Who::new(
+        rustix::process::getuid().as_raw(),
+        loginuid.as_deref(),
+        &passwd,
+    )
 }
 
 #[cfg(test)]
@@ -473,15 +383,5 @@ mod tests {
         drop(daemon);
         assert!(send_log(&path, "x").is_err());
         assert!(send_log(&dir.path().join("none"), "x").is_err());
-    }
-
-    #[test]
-    fn user_names_from_passwd_lines() {
-        let names = parse_passwd(
-            "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\n",
-        );
-        assert_eq!(names.get(&0).map(String::as_str), Some("root"));
-        assert_eq!(names.get(&1000).map(String::as_str), Some("alice"));
-        assert_eq!(names.len(), 2);
     }
 }

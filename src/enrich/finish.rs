@@ -44,8 +44,15 @@ fn chain_sentence(f: &Finding, all: &[Finding]) -> String {
         } else {
             "this process"
         };
+        let waiting: usize = f
+            .blocks
+            .iter()
+            .filter_map(by_id)
+            .map(|v| v.connections)
+            .sum();
+        let wait = if waiting == 1 { "waits" } else { "wait" };
         parts.push(format!(
-            " {} wait on {these}.",
+            " {} {wait} on {these}.",
             capitalized(&victims.join("; "))
         ));
     }

@@ -154,7 +154,13 @@ pub(crate) fn metrics(report: &Report) -> Metrics {
         stuck_series(report),
     )];
     families.extend(per_kind(report));
+    families.extend(memory(report));
     families.extend([
+        Family::gauge(
+            "stuckconn_root_causes",
+            "Problem findings nothing on this host explains (the others wait on them).",
+            report.summary.root_causes as f64,
+        ),
         Family::gauge(
             "stuckconn_threads_blocked",
             "Threads blocked on stuck connections.",
@@ -187,6 +193,43 @@ pub(crate) fn metrics(report: &Report) -> Metrics {
         ),
     ]);
     Metrics(families)
+}
+
+/// The memory and swap of the processes that hold stuck connections, per process name (at
+/// most `MAX_SERIES` names, the largest first); no series when their memory was not read.
+fn memory(report: &Report) -> [Family; 2] {
+    let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for p in &report.processes {
+        if let (Some(memory), swap) = (p.memory_bytes, p.swap_bytes.unwrap_or(0)) {
+            let entry = by_name.entry(p.name.clone()).or_default();
+            entry.0 += memory;
+            entry.1 += swap;
+        }
+    }
+    let mut ranked: Vec<(String, (u64, u64))> = by_name.into_iter().collect();
+    ranked.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(MAX_SERIES);
+    let series = |pick: fn(&(u64, u64)) -> u64| -> Vec<(Labels, f64)> {
+        ranked
+            .iter()
+            .map(|(name, values)| {
+                let labels = vec![("process".to_string(), sanitize(name).into_owned())];
+                (labels, pick(values) as f64)
+            })
+            .collect()
+    };
+    [
+        Family::labelled(
+            "stuckconn_stuck_memory_bytes",
+            "Memory (proportional set size) of the processes that hold stuck connections.",
+            series(|v| v.0),
+        ),
+        Family::labelled(
+            "stuckconn_stuck_swap_bytes",
+            "Swap (SwapPss) of the processes that hold stuck connections.",
+            series(|v| v.1),
+        ),
+    ]
 }
 
 /// Connections, findings and the oldest idle time, by kind.

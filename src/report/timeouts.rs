@@ -17,28 +17,19 @@ pub enum TimeoutVerdict {
     Never,
 }
 
-/// The verdict on one connection, with the raw values behind it (for `connections[]`).
+/// Whether anything will end stuck connections, and when: a finding's `timeouts`, and the
+/// heart of each connection's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConnectionTimeouts {
-    pub timer: Option<KernelTimer>,
+pub struct Timeouts {
     /// Keepalive on: from the timer or the options; null when neither says.
     pub keepalive: Option<bool>,
     /// Keepalive probes sent and ACKed (true), sent and unanswered (false); null when none
     /// was due yet or keepalive is off.
     pub keepalive_answered: Option<bool>,
-    pub keepidle_secs: Option<u32>,
-    pub keepintvl_secs: Option<u32>,
-    pub keepcnt: Option<u32>,
     /// `TCP_USER_TIMEOUT` (0: not set); null when the options could not be read.
     pub user_timeout_ms: Option<u64>,
     /// `SO_RCVTIMEO` (0: not set); null when the options could not be read.
     pub receive_timeout_ms: Option<u64>,
-    /// `SO_SNDTIMEO` (0: not set); null when the options could not be read.
-    pub send_timeout_ms: Option<u64>,
-    /// Why the options are null, with the capability that would show them.
-    pub options_unreadable: Option<String>,
-    /// The blocked call (`poll`, `recvfrom`...), when a thread waits on it.
-    pub wait_syscall: Option<String>,
     /// The bound of the blocked call: its own timeout, or `SO_RCVTIMEO` for read/recv; -1 for
     /// none; null when unknown or no thread waits on it.
     pub wait_timeout_ms: Option<i64>,
@@ -46,31 +37,41 @@ pub struct ConnectionTimeouts {
     pub wait_loop: bool,
     pub verdict: TimeoutVerdict,
     /// Seconds until it ends, for `deadline` and `kernel` when it can be computed (from the
-    /// last data: the earliest the wait can have begun).
+    /// last data: the earliest the wait can have begun; for a finding, until the last of its
+    /// connections ends).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ends_in_secs: Option<u64>,
     /// One sentence.
-    pub explanation: String,
-    /// A few words for the table's EVIDENCE column.
-    #[serde(skip)]
-    pub phrase: String,
-}
-
-/// The per-finding `timeouts` of the JSON report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Timeouts {
-    pub keepalive: Option<bool>,
-    pub keepalive_answered: Option<bool>,
-    pub user_timeout_ms: Option<u64>,
-    pub receive_timeout_ms: Option<u64>,
-    pub wait_timeout_ms: Option<i64>,
-    pub wait_loop: bool,
-    pub verdict: TimeoutVerdict,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ends_in_secs: Option<u64>,
     pub explanation: String,
     /// For the table's EVIDENCE column: `no timeout anywhere`, `RCVTIMEO 10m, ends in 4m`,
     /// `keepalive answered: never ends`.
     #[serde(skip)]
     pub phrase: String,
+}
+
+/// The verdict on one connection, with the raw values behind it (for `connections[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionTimeouts {
+    /// The verdict and what it rests on, as a finding has them.
+    #[serde(flatten)]
+    pub judged: Timeouts,
+    pub timer: Option<KernelTimer>,
+    pub keepidle_secs: Option<u32>,
+    pub keepintvl_secs: Option<u32>,
+    pub keepcnt: Option<u32>,
+    /// `SO_SNDTIMEO` (0: not set); null when the options could not be read.
+    pub send_timeout_ms: Option<u64>,
+    /// Why the options are null, with the capability that would show them.
+    pub options_unreadable: Option<String>,
+    /// The blocked call (`poll`, `recvfrom`...), when a thread waits on it.
+    pub wait_syscall: Option<String>,
+}
+
+/// A connection's timeouts read as a finding's: the verdict and its reasons.
+impl std::ops::Deref for ConnectionTimeouts {
+    type Target = Timeouts;
+
+    fn deref(&self) -> &Timeouts {
+        &self.judged
+    }
 }

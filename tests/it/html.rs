@@ -145,7 +145,7 @@ fn the_history_fixture_tells_a_steady_leak_an_accelerating_one_an_event_and_a_st
 }
 
 /// The elements the pages are made of.
-const ELEMENTS: [&str; 39] = [
+const ELEMENTS: [&str; 40] = [
     "!doctype",
     "html",
     "head",
@@ -178,6 +178,7 @@ const ELEMENTS: [&str; 39] = [
     "li",
     "figure",
     "figcaption",
+    "strong",
     "svg",
     "line",
     "text",
@@ -254,7 +255,7 @@ fn the_incident_report_is_one_self_contained_page() {
     for part in [
         "apache2 ×111 pids",
         "198.51.100.7 ×111",
-        "no read timeout",
+        "no receive timeout (SO_RCVTIMEO)",
         "apache2.service",
         "sock_diag (netlink), with tcp_info",
         "the snapshot incident.json",

@@ -6,6 +6,7 @@ mod common;
 mod abort;
 mod analysis;
 mod capture;
+mod chain;
 mod completions;
 mod containers;
 mod dns;

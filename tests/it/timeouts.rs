@@ -579,3 +579,41 @@ fn a_real_go_binary_shows_its_build_information() {
         None
     );
 }
+
+#[test]
+fn a_recording_keeps_the_answers_for_a_replay() {
+    let Some(bed) = Bed::new("tmo-record", &[]) else {
+        return;
+    };
+    let (_server, port) = blackhole(&bed);
+    let client = started(&bed, &["rcvtimeo", &port, "600000"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("host.json");
+    let (status, _, err) = run(bed.stuckconn("record").args([
+        "-o",
+        file.to_str().unwrap(),
+        "--no-dns",
+        "--min-idle",
+        "1s",
+    ]));
+    assert_eq!(status, 0, "{err}");
+    let live = scan(&bed);
+    // The client is gone: only the recording knows its options and memory now.
+    drop(client);
+    let replay = scan_with({
+        let mut cmd = stuckconn();
+        cmd.args(["scan", "--from", file.to_str().unwrap()]);
+        cmd
+    });
+    let (a, b) = (&live["findings"][0], &replay["findings"][0]);
+    assert_eq!(b["timeouts"]["verdict"], "deadline", "{b}");
+    assert_eq!(b["timeouts"]["receive_timeout_ms"], 600_000, "{b}");
+    assert_eq!(
+        a["timeouts"]["receive_timeout_ms"],
+        b["timeouts"]["receive_timeout_ms"]
+    );
+    assert_eq!(a["hints"], b["hints"]);
+    assert_eq!(a["impact"]["processes"], b["impact"]["processes"]);
+    assert!(b["impact"]["memory_bytes"].as_u64().unwrap() > 0, "{b}");
+}

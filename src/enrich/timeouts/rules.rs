@@ -4,7 +4,7 @@
 
 use super::derive::{derive, Derived};
 use super::Facts;
-use crate::report::{human_duration, ConnectionTimeouts, TimeoutVerdict as Verdict};
+use crate::report::{human_duration, ConnectionTimeouts, TimeoutVerdict as Verdict, Timeouts};
 use crate::snapshot::{KernelTimer, Limits, TcpState, TimerKind, Unreadable, WaitTimeout};
 
 pub(super) fn secs(ms: u64) -> u64 {
@@ -30,23 +30,25 @@ pub fn judge(facts: &Facts, limits: &Limits) -> ConnectionTimeouts {
     let end = decide(facts, limits, &d);
     let options = d.options;
     ConnectionTimeouts {
+        judged: Timeouts {
+            keepalive: d.keepalive,
+            keepalive_answered: d.keepalive_answered,
+            user_timeout_ms: d.user_timeout_ms,
+            receive_timeout_ms: options.map(|o| o.receive_timeout_ms.unwrap_or(0)),
+            wait_timeout_ms: d.blocked.bound.and_then(WaitTimeout::json_ms),
+            wait_loop: d.blocked.looping,
+            verdict: end.verdict,
+            ends_in_secs: end.in_ms.map(secs),
+            explanation: end.explanation,
+            phrase: end.phrase,
+        },
         timer: facts.timer,
-        keepalive: d.keepalive,
-        keepalive_answered: d.keepalive_answered,
         keepidle_secs: options.and_then(|o| o.keepidle_secs),
         keepintvl_secs: options.and_then(|o| o.keepintvl_secs),
         keepcnt: options.and_then(|o| o.keepcnt),
-        user_timeout_ms: d.user_timeout_ms,
-        receive_timeout_ms: options.map(|o| o.receive_timeout_ms.unwrap_or(0)),
         send_timeout_ms: options.map(|o| o.send_timeout_ms.unwrap_or(0)),
         options_unreadable: d.unreadable.map(Unreadable::describe),
         wait_syscall: d.blocked.syscall.clone(),
-        wait_timeout_ms: d.blocked.bound.and_then(WaitTimeout::json_ms),
-        wait_loop: d.blocked.looping,
-        verdict: end.verdict,
-        ends_in_secs: end.in_ms.map(secs),
-        explanation: end.explanation,
-        phrase: end.phrase,
     }
 }
 

@@ -3,6 +3,11 @@
 use super::rules::dur;
 use crate::report::{ConnectionTimeouts, TimeoutVerdict as Verdict, Timeouts};
 
+/// The verdict of a finding from its connections' verdicts: the verdict most of them share
+/// (ties: the graver one, `never` before `unknown` before `kernel` before `deadline`); its
+/// values are those of that group's longest-waiting connection (the first given, when the
+/// caller passes them oldest first), and `ends_in_secs` is when the last of the group ends.
+/// When the connections disagree, the explanation says how many are judged otherwise.
 pub fn summarize(connections: &[ConnectionTimeouts]) -> Option<Timeouts> {
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
     for c in connections {
@@ -44,16 +49,10 @@ pub fn summarize(connections: &[ConnectionTimeouts]) -> Option<Timeouts> {
         _ => first.phrase.clone(),
     };
     Some(Timeouts {
-        keepalive: first.keepalive,
-        keepalive_answered: first.keepalive_answered,
-        user_timeout_ms: first.user_timeout_ms,
-        receive_timeout_ms: first.receive_timeout_ms,
-        wait_timeout_ms: first.wait_timeout_ms,
-        wait_loop: first.wait_loop,
-        verdict,
         ends_in_secs,
         explanation,
         phrase,
+        ..first.judged.clone()
     })
 }
 

@@ -223,7 +223,7 @@ fn wire_text(f: &Finding) -> String {
 
 /// Finding fields this page shows in its own way; any other field the report carries (the
 /// chain of waits, timeouts, costs, hints ...) is shown as it is, under its title below.
-const SHOWN_FIELDS: [&str; 21] = [
+const SHOWN_FIELDS: [&str; 27] = [
     "kind",
     "severity",
     "direction",
@@ -245,6 +245,12 @@ const SHOWN_FIELDS: [&str; 21] = [
     "history",
     "id",
     "key",
+    "role",
+    "waits_on",
+    "blocks",
+    "timeouts",
+    "impact",
+    "hints",
 ];
 
 /// Where a finding's chart begins: at the earliest onset of the report's findings, so that
@@ -291,7 +297,7 @@ pub(super) fn finding_section(
     if let Some(h) = h {
         let _ = writeln!(s, "{}", history_figure(h, &title, histories));
     }
-    s.push_str(&definitions(facts(f)));
+    s.push_str(&definitions(facts(report, f)));
     s.push('\n');
     let _ = write!(
         s,
@@ -322,7 +328,7 @@ fn history_figure(h: &History, title: &str, histories: &[Option<History>]) -> St
 
 /// A finding's facts as (title, value) in HTML: those this page shows in its own way, then
 /// any other field the report carries (chain of waits, timeouts ...) as it is.
-fn facts(f: &Finding) -> Vec<(String, String)> {
+fn facts(report: &Report, f: &Finding) -> Vec<(String, String)> {
     let mut facts: Vec<(String, String)> = vec![
         ("Connections".into(), f.connections.to_string()),
         ("Held by".into(), held_by(f)),
@@ -360,6 +366,7 @@ fn facts(f: &Finding) -> Vec<(String, String)> {
     if !f.evidence.is_empty() {
         facts.push(("Evidence".into(), escape(&f.evidence.join(" · "))));
     }
+    facts.extend(super::diagnosis::facts(report, f));
     // Whatever else the report says of this finding (chain of waits, timeouts ...).
     if let Ok(Value::Object(fields)) = serde_json::to_value(f) {
         for (key, value) in fields

@@ -24,6 +24,7 @@
 //! `recording`, and its page in `watch`.
 
 mod collected;
+mod diagnosis;
 mod findings;
 mod page;
 mod recording;

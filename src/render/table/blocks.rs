@@ -31,7 +31,15 @@ pub(super) fn block(f: &Finding, report: &Report, style: Style, evidence: bool) 
         head.push_str(&format!("  (namespace {})", sanitize(&ns.short_label())));
     }
     out.push_str(&wrap(&head, style.width, "    "));
-    let mut line = |text: String| out.push_str(&wrap(&format!("  {text}"), style.width, "    "));
+    // Every line passes the sanitizer: the timeouts' and the chain's words quote syscall and
+    // process names, which others choose.
+    let mut line = |text: String| {
+        out.push_str(&wrap(
+            &format!("  {}", sanitize(&text)),
+            style.width,
+            "    ",
+        ))
+    };
     line(sanitize(&f.explanation).into_owned());
     if evidence && !f.evidence.is_empty() {
         line(format!("evidence: {}", sanitize(&f.evidence.join(" · "))));

@@ -19,9 +19,15 @@ pub(super) fn table(report: &Report, style: Style) -> String {
     .filter(|(i, (_, count))| *i == 0 || report.processes.iter().any(|p| count(p) > 0))
     .map(|(_, column)| column)
     .collect();
+    // MEMORY only when the holders' memory was read (a live scan, or a recent recording).
+    let memory = report.processes.iter().any(|p| p.memory_bytes.is_some());
     let mut header = vec!["WHICH PROCESS LEAKS", "UNIT", "PIDS"];
     header.extend(counts.iter().map(|(name, _)| *name));
-    header.extend(["OLDEST", "SERVING WHILE STUCK"]);
+    header.push("OLDEST");
+    if memory {
+        header.push("MEMORY");
+    }
+    header.push("SERVING WHILE STUCK");
     let mut table = new_table(style, &header);
     for p in &report.processes {
         let pids = match p.pids.len() {
@@ -59,6 +65,9 @@ pub(super) fn table(report: &Report, style: Style) -> String {
         row.push(Cell::new(
             p.oldest_idle_secs.map_or("?".to_string(), human_duration),
         ));
+        if memory {
+            row.push(Cell::new(memory_text(p)));
+        }
         row.push(Cell::new(if clients.is_empty() {
             "-".to_string()
         } else {
@@ -72,4 +81,14 @@ pub(super) fn table(report: &Report, style: Style) -> String {
     whole.extend(&numeric);
     keep_whole(&mut table, &whole);
     trimmed(&table)
+}
+
+/// `2.9 GiB`, `2.9 GiB + 400 MiB swap`, `?` when not read.
+fn memory_text(p: &crate::report::ProcessSummary) -> String {
+    use crate::enrich::impact::human_bytes;
+    match (p.memory_bytes, p.swap_bytes.unwrap_or(0)) {
+        (None, _) => "?".to_string(),
+        (Some(memory), 0) => human_bytes(memory),
+        (Some(memory), swap) => format!("{} + {} swap", human_bytes(memory), human_bytes(swap)),
+    }
 }
