@@ -297,6 +297,9 @@ fn a_resolv_conf_that_never_reads_costs_half_a_second() {
     assert_eq!(f["remote"]["dns_source"], "host", "{:#}", f["remote"]);
     let warnings = report["warnings"].to_string();
     assert!(warnings.contains("was not known in time"), "{warnings}");
-    // Half a second for the namespace's answer, then at most the DNS deadline (400 ms).
-    assert!(wall < Duration::from_millis(2000), "the scan took {wall:?}");
+    // Half a second for the namespace's answer, then at most the DNS deadline (400 ms); the
+    // rest of the scan depends on how busy the host is, but nothing waits on the hung read.
+    let dns_secs = report["timings"]["dns_secs"].as_f64().unwrap();
+    assert!(dns_secs < 1.2, "names took {dns_secs} s");
+    assert!(wall < Duration::from_secs(10), "the scan took {wall:?}");
 }
