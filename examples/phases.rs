@@ -159,6 +159,11 @@ fn main() {
     drop(wanted);
     lap("threads", &mut phases);
 
+    let mut named = stuckconn::collect::holders::Named::default();
+    let namespaces =
+        stuckconn::collect::holders::name(targets, &mut processes, &deadline, &mut named);
+    lap("names", &mut phases);
+
     processes.sort_by_key(|p| p.pid);
     let sockets = connections.len();
     let snapshot = Snapshot {
@@ -175,8 +180,9 @@ fn main() {
         connections,
         processes,
         warnings,
-        namespaces: targets.into_iter().map(|t| t.label).collect(),
+        namespaces,
         names: Default::default(),
+        names_by_netns: Default::default(),
         partial_reason: None,
         tcp_limits: Default::default(),
         missing_capabilities: None,

@@ -7,7 +7,7 @@ use crate::report::{
     seconds_before, Client, Direction, Facts, Finding, FindingKey, FindingProcess, IdleStats,
     Remote, Role, Severity, Target,
 };
-use crate::snapshot::{Connection, Endpoint, Netns, Process, ThreadEvidence};
+use crate::snapshot::{Connection, ContainerNames, Endpoint, Netns, Process, ThreadEvidence};
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -35,6 +35,7 @@ struct Row {
     threads_blocked: usize,
     exe: Option<String>,
     cmdline: Option<String>,
+    container_names: ContainerNames,
     evidence: Vec<ThreadEvidence>,
 }
 
@@ -185,6 +186,9 @@ impl Context<'_> {
                             row.exe = p.exe.clone();
                             row.cmdline = p.cmdline.clone();
                         }
+                        if row.container_names == ContainerNames::default() {
+                            row.container_names = p.container_names.clone();
+                        }
                         row.evidence.push(p.thread_evidence);
                     }
                 }
@@ -215,6 +219,7 @@ impl Context<'_> {
                 cmdline: row.cmdline,
                 unit,
                 container,
+                container_names: row.container_names,
                 pids: row.pids.into_iter().collect(),
                 connections: row.connections,
                 shared_connections: row.shared_connections,

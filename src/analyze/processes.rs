@@ -22,6 +22,10 @@ impl Context<'_> {
                         name: row_key.0.clone(),
                         unit: row_key.1.clone(),
                         container: row_key.2.clone(),
+                        container_names: pid
+                            .and_then(|pid| self.processes.get(&pid))
+                            .map(|p| p.container_names.clone())
+                            .unwrap_or_default(),
                         pids: Vec::new(),
                         hung_call: 0,
                         stalled_send: 0,

@@ -167,14 +167,14 @@ fn named_report(
             }
         }
     }
-    namer.name(&mut report, deadline);
+    namer.name(&mut report, snapshot, deadline);
     enrich::diagnose(&mut report, snapshot);
     report
 }
 
 /// The names a command starts with (a snapshot's) and how it looks up the others.
 fn namer(dns: &DnsArgs, known: &Snapshot) -> Namer {
-    Namer::new(dns.options(), known.names.clone())
+    Namer::new(dns.options(), known.names.clone()).with_namespaces(known.names_by_netns.clone())
 }
 
 /// A signal that arrived after the collection still cut something short (DNS, the wire
