@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Draws bench/results/curve.svg from curve.csv and phases.jsonl (bench/curve.sh writes both).
+"""Draws bench/results/curve.svg from curve.csv and timings.jsonl (bench/curve.sh writes both).
 
-    python3 bench/chart.py [CSV] [PHASES_JSONL] [SVG]
+    python3 bench/chart.py [CSV] [TIMINGS_JSONL] [SVG]
 
 Four panels: wall time, CPU time (user + system) and peak RSS against connections, on log-log
 axes (a straight line of slope 1 is linear growth), and where stuckconn's time goes at each
-size (everything flagged, the median of the runs of examples/phases.rs). Plain SVG written by
+size (everything flagged, the median of the runs of `scan --timings`). Plain SVG written by
 hand: python3 with no plotting library.
 """
 
@@ -17,7 +17,7 @@ import sys
 from html import escape
 
 CSV = sys.argv[1] if len(sys.argv) > 1 else "bench/results/curve.csv"
-PHASES = sys.argv[2] if len(sys.argv) > 2 else "bench/results/phases.jsonl"
+PHASES = sys.argv[2] if len(sys.argv) > 2 else "bench/results/timings.jsonl"
 SVG = sys.argv[3] if len(sys.argv) > 3 else "bench/results/curve.svg"
 
 SERIES = [
@@ -36,6 +36,8 @@ PHASE_NAMES = [
     ("describe", "describe processes", "#8e44ad"),
     ("threads", "thread evidence", "#16a085"),
     ("analysis", "analysis", "#f39c12"),
+    ("probe", "probe (options, memory)", "#d35400"),
+    ("diagnose", "diagnose (timeouts...)", "#7f8c8d"),
     ("render", "JSON render", "#27ae60"),
 ]
 
@@ -59,11 +61,11 @@ def read_phases(path):
         return {}
     by_size = {}
     for p in lines:
-        if p.get("min_idle") != 0 or p.get("walk", "fdwalk") != "fdwalk":
+        if p.get("min_idle") != 0:
             continue
-        by_size.setdefault(p["conns"], []).append(p)
+        by_size.setdefault(p["conns"], []).append({q["phase"]: q["cpu_secs"] for q in p["phases"]})
     return {
-        conns: {name: statistics.median(p["cpu_" + name] for p in runs) for name, _, _ in PHASE_NAMES}
+        conns: {name: statistics.median(p.get(name, 0.0) for p in runs) for name, _, _ in PHASE_NAMES}
         for conns, runs in by_size.items()
     }
 

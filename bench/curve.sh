@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The cost curve: stuckconn and ss in the same run at several sizes, written to
 # bench/results/curve.csv (one row per tool, mode and size: medians of wall time, CPU time and
-# peak RSS) and bench/results/phases.jsonl (where stuckconn's time and memory go, from
-# examples/phases.rs), then drawn by bench/chart.py as bench/results/curve.svg.
+# peak RSS) and bench/results/timings.jsonl (where stuckconn's time and memory go, from its own
+# `scan --timings`), then drawn by bench/chart.py as bench/results/curve.svg.
 #
 #   bench/curve.sh [RUNS=5] [SIZES="1000 10000 100000 250000"]
+#   OUT=/tmp/somewhere bench/curve.sh ...  writes there instead of bench/results
 #   BASELINE=/path/to/an/older/stuckconn bench/curve.sh ...   also measures that binary (rows
 #                                          `baseline`), in the same runs: before and after
 #
@@ -41,10 +42,9 @@ ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
 PER_SINK=$((NOFILE - 100))
 [ "$PER_SINK" -gt 28000 ] && PER_SINK=28000
-cargo build --release --quiet --bin stuckconn --example testbed --example phases --example measure
+cargo build --release --quiet --bin stuckconn --example testbed --example measure
 BIN=$PWD/target/release/stuckconn
 TESTBED=$PWD/target/release/examples/testbed
-PHASES=$PWD/target/release/examples/phases
 MEASURE=$PWD/target/release/examples/measure
 
 NS=""
@@ -69,7 +69,7 @@ CSV=$OUT/curve.csv
     echo "# stuckconn: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$changed${BASELINE:+; baseline: $BASELINE}; runs: $RUNS; open-files limit $NOFILE"
     echo "tool,mode,conns,sockets,procs,runs,wall_s,cpu_s,peak_kib,load1"
 } >"$CSV"
-: >"$OUT/phases.jsonl"
+: >"$OUT/timings.jsonl"
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -142,19 +142,30 @@ for CONNS in $SIZES; do
             "${runs[$m]}" "$(echo "${wall[$m]}" | med)" "$(echo "${cpu[$m]}" | med)" \
             "$(echo "${rss[$m]}" | med)" "$load" >>"$CSV"
     done
-    # Where the time goes (the same steps as a scan; one line per run, mode and walk: fdwalk,
-    # and the procfs walk it replaced).
+    # Where the time goes: stuckconn's own --timings (the JSON report's `timings`, and the
+    # rendering's line from standard error), one line per run and mode.
     for _ in $(seq "$RUNS"); do
         for idle in 3600 0; do
-            for walk in fdwalk procfs; do
-                "${IN[@]}" "$PHASES" --netns self --min-idle "$idle" --walk "$walk" |
-                    sed "s/^{/{\"conns\":$CONNS,\"procs\":$PROCS,\"min_idle\":$idle,/" >>"$OUT/phases.jsonl"
-            done
+            "${IN[@]}" "$BIN" scan --format json --netns self --min-idle "${idle}s" --timings \
+                >"$OUT/.report.json" 2>"$OUT/.stderr" || true
+            python3 - "$CONNS" "$PROCS" "$idle" "$OUT/.report.json" "$OUT/.stderr" >>"$OUT/timings.jsonl" <<'PY'
+import json, re, sys
+conns, procs, idle, report, stderr = sys.argv[1:]
+r = json.load(open(report))
+line = {"conns": int(conns), "procs": int(procs), "min_idle": int(idle),
+        "report_connections": len(r["connections"]), **r["timings"]}
+m = re.search(r"timings: render +([0-9.]+) s +cpu +([0-9.]+) s +peak +([0-9.]+) MiB", open(stderr).read())
+if m:
+    line["phases"].append({"phase": "render", "secs": float(m[1]), "cpu_secs": float(m[2]),
+                           "peak_rss_kib": round(float(m[3]) * 1024)})
+print(json.dumps(line))
+PY
         done
     done
+    rm -f "$OUT/.report.json" "$OUT/.stderr"
     tail -n "${#modes[@]}" "$CSV" >&2
     unset wall cpu rss runs
     cleanup
 done
-python3 bench/chart.py "$CSV" "$OUT/phases.jsonl" "$OUT/curve.svg"
-echo "curve: wrote $CSV, $OUT/phases.jsonl and $OUT/curve.svg" >&2
+python3 bench/chart.py "$CSV" "$OUT/timings.jsonl" "$OUT/curve.svg"
+echo "curve: wrote $CSV, $OUT/timings.jsonl and $OUT/curve.svg" >&2

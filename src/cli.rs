@@ -126,6 +126,11 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub(crate) wire: WireArgs,
+
+    /// Say where the time went: each phase's wall and CPU seconds and peak memory (JSON
+    /// `timings`; on standard error for the table), and the rendering's on standard error
+    #[arg(long)]
+    pub(crate) timings: bool,
 }
 
 /// What counts as stuck, and which connections to look at.

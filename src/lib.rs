@@ -24,3 +24,4 @@ pub mod resolve;
 pub(crate) mod serve;
 pub mod snapshot;
 pub mod text;
+pub(crate) mod timing;

@@ -6,6 +6,7 @@
 mod kernel;
 mod probe;
 mod threads;
+pub mod timings;
 
 pub use kernel::{model_timeout_ms, KernelTimer, Limits, TimerKind};
 pub use probe::{Detected, Runtime, SocketOptions, Unreadable, Usage};
@@ -61,6 +62,9 @@ pub struct Snapshot {
     /// The host's RAM (MemTotal), for the share the stuck processes hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mem_total_bytes: Option<u64>,
+    /// Where this run's time went so far (`--timings`); never in a snapshot file.
+    #[serde(skip)]
+    pub timings: timings::Breakdown,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

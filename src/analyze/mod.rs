@@ -116,6 +116,7 @@ pub(crate) fn analyze(
         timings: Timings {
             collect_secs: snapshot.collect_secs,
             dns_secs: 0.0,
+            breakdown: None,
         },
         warnings: snapshot
             .warnings

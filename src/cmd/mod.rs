@@ -23,6 +23,7 @@ use crate::output::Output;
 use crate::render::{self, Style};
 use crate::report::{Report, Warning};
 use crate::snapshot::Snapshot;
+use crate::timing::Stopwatch;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -148,7 +149,9 @@ fn named_report(
     deadline: &Deadline,
 ) -> Report {
     let now = crate::report::now_seconds();
+    let mut watch = Stopwatch::start();
     let mut report = crate::analyze::analyze(snapshot, options, source, now);
+    snapshot.timings.phases.push(watch.lap("analysis"));
     if live {
         let probed = collect::probe(snapshot, &report, deadline);
         for warning in probed.warnings {
@@ -166,9 +169,12 @@ fn named_report(
                 report.warnings.push(Warning::Partial(text));
             }
         }
+        snapshot.timings.phases.push(watch.lap("probe"));
     }
     namer.name(&mut report, snapshot, deadline);
+    snapshot.timings.phases.push(watch.lap("names"));
     enrich::diagnose(&mut report, snapshot);
+    snapshot.timings.phases.push(watch.lap("diagnose"));
     report
 }
 

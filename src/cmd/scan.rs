@@ -4,6 +4,7 @@ use super::*;
 use crate::cli::{Format, ScanArgs, WireArgs};
 use crate::enrich::wire::{self, WireOptions};
 use crate::output;
+use crate::timing::Stopwatch;
 
 pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
     let deadline = Deadline::after(args.filter.scope.timeout);
@@ -25,9 +26,15 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
         &mut namer,
         &deadline,
     );
+    let mut watch = Stopwatch::start();
     wire::check(&mut report, &snapshot, &wire_options(&args.wire), &deadline)?;
+    snapshot.timings.phases.push(watch.lap("wire"));
     mark_interrupted(&mut report);
     finish(&mut report);
+    snapshot.timings.phases.push(watch.lap("finish"));
+    if args.timings && args.format != Format::Table {
+        report.timings.breakdown = Some(snapshot.timings.clone());
+    }
     let style = style(args.color);
     write_report(out, |w: &mut dyn Write| match args.format {
         // Streamed: a report of 100,000 connections is never one string in memory.
@@ -36,10 +43,39 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
         Format::Prometheus => w.write_all(render::prometheus::render(&report).as_bytes()),
         Format::Html => w.write_all(render::html::render(&report, &html_meta(None)).as_bytes()),
     })?;
+    let rendered = watch.lap("render");
     if args.format == Format::Table || args.output.is_some() {
         warn_all(&report.warnings);
     }
+    if args.timings {
+        show_timings(
+            &mut snapshot.timings,
+            rendered,
+            args.format == Format::Table,
+        );
+    }
     Ok(ExitCode::of(&report))
+}
+
+/// `--timings` on standard error: the whole breakdown for the table, the rendering's line
+/// (written after the report) for the other formats.
+fn show_timings(
+    timings: &mut crate::snapshot::timings::Breakdown,
+    rendered: crate::snapshot::timings::Phase,
+    all: bool,
+) {
+    if !all {
+        timings.phases.clear();
+        timings.dumps.clear();
+        timings.fd_walk = None;
+    }
+    timings.phases.push(rendered);
+    let lines = render::timings::lines(timings);
+    // The total of the rendering alone says nothing more.
+    let shown = if all { &lines[..] } else { &lines[..1] };
+    for line in shown {
+        messages::note(line);
+    }
 }
 
 /// Combinations of wire flags that cannot work, refused before anything is collected.

@@ -4,11 +4,13 @@
 
 use super::{caps, holders, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions};
 use crate::error::Error;
+use crate::snapshot::timings::{Breakdown, NamespaceDump, WalkCounts};
 use crate::snapshot::{
     Collector, Connection, Host, Limits, Process, Snapshot, TcpState, ThreadEvidence,
     SNAPSHOT_VERSION,
 };
 use crate::text::count;
+use crate::timing::Stopwatch;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
@@ -35,15 +37,25 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
         warnings: Vec::new(),
         cut_short: Vec::new(),
     };
+    let mut timings = Breakdown::default();
+    let mut watch = Stopwatch::start();
     let targets = netns::targets(&options.netns, &mut seen.warnings).map_err(Error::Usage)?;
-    let (mut connections, collector, limits) = dump_namespaces(&targets, &mut seen);
+    timings.phases.push(watch.lap("namespaces"));
+    let (mut connections, collector, limits) =
+        dump_namespaces(&targets, &mut seen, &mut timings.dumps);
     // Vectors grow by doubling: give back the unused half (an mremap, not a copy).
     connections.shrink_to_fit();
-    let holders = attribute(&mut connections, &mut seen);
+    timings.phases.push(watch.lap("dump"));
+    let (holders, walked) = attribute(&mut connections, &mut seen);
+    timings.fd_walk = Some(walked);
+    timings.phases.push(watch.lap("fd_walk"));
     let mut processes = describe(&holders, &mut seen);
+    timings.phases.push(watch.lap("describe"));
     examine_threads(&mut connections, &mut processes, &mut seen);
+    timings.phases.push(watch.lap("threads"));
     let namespaces = name_holders(targets, &mut processes, &mut seen);
     processes.sort_by_key(|p| p.pid);
+    timings.phases.push(watch.lap("holders"));
     let partial_reason = (!seen.cut_short.is_empty()).then(|| {
         format!(
             "{}: the report is partial ({})",
@@ -73,6 +85,7 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
         missing_capabilities: Some(caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]))
             .filter(|m| !m.is_empty()),
         mem_total_bytes: super::memory::mem_total_bytes(),
+        timings,
     })
 }
 
@@ -88,6 +101,7 @@ fn read_trimmed(path: &str) -> String {
 fn dump_namespaces(
     targets: &[netns::Target],
     seen: &mut Seen,
+    timed: &mut Vec<NamespaceDump>,
 ) -> (Vec<Connection>, Collector, BTreeMap<u64, Limits>) {
     let own = netns::own_inode();
     let mut dumps = Vec::new();
@@ -98,7 +112,7 @@ fn dump_namespaces(
             own_dump = Some(if seen.options.proc_net_only {
                 Err(std::io::Error::other("disabled by STUCKCONN_PROC_NET"))
             } else {
-                netns::dump(target)
+                timed_dump(target, timed)
             });
             continue;
         }
@@ -106,7 +120,7 @@ fn dump_namespaces(
             skipped += 1;
             continue;
         }
-        match netns::dump(target) {
+        match timed_dump(target, timed) {
             Ok(dump) => dumps.push((target.label.inode, dump)),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => vanished += 1,
             Err(err) => seen.warnings.push(format!(
@@ -157,6 +171,21 @@ fn dump_namespaces(
     }
 }
 
+/// One namespace's dump, its sockets and seconds noted in `timed`.
+fn timed_dump(
+    target: &netns::Target,
+    timed: &mut Vec<NamespaceDump>,
+) -> std::io::Result<sockdiag::Dump> {
+    let clock = Instant::now();
+    let dump = netns::dump(target)?;
+    timed.push(NamespaceDump {
+        netns: target.label.inode,
+        sockets: dump.connections.len(),
+        secs: clock.elapsed().as_secs_f64(),
+    });
+    Ok(dump)
+}
+
 fn own_dump_wanted(targets: &[netns::Target]) -> bool {
     targets.iter().any(|t| t.file.is_none())
 }
@@ -183,10 +212,12 @@ fn merged(mut dumps: Vec<(u64, sockdiag::Dump)>, seen: &mut Seen) -> Vec<Connect
     all.connections
 }
 
-/// Ties sockets to processes (one pass over /proc/*/fd); returns the pids that hold one.
-fn attribute(connections: &mut [Connection], seen: &mut Seen) -> Vec<u32> {
+/// Ties sockets to processes (one pass over /proc/*/fd); returns the pids that hold one,
+/// and what the walk read.
+fn attribute(connections: &mut [Connection], seen: &mut Seen) -> (Vec<u32>, WalkCounts) {
     let mut pass = procs::PassStats::default();
-    let holders = procs::attribute(connections, &mut pass, &seen.options.deadline);
+    let (holders, counts) =
+        super::fdwalk::attribute_counted(connections, &mut pass, &seen.options.deadline);
     if pass.cut_short {
         seen.cut_short.push(
             "the /proc pass stopped early: some sockets show without their process".to_string(),
@@ -221,7 +252,13 @@ fn attribute(connections: &mut [Connection], seen: &mut Seen) -> Vec<u32> {
             count(pass.vanished, "process", "processes")
         ));
     }
-    holders
+    let counts = WalkCounts {
+        processes: counts.processes,
+        fds: counts.fds,
+        sockets: counts.sockets,
+        matched: counts.matched,
+    };
+    (holders, counts)
 }
 
 /// What a report needs of each holding process (name, command line, unit, container).

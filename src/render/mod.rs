@@ -11,6 +11,7 @@ pub mod nagios;
 pub mod ndjson;
 pub mod prometheus;
 pub mod table;
+pub mod timings;
 pub mod watch;
 
 pub use crate::text::sanitize;

@@ -81,6 +81,9 @@ pub struct Timings {
     pub collect_secs: f64,
     /// How long reverse DNS took (0 when nothing was looked up).
     pub dns_secs: f64,
+    /// With `--timings`: `phases`, `dumps` and `fd_walk`, where the run's time went.
+    #[serde(flatten)]
+    pub breakdown: Option<crate::snapshot::timings::Breakdown>,
 }
 
 #[derive(Debug, Clone, Serialize)]

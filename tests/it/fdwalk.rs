@@ -157,3 +157,73 @@ fn a_deadline_stops_the_walk_and_says_so() {
     assert!(holders.is_empty());
     assert!(stats.cut_short, "the report must say it is partial");
 }
+
+/// `scan --timings`: every phase of a live scan in the JSON report's `timings`, in order, with
+/// the bed's dump and what the walk read; on standard error for the table; nothing without it.
+#[test]
+fn timings_say_where_a_live_scan_went() {
+    let Some(bed) = Bed::new("timings", &[]) else {
+        return;
+    };
+    let server = bed.testbed(&["blackhole"]);
+    let _hung = bed.testbed(&["hung-recv", &server.port().to_string()]);
+    let (code, out, err) =
+        run(bed
+            .stuckconn("scan")
+            .args(["--format", "json", "--min-idle", "0s", "--timings"]));
+    assert_eq!(code, 1, "a hung call is found: {err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    let timings = &report["timings"];
+    let phases: Vec<&str> = timings["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "namespaces",
+            "dump",
+            "fd_walk",
+            "describe",
+            "threads",
+            "holders",
+            "analysis",
+            "probe",
+            "names",
+            "diagnose",
+            "wire",
+            "finish"
+        ]
+    );
+    for p in timings["phases"].as_array().unwrap() {
+        assert!(p["peak_rss_kib"].as_u64().unwrap() > 0, "{p}");
+    }
+    let dumps = timings["dumps"].as_array().expect("dumps");
+    assert_eq!(dumps.len(), 1, "the bed's namespace only: {dumps:?}");
+    assert_eq!(dumps[0]["sockets"], report["summary"]["sockets"]);
+    // The bed's three sockets at least (the listener and both ends of the hung call).
+    assert!(
+        timings["fd_walk"]["matched"].as_u64().unwrap() >= 3,
+        "{timings}"
+    );
+    // The rendering comes after the report: its line is on standard error.
+    assert!(err.contains("stuckconn: timings: render"), "{err}");
+
+    let (_, _, err) = run(bed
+        .stuckconn("scan")
+        .args(["--min-idle", "0s", "--timings"]));
+    for phase in [
+        "dump", "fd_walk", "threads", "analysis", "probe", "render", "total",
+    ] {
+        assert!(
+            err.contains(&format!("timings: {phase} ")),
+            "{phase}: {err}"
+        );
+    }
+    let (_, out, err) = run(bed.stuckconn("scan").args(["--format", "json"]));
+    assert!(json(&out)["timings"].get("phases").is_none());
+    assert!(!err.contains("timings:"), "{err}");
+}
