@@ -29,8 +29,7 @@ pub fn attribute(
 }
 
 /// The walk `attribute` did before `fdwalk` (with the procfs crate: four system calls per
-/// fd): the reference that tests/it/fdwalk.rs compares `fdwalk` with, and bench/'s baseline
-/// (examples/phases.rs --walk procfs).
+/// fd): the reference that tests/it/fdwalk.rs compares `fdwalk` with.
 pub fn attribute_with_procfs(
     connections: &mut [Connection],
     stats: &mut PassStats,
