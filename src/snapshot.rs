@@ -310,14 +310,23 @@ impl ContainerNames {
     /// The most human name: `namespace/pod` for a pod's container (a pod has one network
     /// namespace), else the container's (or machine's) name, else `project-service`.
     pub fn label(&self) -> Option<String> {
-        let pod = self
-            .pod
-            .as_ref()
-            .map(|p| format!("{}/{}", p.namespace, p.name));
-        let compose = self.compose.as_ref();
-        pod.or_else(|| self.container_name.clone())
-            .or_else(|| compose.map(|c| format!("{}-{}", c.project, c.service)))
+        container_label(
+            self.pod.as_ref(),
+            self.container_name.as_deref(),
+            self.compose.as_ref(),
+        )
     }
+}
+
+/// The one choice of a container's label from its names (see [`ContainerNames::label`]).
+pub(crate) fn container_label(
+    pod: Option<&Pod>,
+    container_name: Option<&str>,
+    compose: Option<&Compose>,
+) -> Option<String> {
+    pod.map(|p| format!("{}/{}", p.namespace, p.name))
+        .or_else(|| container_name.map(str::to_string))
+        .or_else(|| compose.map(|c| format!("{}-{}", c.project, c.service)))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use super::containers::{ContainerInfo, Containers, Holder};
 use super::netns::Target;
 use crate::deadline::Deadline;
-use crate::snapshot::{Compose, ContainerNames, Netns, Pod, Process};
+use crate::snapshot::{ContainerNames, Netns, Process};
 
 /// What naming the holders saw.
 #[derive(Debug, Default)]
@@ -72,14 +72,8 @@ fn names_of(info: ContainerInfo) -> ContainerNames {
     ContainerNames {
         container_name: info.container_name,
         image: info.image,
-        pod: info.pod.map(|p| Pod {
-            namespace: p.namespace,
-            name: p.name,
-        }),
-        compose: info.compose.map(|c| Compose {
-            project: c.project,
-            service: c.service,
-        }),
+        pod: info.pod,
+        compose: info.compose,
     }
 }
 

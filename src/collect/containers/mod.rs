@@ -107,19 +107,7 @@ pub enum Runtime {
     Lxc,
 }
 
-/// A Kubernetes pod.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Pod {
-    pub namespace: String,
-    pub name: String,
-}
-
-/// A docker compose project and service.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Compose {
-    pub project: String,
-    pub service: String,
-}
+pub use crate::snapshot::{Compose, Pod};
 
 /// What the runtimes' state files say about a holder. Every field is null when unknown, so the
 /// struct can be flattened into a namespace's or a process's JSON as is.
@@ -138,15 +126,11 @@ impl ContainerInfo {
     /// The most human name: `namespace/pod` for a pod's container (the pod shares one network
     /// namespace), else the container's or machine's name, else compose's `project-service`.
     pub fn label(&self) -> Option<String> {
-        if let Some(pod) = &self.pod {
-            Some(format!("{}/{}", pod.namespace, pod.name))
-        } else if let Some(name) = &self.container_name {
-            Some(name.clone())
-        } else {
-            self.compose
-                .as_ref()
-                .map(|c| format!("{}-{}", c.project, c.service))
-        }
+        crate::snapshot::container_label(
+            self.pod.as_ref(),
+            self.container_name.as_deref(),
+            self.compose.as_ref(),
+        )
     }
 
     /// No name of any kind is known.
