@@ -47,8 +47,10 @@ fn capture_tells_an_idle_hung_call_from_one_that_wakes_up() {
         .arg(&pcap));
     let wall = started.elapsed();
     assert_eq!(status, 1, "{err}");
+    // A capture that waited for the silent flow's packet would never end; the margin is for a
+    // loaded machine (3.4 s was seen with two other builds running), not for the tool.
     assert!(
-        wall < Duration::from_millis(2500),
+        wall < Duration::from_secs(5),
         "a 2 s capture took {wall:?} although one flow sends nothing"
     );
     let report = json(&out);

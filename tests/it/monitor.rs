@@ -49,8 +49,10 @@ fn watch_calls_a_growing_group_a_leak() {
         );
     }
     let samples = of_type(&lines, "sample");
+    // 8 on a quiet machine; a sample that takes longer than the interval on a loaded one
+    // (7 were seen with two other builds running) delays the next.
     assert!(
-        samples.len() >= 8,
+        samples.len() >= 5,
         "{} samples in 4 s at 500 ms",
         samples.len()
     );
