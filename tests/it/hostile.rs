@@ -54,3 +54,92 @@ fn names_that_read_the_same_once_escaped_are_one_prometheus_series() {
         "{out}"
     );
 }
+
+/// A stuck process whose executable lies on a FUSE mount (sshfs, a user's) that stopped
+/// answering: the probe used to open /proc/PID/exe for Go's build information, and that open
+/// waits for the file system in a state no signal ends. The scan (and `serve`'s, for ever
+/// after) hung past --timeout, unkillable, until the mount came back. Now the executable's
+/// file system is known from procfs (its mapping's device in /proc/PID/maps, that device's
+/// file system in /proc/PID/mountinfo) and a FUSE one is not opened; the rest of the probe
+/// runs on a thread of its own, waited for at most a bound.
+#[test]
+fn a_stuck_process_run_from_a_hung_fuse_mount_does_not_hang_the_scan() {
+    use std::path::Path;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let test = current_test();
+    if !is_root() || !Path::new("/dev/fuse").exists() || which("python3").is_none() {
+        skip(
+            &test,
+            "a FUSE mount of its own needs root, /dev/fuse and python3",
+        );
+        return;
+    }
+    let Some(bed) = Bed::new("hung-exe", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("mnt");
+    std::fs::create_dir(&mount).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fuse_one_file.py");
+    let fuse = start(
+        "python3",
+        &[
+            script,
+            mount.to_str().unwrap(),
+            testbed_path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(fuse.line, "ready");
+    let unmount = || {
+        let at = std::ffi::CString::new(mount.to_str().unwrap()).unwrap();
+        // SAFETY: `at` is a valid C string; a lazy unmount of the test's own mount.
+        unsafe { libc::umount2(at.as_ptr(), libc::MNT_DETACH) };
+    };
+    let server = bed.testbed(&["blackhole"]);
+    let port = server.port().to_string();
+    let exe = mount.join("exe");
+    let client = start(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            bed.name(),
+            exe.to_str().unwrap(),
+            "hung-recv",
+            &port,
+        ],
+    );
+    // The mount stops answering, as a hung sshfs does.
+    // SAFETY: kill(2) of the test's own child, by its pid.
+    unsafe { libc::kill(fuse.child.id() as libc::pid_t, libc::SIGUSR1) };
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let began = Instant::now();
+    let mut scan = bed
+        .stuckconn("")
+        .args(["--min-idle", "1s", "--timeout", "10s", "--no-dns"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while began.elapsed() < Duration::from_secs(30) && scan.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = began.elapsed();
+    // Ended or not, the mount goes (its server killed, its waiting requests fail), so that
+    // a scan still waiting ends and nothing is left behind.
+    drop(fuse);
+    let out = scan.wait_with_output().unwrap();
+    drop(client);
+    unmount();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        took < Duration::from_secs(15),
+        "the scan took {took:?} (--timeout 10s):\n{stdout}\n{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("hung call"), "{stdout}");
+    drop(server);
+}
