@@ -143,3 +143,53 @@ fn a_stuck_process_run_from_a_hung_fuse_mount_does_not_hang_the_scan() {
     assert!(stdout.contains("hung call"), "{stdout}");
     drop(server);
 }
+
+/// `--from` and `--from-watch` name a file to read: what is not a regular file is refused,
+/// and never opened first (a device's open has effects of its own: /dev/watchdog starts a
+/// countdown to reboot). A FIFO with a writer waiting in open shows whether it was opened.
+#[test]
+fn a_fifo_or_device_given_as_input_is_refused_unopened() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    for (n, args) in [
+        vec!["scan", "--from"],
+        vec!["check", "--from"],
+        vec!["report", "--from-watch"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fifo = dir.path().join(format!("fifo{n}"));
+        let path = fifo.to_str().unwrap().to_string();
+        let made = std::ffi::CString::new(path.clone()).unwrap();
+        // SAFETY: `made` is a valid C string; a FIFO in the test's own directory.
+        assert_eq!(unsafe { libc::mkfifo(made.as_ptr(), 0o600) }, 0);
+        let (opened, heard) = mpsc::channel();
+        let at = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            // Blocks until someone opens the FIFO for reading.
+            let _w = std::fs::OpenOptions::new().write(true).open(&at);
+            let _ = opened.send(());
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let (status, out, err) = run(stuckconn().args(&args).arg(&path));
+        let was_opened = heard.recv_timeout(Duration::from_millis(300)).is_ok();
+        // Ends the writer.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _r = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo);
+        }
+        writer.join().unwrap();
+        let expected = if args[0] == "check" { 3 } else { 2 };
+        assert_eq!(status, expected, "{args:?}: {err}");
+        assert!(!was_opened, "{args:?}: the FIFO was opened");
+        assert!(
+            err.contains("is a FIFO") || out.contains("is a FIFO"),
+            "{args:?}: {out} {err}"
+        );
+    }
+}
