@@ -5,7 +5,7 @@
 use super::netns::Choice;
 use crate::error::Error;
 use crate::snapshot::{Snapshot, SNAPSHOT_VERSION};
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
@@ -35,12 +35,10 @@ pub(crate) fn open_input(
         path: path.to_path_buf(),
         source,
     };
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| read_error(e.into()))?;
+    // The name alone first (O_PATH): what is not a regular file is refused without being
+    // opened (a device's open has effects of its own: a watchdog starts counting down).
+    let fd = rustix::fs::open(path, super::regular::PATH_FLAGS, Mode::empty())
+        .map_err(|e| read_error(e.into()))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| read_error(e.into()))?;
     let kind = FileType::from_raw_mode(stat.st_mode);
     if kind != FileType::RegularFile {
@@ -60,7 +58,9 @@ pub(crate) fn open_input(
     if size > limit {
         return Err(too_big(size));
     }
-    Ok(Input::File(File::from(fd)))
+    Ok(Input::File(
+        super::regular::reopen(&fd).map_err(read_error)?,
+    ))
 }
 
 /// Reads all of an input, at most `limit` bytes.

@@ -14,6 +14,7 @@ pub mod netns;
 mod probe;
 pub(crate) mod procnet;
 pub mod procs;
+pub(crate) mod regular;
 pub mod runtime;
 pub mod sockdiag;
 pub mod sockopts;

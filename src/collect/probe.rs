@@ -100,6 +100,7 @@ fn processes(
 ) {
     let mut detected: HashMap<(Option<String>, Option<u32>), crate::snapshot::Detected> =
         HashMap::new();
+    let mut reader: Option<Reader> = None;
     for process in snapshot
         .processes
         .iter_mut()
@@ -109,11 +110,146 @@ fn processes(
             probed.cut_short = Some("some stuck processes' memory was not read".to_string());
             break;
         }
-        process.memory = memory::usage(process.pid);
-        let found = detected
-            .entry((process.exe.clone(), process.ppid))
-            .or_insert_with(|| runtime::detect(process.pid));
+        let key = (process.exe.clone(), process.ppid);
+        let known = detected.get(&key).cloned();
+        let reader = reader.get_or_insert_with(Reader::start);
+        let Some((memory, found)) = reader.read(process.pid, known.is_none(), deadline) else {
+            // Given up: the deadline passed, or a read did not come back.
+            probed.warnings.extend(reader.gave_up.take());
+            if deadline.passed() {
+                probed.cut_short = Some("some stuck processes' memory was not read".to_string());
+            }
+            break;
+        };
+        process.memory = memory;
+        let found = match (known, found) {
+            (Some(known), _) => known,
+            (None, Some(found)) => detected.entry(key).or_insert(found).clone(),
+            (None, None) => Default::default(),
+        };
         process.runtimes = found.runtimes.clone();
         process.go_version = found.go_version.clone();
+    }
+}
+
+/// How long the probe waits for one process's memory and runtimes. Reading them opens the
+/// process's executable (`/proc/PID/exe`) and walks its memory map: on a hung file system
+/// (a FUSE or NFS mount the executable runs from) that never comes back.
+pub(crate) const PROCESS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the reading thread answers for one process: its memory, and its runtimes when asked.
+type ReadBack = (
+    Option<crate::snapshot::Usage>,
+    Option<crate::snapshot::Detected>,
+);
+
+/// The thread that reads processes' memory and runtimes, so that a read that never comes
+/// back costs the probe [`PROCESS_WAIT`] (never past the deadline), not the scan: then that
+/// thread is left behind, and the other processes are not read.
+struct Reader {
+    ask: Option<std::sync::mpsc::Sender<(u32, bool)>>,
+    answers: std::sync::mpsc::Receiver<(u32, ReadBack)>,
+    /// Why the reading stopped, once (a warning).
+    gave_up: Option<String>,
+}
+
+/// Reading threads still running. One of an earlier probe that is still there (it ends as
+/// soon as its probe is done, unless a read did not come back) means that no other is started:
+/// `serve` scans again and again, and would leave one more behind at every scan.
+static ALIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Reader {
+    fn start() -> Reader {
+        use std::sync::atomic::Ordering;
+        let (ask, questions) = std::sync::mpsc::channel::<(u32, bool)>();
+        let (tell, answers) = std::sync::mpsc::channel();
+        let mut reader = Reader {
+            ask: Some(ask),
+            answers,
+            gave_up: None,
+        };
+        let began = std::time::Instant::now();
+        while ALIVE.load(Ordering::SeqCst) > 0 && began.elapsed() < crate::deadline::TICK {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if ALIVE.load(Ordering::SeqCst) > 0 {
+            reader.stop(
+                "an earlier scan's reading of a stuck process's executable and memory map has \
+                 not come back (a hung file system?): the stuck processes' memory and runtimes \
+                 were not read"
+                    .to_string(),
+            );
+            return reader;
+        }
+        ALIVE.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("stuckconn-probe".to_string())
+            .spawn(move || {
+                for (pid, detect) in questions {
+                    let memory = memory::usage(pid);
+                    let found = detect.then(|| runtime::detect(pid));
+                    if tell.send((pid, (memory, found))).is_err() {
+                        break;
+                    }
+                }
+                ALIVE.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(err) = spawned {
+            ALIVE.fetch_sub(1, Ordering::SeqCst);
+            reader.stop(format!(
+                "no thread to read the stuck processes' memory and runtimes ({err}): not read"
+            ));
+        }
+        reader
+    }
+
+    fn stop(&mut self, why: String) {
+        self.gave_up = Some(why);
+        self.ask = None;
+    }
+
+    /// Process `pid`'s memory, and its runtimes when `detect`; `None` when the thread did not
+    /// answer within [`PROCESS_WAIT`] or before `deadline` (then it is given up).
+    fn read(&mut self, pid: u32, detect: bool, deadline: &Deadline) -> Option<ReadBack> {
+        let sent = self
+            .ask
+            .as_ref()
+            .is_some_and(|a| a.send((pid, detect)).is_ok());
+        if !sent {
+            if self.gave_up.is_none() {
+                self.stop("the thread reading the stuck processes' memory ended early".into());
+            }
+            return None;
+        }
+        let began = std::time::Instant::now();
+        loop {
+            let wait = PROCESS_WAIT
+                .saturating_sub(began.elapsed())
+                .min(deadline.left())
+                .min(crate::deadline::TICK);
+            match self.answers.recv_timeout(wait) {
+                Ok((answered, back)) if answered == pid => return Some(back),
+                Ok(_) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.stop("the thread reading the stuck processes' memory ended early".into());
+                    return None;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if deadline.passed() {
+                // The caller says that the deadline cut the probe short.
+                self.ask = None;
+                return None;
+            }
+            if began.elapsed() >= PROCESS_WAIT {
+                self.stop(format!(
+                    "reading process {pid}'s executable and memory map did not finish within \
+                     {} (a hung file system?): the memory and runtimes of the stuck processes \
+                     from there on were not read",
+                    humantime::format_duration(PROCESS_WAIT)
+                ));
+                return None;
+            }
+        }
     }
 }

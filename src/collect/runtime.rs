@@ -94,10 +94,61 @@ pub fn detect(pid: u32) -> Detected {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
-    let go = std::fs::File::open(format!("/proc/{pid}/exe"))
-        .ok()
-        .and_then(|f| go_version(&f));
+    // Opening the executable asks its file system: a FUSE one (sshfs, a user's) that hangs
+    // holds the thread that asked in a wait no signal ends, and the process with it.
+    let fuse = exe
+        .as_deref()
+        .is_some_and(|exe| on_fuse(&maps, exe, &mountinfo(pid)));
+    let go = if fuse {
+        None
+    } else {
+        std::fs::File::open(format!("/proc/{pid}/exe"))
+            .ok()
+            .and_then(|f| go_version(&f))
+    };
     detect_from(&maps, exe.as_deref(), go)
+}
+
+/// /proc/PID/mountinfo (bounded), or nothing.
+fn mountinfo(pid: u32) -> String {
+    let mut text = String::new();
+    if let Ok(f) = std::fs::File::open(format!("/proc/{pid}/mountinfo")) {
+        let _ = f.take(MAX_MAPS_BYTES).read_to_string(&mut text);
+    }
+    text
+}
+
+/// Whether the executable `exe` (as /proc/PID/exe names it) lies on a FUSE file system: the
+/// device of its mapping in `maps`, the file system of that device in `mountinfo`. Both are
+/// read from procfs, without asking the executable's own file system anything.
+pub fn on_fuse(maps: &str, exe: &str, mountinfo: &str) -> bool {
+    let exe = exe.strip_suffix(" (deleted)").unwrap_or(exe);
+    // `addr perms offset MAJ:MIN inode path`, device numbers in hex.
+    let device = maps.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let dev = fields.nth(3)?;
+        let path = line.splitn(6, char::is_whitespace).nth(5)?.trim_start();
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        (path == exe).then_some(dev)
+    });
+    let Some((major, minor)) = device.and_then(|d| d.split_once(':')) else {
+        return false;
+    };
+    let (Ok(major), Ok(minor)) = (
+        u32::from_str_radix(major, 16),
+        u32::from_str_radix(minor, 16),
+    ) else {
+        return false;
+    };
+    let wanted = format!("{major}:{minor}");
+    // `id parent MAJ:MIN root point options [optional...] - fstype source super`, decimal.
+    mountinfo.lines().any(|line| {
+        line.split_whitespace().nth(2) == Some(wanted.as_str())
+            && line
+                .split_once(" - ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|fstype| fstype == "fuse" || fstype.starts_with("fuse."))
+    })
 }
 
 /// The Go version in an ELF executable's `.go.buildinfo` section (Go 1.18+ layout: the
@@ -188,6 +239,23 @@ mod tests {
         // A deleted executable still counts.
         let d = detect_from("", Some("/usr/bin/node (deleted)"), None);
         assert_eq!(d.runtimes, vec![Runtime::Node]);
+    }
+
+    #[test]
+    fn an_executable_on_fuse_is_known_from_procfs_alone() {
+        let maps = "55d0c0000000-55d0c0001000 r--p 00000000 00:2a 2 /mnt/tools/exe\n\
+                    7f00-7f01 r--p 0 08:01 9 /usr/lib/libc.so.6\n";
+        let fuse = "40 30 0:42 / /mnt/tools rw,nosuid,nodev - fuse.sshfs host:/ rw\n";
+        let ext4 = "40 30 0:42 / /mnt/tools rw - ext4 /dev/sda1 rw\n";
+        assert!(on_fuse(maps, "/mnt/tools/exe", fuse));
+        assert!(on_fuse(maps, "/mnt/tools/exe (deleted)", fuse));
+        assert!(!on_fuse(maps, "/mnt/tools/exe", ext4));
+        assert!(
+            !on_fuse(maps, "/usr/bin/other", fuse),
+            "not mapped: unknown"
+        );
+        let spaced = "1000-2000 r-xp 0 00:2a 2 /mnt/my tools/exe\n";
+        assert!(on_fuse(spaced, "/mnt/my tools/exe", fuse));
     }
 
     #[test]

@@ -97,19 +97,31 @@ fn kind_label(kind: Kind) -> Labels {
 fn stuck_series(report: &Report) -> Vec<(Labels, f64)> {
     let mut series: BTreeMap<(Kind, String, String, String), usize> = BTreeMap::new();
     for f in report.findings.iter().filter(|f| f.kind.is_problem()) {
-        let netns = f
-            .netns
-            .as_ref()
-            .map_or("host".to_string(), |ns| ns.short_label());
+        // Label values are text chosen by others: escaped like every other output
+        // (prometheus-client escapes only backslash, quote and newline). Counted by the
+        // escaped text: two names that read the same (`a\n` with a newline, and with a
+        // backslash and an n) are one series, never two series of the same labels, which
+        // Prometheus and the textfile collector refuse.
+        let netns = sanitize(
+            &f.netns
+                .as_ref()
+                .map_or("host".to_string(), |ns| ns.short_label()),
+        )
+        .into_owned();
         let remote = match (&f.remote, f.local) {
-            (Some(remote), _) => remote.endpoint().to_string(),
+            (Some(remote), _) => sanitize(&remote.endpoint().to_string()).into_owned(),
             (None, Some(local)) => format!(":{} (inbound)", local.port),
             (None, None) => "unknown".to_string(),
         };
         // Processes that only share the connections (counted for another) add nothing.
         for p in f.processes.iter().filter(|p| p.connections > 0) {
             *series
-                .entry((f.kind, p.name.clone(), remote.clone(), netns.clone()))
+                .entry((
+                    f.kind,
+                    sanitize(&p.name).into_owned(),
+                    remote.clone(),
+                    netns.clone(),
+                ))
                 .or_default() += p.connections;
         }
     }
@@ -123,11 +135,9 @@ fn stuck_series(report: &Report) -> Vec<(Labels, f64)> {
             continue;
         }
         let mut labels = kind_label(kind);
-        // Label values are text chosen by others: escaped like every other output
-        // (prometheus-client escapes only backslash, quote and newline).
-        labels.push(("process".to_string(), sanitize(&process).into_owned()));
-        labels.push(("remote".to_string(), sanitize(&remote).into_owned()));
-        labels.push(("netns".to_string(), sanitize(&netns).into_owned()));
+        labels.push(("process".to_string(), process));
+        labels.push(("remote".to_string(), remote));
+        labels.push(("netns".to_string(), netns));
         out.push((labels, n as f64));
     }
     for (kind, n) in other {
@@ -201,7 +211,8 @@ fn memory(report: &Report) -> [Family; 2] {
     let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for p in &report.processes {
         if let (Some(memory), swap) = (p.memory_bytes, p.swap_bytes.unwrap_or(0)) {
-            let entry = by_name.entry(p.name.clone()).or_default();
+            // By the name as it is shown: two that read the same are one series.
+            let entry = by_name.entry(sanitize(&p.name).into_owned()).or_default();
             entry.0 += memory;
             entry.1 += swap;
         }
@@ -213,7 +224,7 @@ fn memory(report: &Report) -> [Family; 2] {
         ranked
             .iter()
             .map(|(name, values)| {
-                let labels = vec![("process".to_string(), sanitize(name).into_owned())];
+                let labels = vec![("process".to_string(), name.clone())];
                 (labels, pick(values) as f64)
             })
             .collect()

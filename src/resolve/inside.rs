@@ -8,8 +8,8 @@
 //!   openat2's `RESOLVE_IN_ROOT`), unless it is the host's own file;
 //! - otherwise the host's resolver names the namespace's addresses.
 //!
-//! Each namespace has a thread of its own, which reads the file (a non-blocking open, a
-//! regular file, at most 64 KiB), enters the namespace with setns, and asks the servers from
+//! Each namespace has a thread of its own, which reads the file (only a regular file is opened,
+//! `collect::regular`; at most 64 KiB), enters the namespace with setns, and asks the servers from
 //! there: the addresses that answer only there (Docker's 127.0.0.11, a pod's cluster DNS) do.
 //! The caller waits for the threads no longer than the batch's deadline; a thread that does
 //! not come back (a read from a hung filesystem) is left behind.
@@ -290,10 +290,9 @@ fn enter_file(path: &Path, inode: u64) -> Result<File, String> {
 /// A resolv.conf at a path of the host; `None` when there is none, or when it is the host's
 /// own file.
 fn read_conf(path: &Path, host_conf: Option<(u64, u64)>) -> std::io::Result<Option<Vec<u8>>> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    match rustix::fs::open(path, flags, Mode::empty()) {
-        Ok(fd) => read_capped(File::from(fd), host_conf),
+    use crate::collect::regular::PATH_FLAGS;
+    match rustix::fs::open(path, PATH_FLAGS, rustix::fs::Mode::empty()) {
+        Ok(fd) => read_capped(fd, host_conf),
         Err(rustix::io::Errno::NOENT) => Ok(None),
         Err(err) => Err(err.into()),
     }
@@ -307,30 +306,36 @@ fn read_in_root(root: &Path, host_conf: Option<(u64, u64)>) -> std::io::Result<O
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    // The name alone (O_PATH): the container's root may have put a device node there (it
+    // can mknod what its device cgroup keeps it from opening, but not root on the host).
+    let flags = crate::collect::regular::PATH_FLAGS;
     let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
     match rustix::fs::openat2(&dir, "etc/resolv.conf", flags, Mode::empty(), resolve) {
-        Ok(fd) => read_capped(File::from(fd), host_conf),
+        Ok(fd) => read_capped(fd, host_conf),
         Err(rustix::io::Errno::NOENT) => Ok(None),
         Err(err) => Err(err.into()),
     }
 }
 
-/// An open resolv.conf: at most `CONF_CAP` bytes of a regular file; `None` when it is the
-/// host's own file.
-fn read_capped(file: File, host_conf: Option<(u64, u64)>) -> std::io::Result<Option<Vec<u8>>> {
-    let meta = file.metadata()?;
-    if !meta.is_file() {
+/// A resolv.conf's name, opened with `O_PATH`: at most `CONF_CAP` bytes of a regular file
+/// (only then opened for reading); `None` when it is the host's own file.
+fn read_capped(
+    path: std::os::fd::OwnedFd,
+    host_conf: Option<(u64, u64)>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use crate::collect::regular::{not_regular, reopen};
+    let stat = rustix::fs::fstat(&path)?;
+    if let Some(what) = not_regular(&stat) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "not a regular file",
+            format!("{what}, not a regular file"),
         ));
     }
-    if host_conf == Some((meta.dev(), meta.ino())) {
+    if host_conf == Some((stat.st_dev, stat.st_ino)) {
         return Ok(None);
     }
     let mut bytes = Vec::new();
-    file.take(CONF_CAP + 1).read_to_end(&mut bytes)?;
+    reopen(&path)?.take(CONF_CAP + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > CONF_CAP {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -405,6 +410,37 @@ mod tests {
         std::fs::write(&conf, vec![b'#'; (CONF_CAP + 1) as usize]).unwrap();
         assert!(read_conf(&conf, None).is_err());
         assert!(read_conf(dir.path(), None).is_err(), "a directory");
+    }
+
+    #[test]
+    fn a_device_or_fifo_a_container_put_in_place_is_never_opened() {
+        // A container's root can mknod its /etc/resolv.conf as any device (a watchdog, whose
+        // open starts a countdown to reboot): it must not be opened, only refused. A FIFO
+        // with a writer waiting in open shows whether it was.
+        use crate::collect::regular::tests::{release, watched_fifo};
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        let conf = root.path().join("etc/resolv.conf");
+        let heard = watched_fifo(&conf);
+        let read = read_in_root(root.path(), None);
+        let opened = heard.recv_timeout(Duration::from_millis(300)).is_ok();
+        release(&conf);
+        assert!(!opened, "the FIFO was opened");
+        match read {
+            Err(err) if err.raw_os_error() == Some(libc::ENOSYS) => return, // Linux < 5.6
+            Err(err) => assert!(err.to_string().contains("a FIFO"), "{err}"),
+            Ok(conf) => panic!("read {conf:?}"),
+        }
+        // The same for /etc/netns/NAME/resolv.conf, a link to a FIFO.
+        let fifo = root.path().join("fifo");
+        let heard = watched_fifo(&fifo);
+        let link = root.path().join("link.conf");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        let read = read_conf(&link, None);
+        let opened = heard.recv_timeout(Duration::from_millis(300)).is_ok();
+        release(&fifo);
+        assert!(read.is_err());
+        assert!(!opened, "the FIFO was opened through the link");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod faults;
 mod fdwalk;
 mod fleet;
 mod golden;
+mod hostile;
 mod html;
 mod live;
 mod man;

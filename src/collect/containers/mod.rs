@@ -29,8 +29,8 @@
 //! - an LXC / LXD payload cgroup (`lxc.payload.<name>`, or the older `/lxc/<name>`): the name
 //!   itself; nothing is read.
 //!
-//! Bounded: every file is opened with `O_NONBLOCK|O_NOFOLLOW` (a FIFO, a device, a symbolic link
-//! is refused, never waited on; only configuration files, /etc/passwd, daemon.json and
+//! Bounded: every file's name is opened with `O_PATH|O_NOFOLLOW` and only a regular file is then
+//! opened for reading (a FIFO, a device, a symbolic link is refused, never opened nor waited on; only configuration files, /etc/passwd, daemon.json and
 //! storage.conf, are followed through a link), must be a regular file, and is read up to a cap
 //! (1 MiB for a container's config, 8 MiB for a containers.json, 64 KiB for small files);
 //! directory listings stop at 10,000 entries. All reading happens on one thread of its own: a lookup waits for it

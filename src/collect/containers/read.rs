@@ -1,5 +1,6 @@
-//! Bounded reading: every file is opened with `O_NONBLOCK` (and `O_NOFOLLOW` but for
-//! configuration files), must be a regular file, and is read up to a cap; a directory listing
+//! Bounded reading: every file's name is opened with `O_PATH` (and `O_NOFOLLOW` but for
+//! configuration files), must be a regular file, is only then opened for reading
+//! (`collect::regular`: a link to a device opens no device), and is read up to a cap; a directory listing
 //! stops at [`DIR_ENTRIES`]. What cannot be used is a warning, never an error.
 
 use super::parse::checked;
@@ -157,12 +158,19 @@ fn read_following(path: &Path, cap: usize) -> Result<Option<Vec<u8>>, ReadError>
 }
 
 fn read_with(path: &Path, cap: usize, follow: bool) -> Result<Option<Vec<u8>>, ReadError> {
-    use rustix::fs::{FileType, Mode, OFlags};
+    use crate::collect::regular::{not_regular, reopen, PATH_FLAGS};
+    use rustix::fs::{Mode, OFlags};
     use rustix::io::Errno;
-    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    // The name alone (O_PATH): nothing is opened until it is known to be a regular file, so
+    // a link to a device (a user's storage.conf to /dev/watchdog) opens no device.
+    let mut flags = PATH_FLAGS;
     if !follow {
         flags |= OFlags::NOFOLLOW;
     }
+    let denied = |err: Errno| {
+        ReadError::Denied(format!("{}: {}", path.display(), std::io::Error::from(err)))
+    };
+    let other = |err: std::io::Error| ReadError::Other(format!("{}: {err}", path.display()));
     let fd = match rustix::fs::open(path, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
@@ -172,38 +180,24 @@ fn read_with(path: &Path, cap: usize, follow: bool) -> Result<Option<Vec<u8>>, R
                 path.display()
             )))
         }
-        Err(err @ (Errno::ACCESS | Errno::PERM)) => {
-            return Err(ReadError::Denied(format!(
-                "{}: {}",
-                path.display(),
-                std::io::Error::from(err)
-            )))
-        }
-        Err(err) => {
-            return Err(ReadError::Other(format!(
-                "{}: {}",
-                path.display(),
-                std::io::Error::from(err)
-            )))
-        }
+        Err(err @ (Errno::ACCESS | Errno::PERM)) => return Err(denied(err)),
+        Err(err) => return Err(other(err.into())),
     };
-    let stat = rustix::fs::fstat(&fd).map_err(|e| {
-        ReadError::Other(format!("{}: {}", path.display(), std::io::Error::from(e)))
-    })?;
-    let kind = FileType::from_raw_mode(stat.st_mode);
-    if kind != FileType::RegularFile {
-        let what = match kind {
-            FileType::Fifo => "a FIFO",
-            FileType::Directory => "a directory",
-            FileType::CharacterDevice => "a character device",
-            FileType::BlockDevice => "a block device",
-            FileType::Socket => "a socket",
-            _ => "not a file",
-        };
-        return Err(ReadError::Other(format!(
-            "{} is {what}, not a regular file: not read",
-            path.display()
-        )));
+    let stat = rustix::fs::fstat(&fd).map_err(|e| other(e.into()))?;
+    match not_regular(&stat) {
+        None => {}
+        Some("a symbolic link") => {
+            return Err(ReadError::Other(format!(
+                "{} is a symbolic link: not followed",
+                path.display()
+            )))
+        }
+        Some(what) => {
+            return Err(ReadError::Other(format!(
+                "{} is {what}, not a regular file: not read",
+                path.display()
+            )))
+        }
     }
     let too_large = |size: u64| {
         ReadError::Other(format!(
@@ -215,9 +209,15 @@ fn read_with(path: &Path, cap: usize, follow: bool) -> Result<Option<Vec<u8>>, R
     if size > cap as u64 {
         return Err(too_large(size));
     }
+    let file = match reopen(&fd) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(denied(Errno::ACCESS))
+        }
+        Err(err) => return Err(other(err)),
+    };
     let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(cap) + 1);
-    std::fs::File::from(fd)
-        .take(cap as u64 + 1)
+    file.take(cap as u64 + 1)
         .read_to_end(&mut data)
         .map_err(|e| ReadError::Other(format!("{}: {e}", path.display())))?;
     if data.len() > cap {

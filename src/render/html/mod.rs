@@ -160,7 +160,7 @@ pub fn render_watch(recording: &WatchRecording, meta: &HtmlMeta) -> String {
         s.push_str("<section id=\"groups\">\n<h2>Groups</h2>\n");
         s.push_str(&watch::groups_table(&groups));
         s.push_str("</section>\n<section id=\"growth\">\n<h2>Growth over time</h2>\n");
-        s.push_str(&watch::growth_charts(&groups));
+        s.push_str(&watch::growth_charts(recording, &groups));
         s.push_str("</section>\n");
     }
     s.push_str(&page::warnings(&recording.warnings));

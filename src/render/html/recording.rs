@@ -5,6 +5,7 @@ use super::plural;
 use crate::report::Kind;
 use jiff::Timestamp;
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// A `watch --format ndjson` recording, as `render_watch` reads it.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +24,8 @@ pub struct WatchRecording {
     pub problems: Vec<String>,
     /// Lines that could not be read, all of them.
     pub bad_lines: usize,
+    /// The warnings kept, to keep each once without searching the list.
+    known_warnings: HashSet<String>,
 }
 
 /// One `sample` line.
@@ -203,7 +206,7 @@ impl WatchRecording {
                     .flatten()
                     .filter_map(Value::as_str)
                 {
-                    if !self.warnings.iter().any(|known| known == w) {
+                    if self.known_warnings.insert(w.to_string()) {
                         self.warnings.push(w.to_string());
                     }
                 }

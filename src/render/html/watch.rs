@@ -7,71 +7,98 @@ use super::{escape, plural, utc, HtmlMeta};
 use crate::render::chart;
 use crate::report::human_duration;
 use jiff::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Charts drawn at most (the table lists every group).
 const MAX_CHARTS: usize = 20;
 
-/// One group over the whole recording.
+/// One group over the whole recording: its stuck count where a sample lists it (0 at the
+/// other samples, never stored: a recording whose groups come and go would otherwise cost
+/// samples × groups in time and memory).
 pub(super) struct Series {
-    group: WatchGroup,
-    points: Vec<(Timestamp, usize)>,
+    pub(super) group: WatchGroup,
+    /// (index of the sample, stuck count), in sample order, where a sample lists the group.
+    seen: Vec<(usize, usize)>,
+    /// The recording's samples: how many, and the times of the first and the last.
+    samples: usize,
+    span: Option<(Timestamp, Timestamp)>,
     leak: bool,
     onset: Option<Timestamp>,
 }
 
 impl Series {
-    fn first(&self) -> usize {
-        self.points.first().map_or(0, |p| p.1)
+    /// The count at sample `index` (0 when that sample does not list the group).
+    fn at(&self, index: usize) -> usize {
+        self.seen
+            .binary_search_by_key(&index, |p| p.0)
+            .map_or(0, |i| self.seen[i].1)
     }
-    fn last(&self) -> usize {
-        self.points.last().map_or(0, |p| p.1)
+    pub(super) fn first(&self) -> usize {
+        self.at(0)
     }
-    fn peak(&self) -> usize {
-        self.points.iter().map(|p| p.1).max().unwrap_or(0)
+    pub(super) fn last(&self) -> usize {
+        self.samples.checked_sub(1).map_or(0, |i| self.at(i))
+    }
+    pub(super) fn peak(&self) -> usize {
+        self.seen.iter().map(|p| p.1).max().unwrap_or(0)
+    }
+    /// The count at every sample, for a chart.
+    pub(super) fn points(&self, recording: &WatchRecording) -> Vec<(Timestamp, usize)> {
+        let mut seen = self.seen.iter().peekable();
+        recording
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(i, sample)| {
+                let count = seen.next_if(|p| p.0 == i).map_or(0, |p| p.1);
+                (sample.time, count)
+            })
+            .collect()
     }
 }
 
 /// The groups of a recording, each with its stuck count at every sample (0 where a sample
-/// does not list it), largest peak first.
+/// does not list it), largest peak first. Linear in the recording's size.
 pub(super) fn series(recording: &WatchRecording) -> Vec<Series> {
-    let mut order: Vec<GroupId> = Vec::new();
-    let mut by_id: BTreeMap<GroupId, Series> = BTreeMap::new();
-    for sample in &recording.samples {
+    let samples = recording.samples.len();
+    let span = recording
+        .samples
+        .first()
+        .zip(recording.samples.last())
+        .map(|(a, b)| (a.time, b.time));
+    let mut out: Vec<Series> = Vec::new();
+    let mut index: HashMap<GroupId, usize> = HashMap::new();
+    for (i, sample) in recording.samples.iter().enumerate() {
         for g in &sample.groups {
-            let id = g.id();
-            by_id.entry(id.clone()).or_insert_with(|| {
-                order.push(id);
-                Series {
+            let at = *index.entry(g.id()).or_insert_with(|| {
+                out.push(Series {
                     group: g.clone(),
-                    points: Vec::new(),
+                    seen: Vec::new(),
+                    samples,
+                    span,
                     leak: false,
                     onset: None,
-                }
+                });
+                out.len() - 1
             });
-        }
-    }
-    for sample in &recording.samples {
-        for (id, series) in by_id.iter_mut() {
-            let now = sample.groups.iter().find(|g| &g.id() == id);
-            series
-                .points
-                .push((sample.time, now.map_or(0, |g| g.connections)));
-            if let Some(g) = now {
-                // The latest names and labels.
-                series.group.target = g.target.clone();
-                series.leak |= g.leak;
-                if let Some(onset) = g.onset {
-                    series.onset = Some(series.onset.map_or(onset, |o| o.min(onset)));
-                }
-                if series.group.past.is_empty() && !g.past.is_empty() {
-                    series.group.past = g.past.clone();
-                }
+            let series = &mut out[at];
+            // A sample that lists a group twice: the first counts.
+            if series.seen.last().is_some_and(|p| p.0 == i) {
+                continue;
+            }
+            series.seen.push((i, g.connections));
+            // The latest names and labels.
+            series.group.target.clone_from(&g.target);
+            series.leak |= g.leak;
+            if let Some(onset) = g.onset {
+                series.onset = Some(series.onset.map_or(onset, |o| o.min(onset)));
+            }
+            if series.group.past.is_empty() && !g.past.is_empty() {
+                series.group.past.clone_from(&g.past);
             }
         }
     }
-    let mut out: Vec<Series> = order.iter().filter_map(|id| by_id.remove(id)).collect();
     out.sort_by_key(|s| std::cmp::Reverse(s.peak()));
     out
 }
@@ -87,9 +114,9 @@ fn signed(x: f64) -> String {
 
 /// Growth per hour between the first and the last sample.
 fn per_hour(s: &Series) -> Option<f64> {
-    let (first, last) = (s.points.first()?, s.points.last()?);
-    let hours = last.0.duration_since(first.0).as_secs_f64() / 3600.0;
-    (hours > 0.0).then(|| (last.1 as f64 - first.1 as f64) / hours)
+    let (first, last) = s.span?;
+    let hours = last.duration_since(first).as_secs_f64() / 3600.0;
+    (hours > 0.0).then(|| (s.last() as f64 - s.first() as f64) / hours)
 }
 
 /// The page's title: `stuckconn watch: HOST, from TIME`.
@@ -184,7 +211,7 @@ pub(super) fn groups_table(groups: &[Series]) -> String {
 
 /// A chart of each of the largest groups (at most [`MAX_CHARTS`]), then how many were left
 /// to the table.
-pub(super) fn growth_charts(groups: &[Series]) -> String {
+pub(super) fn growth_charts(recording: &WatchRecording, groups: &[Series]) -> String {
     let mut s = String::new();
     for (i, g) in groups.iter().enumerate().take(MAX_CHARTS) {
         let name = format!(
@@ -198,7 +225,7 @@ pub(super) fn growth_charts(groups: &[Series]) -> String {
             "<article class=\"finding\" id=\"group-{}\"><h3>{}</h3><figure>{}<figcaption>{}</figcaption></figure></article>",
             i + 1,
             escape(&name),
-            chart::series_svg(&g.group.past, &g.points, &format!("{name}: stuck connections over time")),
+            chart::series_svg(&g.group.past, &g.points(recording), &format!("{name}: stuck connections over time")),
             escape(&format!(
                 "{} to {} stuck over the recording, peak {}{}",
                 g.first(),

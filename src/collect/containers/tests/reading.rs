@@ -209,3 +209,30 @@ fn data_root_from_daemon_json() {
     assert_eq!(info.container_name.as_deref(), Some("moved"));
     assert_eq!(info.image.as_deref(), Some("alpine:3"));
 }
+
+#[test]
+fn a_users_configuration_linked_to_a_device_is_never_opened() {
+    // A user's ~/.config/containers/storage.conf is followed through a link (dotfiles
+    // managers link it): a link to a device (a watchdog, whose open starts a countdown to
+    // reboot) must not be opened, only refused. A FIFO with a writer waiting in open shows
+    // whether it was.
+    use crate::collect::regular::tests::{release, watched_fifo};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home/mallory");
+    std::fs::create_dir_all(home.join(".config/containers")).unwrap();
+    std::os::unix::fs::chown(&home, Some(4321), Some(4321)).unwrap();
+    let fifo = dir.path().join("fifo");
+    let heard = watched_fifo(&fifo);
+    std::os::unix::fs::symlink(&fifo, home.join(".config/containers/storage.conf")).unwrap();
+    let mut c =
+        Containers::new(dir.path()).with_limits(Duration::from_secs(5), Duration::from_secs(10));
+    assert_eq!(
+        c.lookup(&Holder::from_ids(Some(ALICE), None), &Deadline::none()),
+        None
+    );
+    let opened = heard.recv_timeout(Duration::from_millis(300)).is_ok();
+    release(&fifo);
+    let warnings = c.warnings().join("\n");
+    assert!(warnings.contains("storage.conf is a FIFO"), "{warnings}");
+    assert!(!opened, "the FIFO was opened");
+}
