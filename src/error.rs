@@ -40,7 +40,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot read {path}: it is {what}, not a regular file (a snapshot is a file written by `stuckconn record`, or - for standard input)")]
+    #[error("cannot read {path}: it is {what}, not a regular file (give a file, or - for standard input)")]
     NotRegular { path: PathBuf, what: &'static str },
     #[error("{path}: not a stuckconn snapshot: {reason}")]
     Snapshot { path: PathBuf, reason: String },

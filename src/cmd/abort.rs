@@ -225,6 +225,8 @@ enum Answer {
 fn confirm(n: usize, deadline: Deadline) -> Answer {
     use rustix::event::{poll, PollFd, PollFlags};
     let stdin = std::io::stdin();
+    // What was typed or pasted before the plan was shown does not answer it.
+    let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
     {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(stderr, "Abort {}? [y/N] ", these(n));
@@ -349,7 +351,7 @@ fn who() -> Who {
     use std::io::Read;
     let loginuid = std::fs::read_to_string("/proc/self/loginuid").ok();
     let mut passwd = String::new();
-    if let Ok(file) = std::fs::File::open("/etc/passwd") {
+    if let Ok(file) = crate::collect::regular::open(std::path::Path::new("/etc/passwd")) {
         let _ = file.take(1 << 20).read_to_string(&mut passwd);
     }
     Who::new(

@@ -41,6 +41,20 @@ pub(crate) fn reopen(path: &OwnedFd) -> std::io::Result<File> {
     Ok(File::from(fd))
 }
 
+/// Opens `path` for reading only if it is a regular file (following links), without waiting;
+/// anything else is an error that says what it is, and is never opened.
+pub(crate) fn open(path: &std::path::Path) -> std::io::Result<File> {
+    let fd = rustix::fs::open(path, PATH_FLAGS, Mode::empty())?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if let Some(what) = not_regular(&stat) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what}, not a regular file"),
+        ));
+    }
+    reopen(&fd)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::path::Path;
@@ -100,5 +114,24 @@ pub(crate) mod tests {
         assert_eq!(super::not_regular(&rustix::fs::fstat(&path).unwrap()), None);
         let text = std::io::read_to_string(super::reopen(&path).unwrap()).unwrap();
         assert_eq!(text, "nameserver 192.0.2.53\n");
+    }
+
+    #[test]
+    fn open_refuses_what_is_not_a_regular_file_without_opening_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("passwd");
+        let heard = watched_fifo(&fifo);
+        let err = super::open(&fifo).unwrap_err();
+        assert_eq!(err.to_string(), "a FIFO, not a regular file");
+        assert!(
+            heard.recv_timeout(Duration::from_millis(300)).is_err(),
+            "never opened"
+        );
+        release(&fifo);
+        heard.recv_timeout(Duration::from_secs(5)).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let text = std::io::read_to_string(super::open(&file).unwrap()).unwrap();
+        assert_eq!(text, "root:x:0:0::/root:/bin/sh\n");
     }
 }

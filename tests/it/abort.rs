@@ -495,9 +495,9 @@ fn only_the_named_namespace_is_touched() {
     );
 }
 
-/// Runs `cmd` on a pseudo-terminal (script(1)) with `input` typed on it; returns its exit
-/// status and what it printed.
-fn on_terminal(cmd: &Command, input: &str) -> (i32, String) {
+/// Runs `cmd` on a pseudo-terminal (script(1)) with `early` typed at once and `input` typed
+/// when the question is up; returns its exit status and what it printed.
+fn on_terminal(cmd: &Command, early: &str, input: &str) -> (i32, String) {
     let quote =
         |word: &std::ffi::OsStr| format!("'{}'", word.to_str().unwrap().replace('\'', r"'\''"));
     let line = std::iter::once(cmd.get_program())
@@ -517,6 +517,8 @@ fn on_terminal(cmd: &Command, input: &str) -> (i32, String) {
         use std::io::Write;
         // Typed once the question is up (a scan takes a moment).
         let mut stdin = script.stdin.take().unwrap();
+        stdin.write_all(early.as_bytes()).unwrap();
+        stdin.flush().unwrap();
         let mut out = script.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -570,7 +572,7 @@ fn on_a_terminal_it_asks_first() {
     let mut cmd = bed.stuckconn("abort");
     cmd.args(["--port", &port, "--min-idle", MIN_IDLE, "--color", "never"]);
 
-    let (status, out) = on_terminal(&cmd, "n\n");
+    let (status, out) = on_terminal(&cmd, "", "n\n");
     assert_eq!(status, 2, "{out}");
     assert!(out.contains("Abort this connection? [y/N]"), "{out}");
     assert!(out.contains("nothing was aborted"), "{out}");
@@ -580,7 +582,16 @@ fn on_a_terminal_it_asks_first() {
         "declined: intact"
     );
 
-    let (status, out) = on_terminal(&cmd, "y\n");
+    // A "y" typed (or pasted) before the plan was shown does not answer it.
+    let (status, out) = on_terminal(&cmd, "y\n", "n\n");
+    assert_eq!(status, 2, "type-ahead answered the question: {out}");
+    assert_eq!(
+        cookie_of(&sockets(&bed), hung.pid()),
+        cookie,
+        "type-ahead: intact"
+    );
+
+    let (status, out) = on_terminal(&cmd, "", "y\n");
     assert_eq!(status, 0, "{out}");
     assert!(out.contains("1 aborted, 0 gone, 0 failed."), "{out}");
     assert!(!cookies(&sockets(&bed)).contains(&cookie), "aborted");
