@@ -2,20 +2,24 @@
 //! written once from its finished fields (names, wire verdicts and all). Pure.
 
 use crate::report::{
-    display_name, Facts, Finding, FindingProcess, Kind, Report, TimeoutVerdict, Verdict,
-    WireSummary,
+    display_name, Facts, Finding, FindingProcess, FindingsById, Kind, Report, TimeoutVerdict,
+    Verdict, WireSummary,
 };
 use crate::text::count;
 
 const NO_PROCESS: &str = "(no process)";
 
+/// Victims named in a root cause's explanation; the rest are counted.
+const NAMED_VICTIMS: usize = 3;
+
 /// Writes the evidence and the explanation of every finding (anew: finishing twice gives
 /// the same report).
 pub(crate) fn finish(report: &mut Report) {
+    let by_id = FindingsById::new(&report.findings);
     let chain: Vec<String> = report
         .findings
         .iter()
-        .map(|f| chain_sentence(f, &report.findings))
+        .map(|f| chain_sentence(f, &by_id))
         .collect();
     for (finding, chain) in report.findings.iter_mut().zip(chain) {
         finding.evidence = evidence(finding);
@@ -25,8 +29,8 @@ pub(crate) fn finish(report: &mut Report) {
 
 /// What the chain of waits adds to a finding's explanation: the victims of a root cause on
 /// this host, or what a downstream finding waits on.
-fn chain_sentence(f: &Finding, all: &[Finding]) -> String {
-    let by_id = |id: &String| all.iter().find(|other| other.id == *id);
+fn chain_sentence(f: &Finding, all: &FindingsById) -> String {
+    let by_id = |id: &String| all.get(id).map(|(_, other)| other);
     let mut parts: Vec<String> = Vec::new();
     if !f.waits_on.is_empty() {
         let targets: Vec<String> = f.waits_on.iter().filter_map(by_id).map(target).collect();
@@ -36,7 +40,20 @@ fn chain_sentence(f: &Finding, all: &[Finding]) -> String {
         ));
     }
     if !f.blocks.is_empty() {
-        let victims: Vec<String> = f.blocks.iter().filter_map(by_id).map(victim).collect();
+        let mut victims: Vec<String> = f
+            .blocks
+            .iter()
+            .filter_map(by_id)
+            .take(NAMED_VICTIMS)
+            .map(victim)
+            .collect();
+        if f.blocks.len() > NAMED_VICTIMS {
+            let more = f.blocks.len() - NAMED_VICTIMS;
+            victims.push(format!(
+                "{more} more {}",
+                if more == 1 { "finding" } else { "findings" }
+            ));
+        }
         let these = if f.processes.iter().filter(|p| p.connections > 0).count() > 1
             || f.processes.iter().any(|p| p.pids.len() > 1)
         {
@@ -321,4 +338,58 @@ fn sharers_sentence(f: &Finding, who: &str) -> String {
     format!(
         " {also} also {holds} {these} (inherited across fork or passed as a file descriptor); {are} counted once, for {who}."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::AnalysisOptions;
+    use crate::render::{html, table, Style};
+    use std::time::Duration;
+
+    /// A root cause that 2,000 findings wait on (a proxy's upstream, say): its explanation
+    /// names three and counts the rest, the table's block three, the page links twenty. (Each
+    /// link was also a search of every finding, and every chart looked for the earliest of all
+    /// onsets: quadratic; a replay of 100,000 such findings ran for minutes. bench/replay.sh.)
+    #[test]
+    fn a_root_cause_that_thousands_wait_on_names_three_and_counts_the_rest() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/chain.json");
+        let snapshot = crate::collect::load(&path, crate::collect::SNAPSHOT_LIMIT).unwrap();
+        let options = AnalysisOptions {
+            min_idle: Duration::from_secs(60),
+            all: false,
+            filter: Default::default(),
+        };
+        let now = jiff::Timestamp::from_second(1_352_222_111).unwrap();
+        let mut report = super::super::offline(&snapshot, &options, "chain.json", now);
+        let root = report.findings[0].id.clone();
+        let victim = report.findings[1].clone();
+        assert_eq!(victim.waits_on, std::slice::from_ref(&root));
+        for i in 0..2_000 {
+            let mut v = victim.clone();
+            v.id = format!("{}/{i}", victim.id);
+            report.findings[0].blocks.push(v.id.clone());
+            report.findings.push(v);
+        }
+        super::finish(&mut report);
+        let text = table::render(
+            &report,
+            Style {
+                color: false,
+                width: Some(120),
+            },
+        );
+        let page = html::render(&report, &Default::default());
+        let explanation = &report.findings[0].explanation;
+        assert!(
+            explanation.contains("; 1998 more findings wait on"),
+            "{explanation}"
+        );
+        assert_eq!(
+            explanation.matches("connections of curl").count(),
+            3,
+            "{explanation}"
+        );
+        assert!(text.contains("1998 more findings"));
+        assert!(page.contains("1981 more findings"), "the page links 20");
+    }
 }

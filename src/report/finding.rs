@@ -214,3 +214,26 @@ impl ProcessSummary {
         self.hung_call + self.stalled_send + self.close_wait + self.syn_sent
     }
 }
+
+/// Findings by their `id`, built once, to follow `waits_on` and `blocks` without searching
+/// every finding for each link (a root cause may block 100,000 others).
+pub struct FindingsById<'a> {
+    findings: &'a [Finding],
+    by_id: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<'a> FindingsById<'a> {
+    pub fn new(findings: &'a [Finding]) -> FindingsById<'a> {
+        let by_id = findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.as_str(), i))
+            .collect();
+        FindingsById { findings, by_id }
+    }
+
+    /// The finding with this id, and its place in the report's findings.
+    pub fn get(&self, id: &str) -> Option<(usize, &'a Finding)> {
+        self.by_id.get(id).map(|&i| (i, &self.findings[i]))
+    }
+}

@@ -17,7 +17,8 @@ mod wire;
 pub use connection::{ConnectionReport, OwnerReport};
 pub use diagnosis::{Hint, Impact, Role};
 pub use finding::{
-    display_name, Client, Facts, Finding, FindingProcess, IdleStats, ProcessSummary, Remote,
+    display_name, Client, Facts, Finding, FindingProcess, FindingsById, IdleStats, ProcessSummary,
+    Remote,
 };
 pub use history::{Bucket, History, Shape};
 pub use holder::place;

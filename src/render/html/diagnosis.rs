@@ -3,31 +3,34 @@
 
 use super::escape;
 use super::findings::target;
-use crate::report::{Finding, Report, Role, TimeoutVerdict};
+use crate::report::{Finding, FindingsById, Role, TimeoutVerdict};
+
+/// Findings linked by name in a finding's answers; the rest are counted.
+const LINKED: usize = 20;
 
 /// The four answers of a problem finding, in words: cause or victim, why it never ends, what
 /// it costs, what to change.
-pub(super) fn facts(report: &Report, f: &Finding) -> Vec<(String, String)> {
+pub(super) fn facts(by_id: &FindingsById, f: &Finding) -> Vec<(String, String)> {
     let mut facts = Vec::new();
     let title_of = |id: &String| {
-        report
-            .findings
-            .iter()
-            .position(|other| other.id == *id)
-            .map(|i| {
-                let other = &report.findings[i];
-                format!(
-                    "<a href=\"#finding-{}\">{}</a>",
-                    i + 1,
-                    escape(&format!("{} → {}", other.kind.label(), target(other)))
-                )
-            })
+        by_id.get(id).map(|(i, other)| {
+            format!(
+                "<a href=\"#finding-{}\">{}</a>",
+                i + 1,
+                escape(&format!("{} → {}", other.kind.label(), target(other)))
+            )
+        })
     };
     let linked = |ids: &[String]| -> String {
-        ids.iter()
-            .filter_map(title_of)
-            .collect::<Vec<_>>()
-            .join("; ")
+        let mut titles: Vec<String> = ids.iter().take(LINKED).filter_map(title_of).collect();
+        if ids.len() > LINKED {
+            titles.push(crate::text::count(
+                ids.len() - LINKED,
+                "more finding",
+                "more findings",
+            ));
+        }
+        titles.join("; ")
     };
     match f.role {
         Some(Role::Downstream) => {

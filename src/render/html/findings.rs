@@ -7,7 +7,7 @@ use super::{escape, plural, utc};
 use crate::analyze::history::History;
 use crate::render::chart;
 use crate::report::{
-    display_name, human_duration, Client, Finding, FindingProcess, Report, Severity,
+    display_name, human_duration, Client, Finding, FindingProcess, FindingsById, Report, Severity,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -256,13 +256,8 @@ const SHOWN_FIELDS: [&str; 27] = [
 /// Where a finding's chart begins: at the earliest onset of the report's findings, so that
 /// their charts share a time axis and overlaps show, unless that would squeeze this one's
 /// history into less than a tenth of the chart: then at its own onset.
-fn axis_from(h: &History, histories: &[Option<History>]) -> Timestamp {
-    let earliest = histories
-        .iter()
-        .flatten()
-        .map(|h| h.onset)
-        .min()
-        .unwrap_or(h.onset);
+fn axis_from(h: &History, earliest: Option<Timestamp>) -> Timestamp {
+    let earliest = earliest.unwrap_or(h.onset);
     let shared = h.end.duration_since(earliest).as_secs_f64();
     if h.span_secs() >= 0.1 * shared {
         earliest
@@ -271,14 +266,32 @@ fn axis_from(h: &History, histories: &[Option<History>]) -> Timestamp {
     }
 }
 
+/// What every finding's section looks up in the others, found once for the page.
+pub(super) struct Sections<'a> {
+    pub(super) by_id: FindingsById<'a>,
+    pub(super) histories: &'a [Option<History>],
+    /// The earliest onset of the report's findings: where their charts' shared axis begins.
+    pub(super) earliest: Option<Timestamp>,
+}
+
+impl<'a> Sections<'a> {
+    pub(super) fn new(report: &'a Report, histories: &'a [Option<History>]) -> Sections<'a> {
+        Sections {
+            by_id: FindingsById::new(&report.findings),
+            histories,
+            earliest: histories.iter().flatten().map(|h| h.onset).min(),
+        }
+    }
+}
+
 /// One finding's section: its explanation, its history chart, its facts.
 pub(super) fn finding_section(
     report: &Report,
+    shared: &Sections,
     index: usize,
     f: &Finding,
-    histories: &[Option<History>],
 ) -> String {
-    let h = histories.get(index).and_then(Option::as_ref);
+    let h = shared.histories.get(index).and_then(Option::as_ref);
     let class = if f.severity == Severity::Problem {
         "finding"
     } else {
@@ -295,9 +308,9 @@ pub(super) fn finding_section(
         let _ = writeln!(s, "<p>{}</p>", escape(&f.explanation));
     }
     if let Some(h) = h {
-        let _ = writeln!(s, "{}", history_figure(h, &title, histories));
+        let _ = writeln!(s, "{}", history_figure(h, &title, shared.earliest));
     }
-    s.push_str(&definitions(facts(report, f)));
+    s.push_str(&definitions(facts(&shared.by_id, f)));
     s.push('\n');
     let _ = write!(
         s,
@@ -309,13 +322,13 @@ pub(super) fn finding_section(
 
 /// A finding's history chart, on the time axis it shares with the report's other charts,
 /// with its words as the caption.
-fn history_figure(h: &History, title: &str, histories: &[Option<History>]) -> String {
+fn history_figure(h: &History, title: &str, earliest: Option<Timestamp>) -> String {
     format!(
         "<figure class=\"timeline\">{}<figcaption>{}{}</figcaption></figure>",
         chart::history_svg(
             h,
             &format!("{title}: stuck connections over time"),
-            axis_from(h, histories)
+            axis_from(h, earliest)
         ),
         escape(&upper_first(&chart::words(h))),
         escape(&format!(
@@ -328,7 +341,7 @@ fn history_figure(h: &History, title: &str, histories: &[Option<History>]) -> St
 
 /// A finding's facts as (title, value) in HTML: those this page shows in its own way, then
 /// any other field the report carries (chain of waits, timeouts ...) as it is.
-fn facts(report: &Report, f: &Finding) -> Vec<(String, String)> {
+fn facts(by_id: &FindingsById, f: &Finding) -> Vec<(String, String)> {
     let mut facts: Vec<(String, String)> = vec![
         ("Connections".into(), f.connections.to_string()),
         ("Held by".into(), held_by(f)),
@@ -366,7 +379,7 @@ fn facts(report: &Report, f: &Finding) -> Vec<(String, String)> {
     if !f.evidence.is_empty() {
         facts.push(("Evidence".into(), escape(&f.evidence.join(" · "))));
     }
-    facts.extend(super::diagnosis::facts(report, f));
+    facts.extend(super::diagnosis::facts(by_id, f));
     // Whatever else the report says of this finding (chain of waits, timeouts ...).
     if let Ok(Value::Object(fields)) = serde_json::to_value(f) {
         for (key, value) in fields

@@ -124,8 +124,9 @@ pub fn render(report: &Report, meta: &HtmlMeta) -> String {
     }
     if !report.findings.is_empty() {
         s.push_str("<section id=\"details\">\n<h2>Each finding</h2>\n");
+        let shared = findings::Sections::new(report, &histories);
         for (i, f) in report.findings.iter().enumerate() {
-            s.push_str(&findings::finding_section(report, i, f, &histories));
+            s.push_str(&findings::finding_section(report, &shared, i, f));
         }
         s.push_str("</section>\n");
     }

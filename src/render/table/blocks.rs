@@ -12,11 +12,17 @@
 //! ```
 
 use super::*;
-use crate::report::{FindingProcess, Role, TimeoutVerdict};
+use crate::report::{FindingProcess, FindingsById, Role, TimeoutVerdict};
 
 /// The block of one problem finding. `evidence`: the table left the evidence out (a narrow
 /// terminal), so the block says it.
-pub(super) fn block(f: &Finding, report: &Report, style: Style, evidence: bool) -> String {
+pub(super) fn block(
+    f: &Finding,
+    report: &Report,
+    by_id: &FindingsById,
+    style: Style,
+    evidence: bool,
+) -> String {
     let mut out = String::new();
     let role = match f.role {
         Some(Role::Downstream) => "DOWNSTREAM",
@@ -44,10 +50,16 @@ pub(super) fn block(f: &Finding, report: &Report, style: Style, evidence: bool) 
     if evidence && !f.evidence.is_empty() {
         line(format!("evidence: {}", sanitize(&f.evidence.join(" · "))));
     }
-    for waits_on in f.waits_on.iter().filter_map(|id| find(report, id)) {
+    for waits_on in f.waits_on.iter().filter_map(|id| find(by_id, id)).take(3) {
         line(format!("→ waits on {}", waits_on_text(waits_on)));
     }
-    if let Some(chain) = chain_text(f, report) {
+    if f.waits_on.len() > 3 {
+        line(format!(
+            "→ and on {} more",
+            crate::text::count(f.waits_on.len() - 3, "finding", "findings")
+        ));
+    }
+    if let Some(chain) = chain_text(f, by_id) {
         line(format!("chain: {chain}"));
     }
     if let Some(t) = &f.timeouts {
@@ -83,8 +95,8 @@ pub(super) fn block(f: &Finding, report: &Report, style: Style, evidence: bool) 
     out
 }
 
-fn find<'a>(report: &'a Report, id: &str) -> Option<&'a Finding> {
-    report.findings.iter().find(|f| f.id == id)
+fn find<'a>(by_id: &FindingsById<'a>, id: &str) -> Option<&'a Finding> {
+    by_id.get(id).map(|(_, f)| f)
 }
 
 fn holders(f: &Finding) -> Vec<&FindingProcess> {
@@ -106,8 +118,8 @@ fn waits_on_text(target: &Finding) -> String {
 
 /// `curl (ns web) → apache2 192.0.2.1:80 → [2001:db8::100]:80: no reply`: from this
 /// finding's holder to the root it waits on, following the first link at each step.
-fn chain_text(f: &Finding, report: &Report) -> Option<String> {
-    let first = find(report, f.waits_on.first()?)?;
+fn chain_text(f: &Finding, by_id: &FindingsById) -> Option<String> {
+    let first = find(by_id, f.waits_on.first()?)?;
     let mut steps = vec![who_where(f)];
     let mut at = first;
     let mut via = f;
@@ -124,7 +136,7 @@ fn chain_text(f: &Finding, report: &Report) -> Option<String> {
                 .to_string(),
         );
         seen.push(at.id.as_str());
-        match at.waits_on.first().and_then(|id| find(report, id)) {
+        match at.waits_on.first().and_then(|id| find(by_id, id)) {
             Some(next) if !seen.contains(&next.id.as_str()) => {
                 via = at;
                 at = next;

@@ -57,13 +57,14 @@ pub fn render(report: &Report, style: Style) -> String {
             out.push('\n');
             out.push_str(&processes::table(report, style));
         }
+        let by_id = crate::report::FindingsById::new(&report.findings);
         for f in report
             .findings
             .iter()
             .filter(|f| f.severity == Severity::Problem)
         {
             out.push('\n');
-            out.push_str(&blocks::block(f, report, style, !evidence_column));
+            out.push_str(&blocks::block(f, report, &by_id, style, !evidence_column));
         }
         if problems == 0 {
             let _ = writeln!(
