@@ -7,7 +7,7 @@ use crate::report::{
     seconds_before, Client, Direction, Facts, Finding, FindingKey, FindingProcess, IdleStats,
     Remote, Role, Severity, Target,
 };
-use crate::snapshot::{Connection, Endpoint, Netns, Process, ThreadEvidence};
+use crate::snapshot::{BlockedThread, Connection, Endpoint, Netns, Process, ThreadEvidence};
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -83,7 +83,7 @@ impl Context<'_> {
                 indices.extend(list.iter().copied());
             }
         }
-        self.client_list(indices.into_iter().map(|i| self.judged[i].conn.remote.ip))
+        self.client_list(indices.into_iter().map(|i| self.judged[i].conn.remote().ip))
     }
 
     pub(crate) fn finding(&self, key: &FindingKey, members: &[usize]) -> Finding {
@@ -93,7 +93,7 @@ impl Context<'_> {
         let info = |f: fn(&crate::snapshot::TcpInfo) -> Option<u64>| -> u64 {
             conns
                 .iter()
-                .filter_map(|c| c.tcp_info.as_ref().and_then(f))
+                .filter_map(|c| c.tcp_info().as_ref().and_then(f))
                 .sum()
         };
         let (processes, all_pids) = self.rows(members);
@@ -110,10 +110,12 @@ impl Context<'_> {
             Target::Service { port, .. } => (None, Some(service(&conns, *port))),
         };
         let clients = match direction {
-            Direction::Inbound => self.client_list(conns.iter().map(|c| c.remote.ip)),
+            Direction::Inbound => self.client_list(conns.iter().map(|c| c.remote().ip)),
             _ => self.clients(&all_pids),
         };
-        let facts = facts(&conns, &processes);
+        let blocked: Vec<&[BlockedThread]> =
+            members.iter().map(|&i| self.judged[i].blocked).collect();
+        let facts = facts(&conns, &blocked, &processes);
         Finding {
             id: key.id(),
             key: key.clone(),
@@ -133,7 +135,7 @@ impl Context<'_> {
             since: idle_secs.and_then(|stats| seconds_before(self.taken_at, stats.max)),
             bytes_sent: info(|i| i.bytes_sent()),
             bytes_received: info(|i| i.bytes_received),
-            threads_blocked: conns.iter().map(|c| c.blocked_threads.len()).sum(),
+            threads_blocked: blocked.iter().map(|b| b.len()).sum(),
             processes,
             clients,
             waits_on: Vec::new(),
@@ -198,7 +200,7 @@ impl Context<'_> {
                     row.shared_connections += 1;
                 }
             }
-            for t in &j.conn.blocked_threads {
+            for t in j.blocked {
                 let key = if owner_pids.contains(&t.pid) {
                     self.process_key(Some(t.pid))
                 } else {
@@ -228,11 +230,15 @@ impl Context<'_> {
 }
 
 /// What the evidence phrases need that the finding does not keep.
-fn facts(conns: &[&Connection], processes: &[FindingProcess]) -> Facts {
-    let infos: Vec<_> = conns.iter().filter_map(|c| c.tcp_info.as_ref()).collect();
-    let mut syscalls: Vec<String> = conns
+fn facts(
+    conns: &[&Connection],
+    blocked: &[&[BlockedThread]],
+    processes: &[FindingProcess],
+) -> Facts {
+    let infos: Vec<_> = conns.iter().filter_map(|c| c.tcp_info()).collect();
+    let mut syscalls: Vec<String> = blocked
         .iter()
-        .flat_map(|c| c.blocked_threads.iter().map(|t| t.syscall.clone()))
+        .flat_map(|b| b.iter().map(|t| t.syscall.clone()))
         .collect();
     syscalls.sort_unstable();
     syscalls.dedup();
@@ -252,10 +258,10 @@ fn facts(conns: &[&Connection], processes: &[FindingProcess]) -> Facts {
 /// The local service of inbound connections: their port, and their local address when they
 /// share one, else the unspecified address (of IPv4 when they are all IPv4).
 pub(super) fn service(conns: &[&Connection], port: u16) -> Endpoint {
-    let first = conns.first().map(|c| c.local.ip);
+    let first = conns.first().map(|c| c.local().ip);
     let ip = match first {
-        Some(ip) if conns.iter().all(|c| c.local.ip == ip) => ip,
-        _ if conns.iter().all(|c| c.local.ip.is_ipv4()) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Some(ip) if conns.iter().all(|c| c.local().ip == ip) => ip,
+        _ if conns.iter().all(|c| c.local().ip.is_ipv4()) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         _ => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     Endpoint { ip, port }
@@ -292,8 +298,9 @@ mod tests {
     #[test]
     fn an_inbound_service_keeps_its_address_unless_its_connections_differ() {
         let at = |ip: &str| {
-            let mut c = conn(&[], &[]);
-            c.local = Endpoint::normalized(ip.parse().unwrap(), 8080);
+            let mut c = conn(&[]);
+            let remote = c.remote();
+            c.set_endpoints(Endpoint::normalized(ip.parse().unwrap(), 8080), remote);
             c
         };
         let (a, b, c) = (at("192.0.2.1"), at("192.0.2.2"), at("2001:db8::1"));

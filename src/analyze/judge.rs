@@ -4,11 +4,13 @@
 use super::classify::{classify, idle_ms, request_pending, Listeners};
 use super::AnalysisOptions;
 use crate::report::{Direction, FindingKey, Kind};
-use crate::snapshot::{Connection, Owner, Process, Snapshot};
+use crate::snapshot::{BlockedThread, Connection, Owner, Process, Snapshot};
 use std::collections::{BTreeMap, HashMap};
 
 pub(super) struct Judged<'a> {
     pub(crate) conn: &'a Connection,
+    /// The threads seen blocked on it.
+    pub(crate) blocked: &'a [BlockedThread],
     pub(crate) direction: Direction,
     pub(crate) kind: Kind,
     pub(crate) idle_ms: Option<u64>,
@@ -21,12 +23,12 @@ pub(super) struct Judged<'a> {
 /// The owner a socket is counted for, when several processes hold it: the one whose thread
 /// is blocked on it (the lowest such pid, on the fd the thread waits on), else the owner with
 /// the lowest pid (and its lowest fd). `None` when no readable process holds it.
-pub(crate) fn holder(c: &Connection) -> Option<Owner> {
+pub(crate) fn holder(c: &Connection, blocked: &[BlockedThread]) -> Option<Owner> {
     let blocked = c
         .owners
         .iter()
         .filter_map(|o| {
-            let threads = c.blocked_threads.iter().filter(|t| t.pid == o.pid);
+            let threads = blocked.iter().filter(|t| t.pid == o.pid);
             let mut on_this_fd = false;
             let mut any = false;
             for t in threads {
@@ -46,21 +48,29 @@ pub(super) fn judge_all<'a>(
     options: &AnalysisOptions,
     processes: &HashMap<u32, &Process>,
 ) -> Vec<Judged<'a>> {
-    let listeners = Listeners::new(&snapshot.connections);
+    let listeners = Listeners::new(snapshot.connections.iter());
     let min_idle_ms = u64::try_from(options.min_idle.as_millis()).unwrap_or(u64::MAX);
+    // The side table of blocked threads is sorted by index: walked alongside.
+    let mut blocked_at = snapshot.connections.all_blocked().peekable();
     snapshot
         .connections
         .iter()
-        .map(|conn| {
+        .enumerate()
+        .map(|(index, conn)| {
+            let blocked = match blocked_at.next_if(|&(i, _)| i == index) {
+                Some((_, threads)) => threads,
+                None => &[],
+            };
             let direction = listeners.direction(conn);
-            let kind = classify(conn, direction, min_idle_ms);
+            let kind = classify(conn, blocked, direction, min_idle_ms);
             Judged {
                 conn,
+                blocked,
                 direction,
                 kind,
                 idle_ms: idle_ms(conn, kind),
                 matched: options.filter.matches(conn, processes),
-                holder: holder(conn),
+                holder: holder(conn, blocked),
             }
         })
         .collect()
@@ -93,10 +103,10 @@ pub(super) fn groups(
                 .map(|p| p.name.as_str());
             let key = FindingKey::new(
                 j.kind,
-                j.conn.netns,
+                j.conn.netns(),
                 j.direction,
-                j.conn.local,
-                j.conn.remote,
+                j.conn.local(),
+                j.conn.remote(),
                 holder_name,
             );
             groups.entry(key).or_default().push(index);
@@ -108,26 +118,32 @@ pub(super) fn groups(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::snapshot::BlockedThread;
 
-    pub(crate) fn conn(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Connection {
-        Connection {
-            owners: owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect(),
-            blocked_threads: blocked
-                .iter()
-                .map(|&(pid, fd)| BlockedThread {
-                    pid,
-                    tid: pid,
-                    fd,
-                    syscall: "read".into(),
-                    wchan: None,
-                    timeout_ms: Some(-1),
-                    restarted: false,
-                    stopped: false,
-                })
-                .collect(),
-            ..Connection::example()
-        }
+    pub(crate) fn conn(owners: &[(u32, u32)]) -> Connection {
+        let mut c = Connection::example();
+        c.owners = owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect();
+        c
+    }
+
+    fn threads(blocked: &[(u32, u32)]) -> Vec<BlockedThread> {
+        blocked
+            .iter()
+            .map(|&(pid, fd)| BlockedThread {
+                pid,
+                tid: pid,
+                fd,
+                syscall: "read".into(),
+                wchan: None,
+                timeout_ms: Some(-1),
+                restarted: false,
+                stopped: false,
+            })
+            .collect()
+    }
+
+    /// The holder of a socket held by `owners`, with threads blocked on `blocked`.
+    fn holder_of(owners: &[(u32, u32)], blocked: &[(u32, u32)]) -> Option<Owner> {
+        holder(&conn(owners), &threads(blocked))
     }
 
     fn owner(pid: u32, fd: u32) -> Option<Owner> {
@@ -136,21 +152,18 @@ pub(super) mod tests {
 
     #[test]
     fn the_holder_is_the_owner_blocked_on_the_socket_else_the_lowest_pid() {
-        assert_eq!(holder(&conn(&[], &[])), None);
-        assert_eq!(holder(&conn(&[(20, 4)], &[])), owner(20, 4));
+        assert_eq!(holder_of(&[], &[]), None);
+        assert_eq!(holder_of(&[(20, 4)], &[]), owner(20, 4));
         // Listed in any order: the lowest pid, its lowest fd.
-        assert_eq!(
-            holder(&conn(&[(30, 9), (20, 7), (20, 4)], &[])),
-            owner(20, 4)
-        );
+        assert_eq!(holder_of(&[(30, 9), (20, 7), (20, 4)], &[]), owner(20, 4));
         // A thread of the child is blocked on it: the child, on the fd it waits on.
         assert_eq!(
-            holder(&conn(&[(20, 4), (21, 4), (21, 6)], &[(21, 6)])),
+            holder_of(&[(20, 4), (21, 4), (21, 6)], &[(21, 6)]),
             owner(21, 6)
         );
         // Threads of both: the lowest of them.
         assert_eq!(
-            holder(&conn(&[(20, 4), (21, 4), (22, 4)], &[(22, 4), (21, 4)])),
+            holder_of(&[(20, 4), (21, 4), (22, 4)], &[(22, 4), (21, 4)]),
             owner(21, 4)
         );
     }

@@ -46,9 +46,10 @@ impl Filter {
                     })
                 })
             });
+        let remote = c.remote();
         let remote_ok =
-            self.remotes.is_empty() || self.remotes.iter().any(|net| net.contains(&c.remote.ip));
-        let port_ok = self.ports.is_empty() || self.ports.contains(&c.remote.port);
+            self.remotes.is_empty() || self.remotes.iter().any(|net| net.contains(&remote.ip));
+        let port_ok = self.ports.is_empty() || self.ports.contains(&remote.port);
         pid_ok && name_ok && remote_ok && port_ok
     }
 }
@@ -145,8 +146,8 @@ fn connections(
         (
             judged[i].kind,
             std::cmp::Reverse(judged[i].idle_ms.unwrap_or(0)),
-            judged[i].conn.remote,
-            judged[i].conn.local,
+            judged[i].conn.remote(),
+            judged[i].conn.local(),
         )
     });
     behind.iter().map(|&i| ctx.connection_report(i)).collect()

@@ -41,8 +41,7 @@ impl Context<'_> {
                 // The threads of this row's processes (a co-owner of another name keeps its
                 // own threads, in the finding's rows).
                 row.threads_blocked += j
-                    .conn
-                    .blocked_threads
+                    .blocked
                     .iter()
                     .filter(|t| {
                         j.conn.owners.iter().all(|o| o.pid != t.pid)
@@ -78,7 +77,7 @@ impl Context<'_> {
     pub(crate) fn connection_report(&self, i: usize) -> ConnectionReport {
         let j = &self.judged[i];
         let c = j.conn;
-        let info = c.tcp_info.as_ref();
+        let info = c.tcp_info();
         let mut owners: Vec<OwnerReport> = c
             .owners
             .iter()
@@ -91,11 +90,11 @@ impl Context<'_> {
         owners.sort_by_key(|o| (o.pid, o.fd));
         ConnectionReport {
             kind: j.kind,
-            netns: self.netns(c.netns),
+            netns: self.netns(c.netns()),
             state: c.state,
             direction: j.direction,
-            local: c.local,
-            remote: c.remote,
+            local: c.local(),
+            remote: c.remote(),
             pid: j.holder.map(|o| o.pid),
             fd: j.holder.map(|o| o.fd),
             process: j.holder.and_then(|o| self.process_name(o.pid)),
@@ -107,12 +106,12 @@ impl Context<'_> {
             send_q: c.send_q,
             unacked: info.map(|i| i.unacked),
             retransmits: info.map(|i| i.retransmits),
-            blocked_threads: c.blocked_threads.clone(),
+            blocked_threads: j.blocked.to_vec(),
             capture: None,
             confirm: None,
             timeouts: None,
-            cookie: c.cookie,
-            inode: c.inode,
+            cookie: c.cookie(),
+            inode: u64::from(c.inode),
             uid: c.uid,
             index: i,
         }

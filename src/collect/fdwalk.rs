@@ -62,7 +62,7 @@ impl SocketIndex {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.inode != 0)
-            .map(|(i, c)| (c.inode, i as u32))
+            .map(|(i, c)| (u64::from(c.inode), i as u32))
             .collect();
         by_inode.sort_unstable();
         SocketIndex { by_inode }
@@ -360,12 +360,12 @@ mod tests {
 
     #[test]
     fn index_finds_every_inode_and_nothing_else() {
-        let inodes = [7u64, 0, 3, 1 << 40, 5, 0];
+        let inodes = [7u32, 0, 3, u32::MAX, 5, 0];
         let connections: Vec<Connection> = inodes.iter().map(|&i| connection(i)).collect();
         let index = SocketIndex::new(&connections);
         assert_eq!(index.len(), 4, "inode 0 is nobody's");
         for (i, &inode) in inodes.iter().enumerate().filter(|(_, &n)| n != 0) {
-            assert_eq!(index.get(inode), Some(i));
+            assert_eq!(index.get(u64::from(inode)), Some(i));
         }
         for missing in [0, 1, 4, 6, 8, u64::MAX] {
             assert_eq!(index.get(missing), None);
@@ -475,10 +475,9 @@ mod tests {
         assert_eq!(stats.denied, 1);
     }
 
-    fn connection(inode: u64) -> Connection {
-        Connection {
-            inode,
-            ..Connection::example()
-        }
+    fn connection(inode: u32) -> Connection {
+        let mut c = Connection::example();
+        c.inode = inode;
+        c
     }
 }

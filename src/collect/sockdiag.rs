@@ -279,23 +279,19 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
     }
     let cookie = u64::from_ne_bytes(id.cookie);
     let timer = timer_of(h.timer.as_ref(), tcp_info.as_ref().map(|i| i.probes));
-    Connection {
-        state: TcpState::from_kernel(h.state),
-        local: Endpoint::normalized(id.source_address, id.source_port),
-        remote: Endpoint::normalized(id.destination_address, id.destination_port),
-        inode: u64::from(h.inode),
-        uid: h.uid,
-        cookie: Some(cookie),
-        recv_q: h.recv_queue,
-        send_q: h.send_queue,
-        tcp_info,
-        owners: Default::default(),
-        blocked_threads: Vec::new(),
-        netns: None,
-        timer: Some(timer),
-        options: None,
-        options_unreadable: None,
-    }
+    let mut c = Connection::new(
+        TcpState::from_kernel(h.state),
+        Endpoint::normalized(id.source_address, id.source_port),
+        Endpoint::normalized(id.destination_address, id.destination_port),
+    );
+    c.inode = h.inode;
+    c.uid = h.uid;
+    c.set_cookie(Some(cookie));
+    c.recv_q = h.recv_queue;
+    c.send_q = h.send_queue;
+    c.set_tcp_info(tcp_info);
+    c.timer = Some(timer);
+    c
 }
 
 /// The socket's timer from netlink-packet-sock-diag's `InetResponseHeader::timer`. The crate

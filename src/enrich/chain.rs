@@ -90,13 +90,13 @@ fn peers(
     let wanted: HashMap<usize, (Endpoint, Endpoint)> = problems
         .iter()
         .flat_map(|&i| findings[i].members.iter().copied())
-        .filter_map(|m| connections.get(m).map(|c| (m, (c.remote, c.local))))
+        .filter_map(|m| connections.get(m).map(|c| (m, (c.remote(), c.local()))))
         .collect();
     let tuples: HashSet<(Endpoint, Endpoint)> = wanted.values().copied().collect();
     // One pass over every socket: the candidates of each wanted tuple.
     let mut candidates: HashMap<(Endpoint, Endpoint), Vec<usize>> = HashMap::new();
     for (index, c) in connections.iter().enumerate() {
-        let tuple = (c.local, c.remote);
+        let tuple = (c.local(), c.remote());
         if tuples.contains(&tuple) {
             candidates.entry(tuple).or_default().push(index);
         }
@@ -110,7 +110,9 @@ fn peers(
                 .iter()
                 .copied()
                 .filter(|&p| p != member)
-                .filter(|&p| !own.remote.ip.is_loopback() || connections[p].netns == own.netns)
+                .filter(|&p| {
+                    !own.remote().ip.is_loopback() || connections[p].netns() == own.netns()
+                })
                 .collect();
             match found.as_slice() {
                 [one] => Some((member, *one)),

@@ -41,8 +41,8 @@ pub use summary::summarize;
 
 use crate::report::{ConnectionReport, ConnectionTimeouts, Report, Severity};
 use crate::snapshot::{
-    BlockedThread, Connection, KernelTimer, Process, Snapshot, SocketOptions, TcpInfo, TcpState,
-    ThreadEvidence, Unreadable, WaitTimeout,
+    BlockedThread, Connection, KernelTimer, OptionsRead, Process, Snapshot, SocketOptions, TcpInfo,
+    TcpState, ThreadEvidence, Unreadable, WaitTimeout,
 };
 use std::collections::HashMap;
 
@@ -91,20 +91,28 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    /// The facts a snapshot holds of connection `c`, whose holder is `holder`; `lacking`:
-    /// the capabilities the collection lacked.
-    pub fn of(c: &'a Connection, holder: Option<&Process>, lacking: Option<&str>) -> Facts<'a> {
-        let options = match (&c.options, &c.options_unreadable) {
+    /// The facts a snapshot holds of connection `c` (its `tcp_info`, the threads `blocked` on
+    /// it, what was `read` of its options), whose holder is `holder`; `lacking`: the
+    /// capabilities the collection lacked.
+    pub fn of(
+        c: &Connection,
+        tcp_info: Option<&'a TcpInfo>,
+        blocked: &[BlockedThread],
+        read: Option<&OptionsRead>,
+        holder: Option<&Process>,
+        lacking: Option<&str>,
+    ) -> Facts<'a> {
+        let options = read.and_then(|r| match (&r.options, &r.unreadable) {
             (Some(o), _) => Some(Ok(*o)),
             (None, Some(why)) => Some(Err(why.clone())),
             (None, None) => None,
-        };
+        });
         Facts {
             state: c.state,
             timer: c.timer,
-            tcp_info: c.tcp_info.as_ref(),
+            tcp_info,
             options,
-            waiters: waiters_of(&c.blocked_threads, holder, lacking),
+            waiters: waiters_of(blocked, holder, lacking),
         }
     }
 }
@@ -178,8 +186,19 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 .as_ref()
                 .and_then(|r| r.pid)
                 .and_then(|pid| processes.get(&pid).copied());
-            let limits = c.netns.and_then(|ns| snapshot.tcp_limits.get(&ns)).copied();
-            let facts = Facts::of(c, holder, snapshot.missing_capabilities.as_deref());
+            let limits = c
+                .netns()
+                .and_then(|ns| snapshot.tcp_limits.get(&ns))
+                .copied();
+            let info = c.tcp_info();
+            let facts = Facts::of(
+                c,
+                info.as_ref(),
+                snapshot.connections.blocked(index),
+                snapshot.connections.probed(index),
+                holder,
+                snapshot.missing_capabilities.as_deref(),
+            );
             let verdict = judge(&facts, &limits.unwrap_or_default());
             if let Some(row) = row {
                 row.timeouts = Some(verdict.clone());
