@@ -11,6 +11,7 @@ use crate::snapshot::{BlockedThread, Connection, Endpoint, Netns, Process, Threa
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// Identity of a process in a summary: same name, unit and container are one row.
 pub(super) type ProcessKey = (String, Option<String>, Option<String>);
@@ -23,7 +24,9 @@ pub(super) struct Context<'a> {
     pub(crate) processes: &'a HashMap<u32, &'a Process>,
     pub(crate) pending_by_pid: &'a HashMap<u32, Vec<usize>>,
     pub(crate) taken_at: Timestamp,
-    pub(crate) namespaces: HashMap<u64, &'a Netns>,
+    /// The namespaces and the process names, each once: the connection rows share them.
+    pub(crate) namespaces: HashMap<u64, Arc<Netns>>,
+    pub(crate) names: HashMap<u32, Arc<str>>,
 }
 
 /// What one row of a finding's processes accumulates.
@@ -40,9 +43,11 @@ struct Row {
 
 impl Context<'_> {
     pub(crate) fn netns(&self, inode: Option<u64>) -> Option<Netns> {
-        inode
-            .and_then(|i| self.namespaces.get(&i))
-            .map(|ns| (*ns).clone())
+        self.shared_netns(inode).map(|ns| (*ns).clone())
+    }
+
+    pub(crate) fn shared_netns(&self, inode: Option<u64>) -> Option<Arc<Netns>> {
+        inode.and_then(|i| self.namespaces.get(&i)).cloned()
     }
 
     pub(crate) fn process_key(&self, pid: Option<u32>) -> ProcessKey {
@@ -52,8 +57,8 @@ impl Context<'_> {
         }
     }
 
-    pub(crate) fn process_name(&self, pid: u32) -> Option<String> {
-        self.processes.get(&pid).map(|p| p.name.clone())
+    pub(crate) fn process_name(&self, pid: u32) -> Option<Arc<str>> {
+        self.names.get(&pid).cloned()
     }
 
     /// Addresses counted into clients, most connections first (named later, by the names

@@ -23,6 +23,7 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 use judge::Judged;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which connections to report on.
@@ -82,7 +83,11 @@ pub(crate) fn analyze(
         namespaces: snapshot
             .namespaces
             .iter()
-            .map(|ns| (ns.inode, ns))
+            .map(|ns| (ns.inode, Arc::new(ns.clone())))
+            .collect(),
+        names: processes
+            .iter()
+            .map(|(&pid, p)| (pid, Arc::from(p.name.as_str())))
             .collect(),
     };
     let mut findings: Vec<_> = groups

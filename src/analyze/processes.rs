@@ -78,7 +78,7 @@ impl Context<'_> {
         let j = &self.judged[i];
         let c = j.conn;
         let info = c.tcp_info();
-        let mut owners: Vec<OwnerReport> = c
+        let mut owners: smallvec::SmallVec<[OwnerReport; 1]> = c
             .owners
             .iter()
             .map(|o| OwnerReport {
@@ -90,7 +90,7 @@ impl Context<'_> {
         owners.sort_by_key(|o| (o.pid, o.fd));
         ConnectionReport {
             kind: j.kind,
-            netns: self.netns(c.netns()),
+            netns: self.shared_netns(c.netns()),
             state: c.state,
             direction: j.direction,
             local: c.local(),

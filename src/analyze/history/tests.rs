@@ -27,7 +27,7 @@ fn conn(idle_secs: Option<f64>) -> ConnectionReport {
         pid: Some(1000),
         fd: Some(10),
         process: Some("apache2".into()),
-        owners: vec![],
+        owners: Default::default(),
         idle_secs,
         bytes_sent: Some(73),
         bytes_received: Some(0),

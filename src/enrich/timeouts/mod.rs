@@ -44,7 +44,8 @@ use crate::snapshot::{
     BlockedThread, Connection, KernelTimer, OptionsRead, Process, Snapshot, SocketOptions, TcpInfo,
     TcpState, ThreadEvidence, Unreadable, WaitTimeout,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// A blocked call waiting on the connection, as far as the verdict needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,11 +172,13 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         connections,
         ..
     } = report;
+    // Connections judged alike (most of a leak's) share one verdict.
+    let mut alike: HashSet<Arc<ConnectionTimeouts>> = HashSet::new();
     for finding in findings
         .iter_mut()
         .filter(|f| f.severity == Severity::Problem)
     {
-        let mut judged: Vec<(u64, ConnectionTimeouts)> = Vec::new();
+        let mut judged: Vec<(u64, Arc<ConnectionTimeouts>)> = Vec::new();
         for &index in &finding.members {
             let Some(c) = snapshot.connections.get(index) else {
                 continue;
@@ -200,6 +203,14 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 snapshot.missing_capabilities.as_deref(),
             );
             let verdict = judge(&facts, &limits.unwrap_or_default());
+            let verdict = match alike.get(&verdict) {
+                Some(same) => same.clone(),
+                None => {
+                    let shared = Arc::new(verdict);
+                    alike.insert(shared.clone());
+                    shared
+                }
+            };
             if let Some(row) = row {
                 row.timeouts = Some(verdict.clone());
             }
@@ -207,7 +218,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         }
         // The longest-waiting connection first: the finding takes its values.
         judged.sort_by_key(|(idle, _)| std::cmp::Reverse(*idle));
-        let verdicts: Vec<ConnectionTimeouts> = judged.into_iter().map(|(_, v)| v).collect();
+        let verdicts: Vec<Arc<ConnectionTimeouts>> = judged.into_iter().map(|(_, v)| v).collect();
         finding.timeouts = summarize(&verdicts);
     }
 }

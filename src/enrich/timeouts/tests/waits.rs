@@ -198,7 +198,7 @@ fn a_finding_takes_the_majority() {
     assert_eq!(s.verdict, Verdict::Deadline);
     assert_eq!(s.ends_in_secs, Some(500));
     assert_eq!(s.phrase, "RCVTIMEO 10m, ends in 8m20s");
-    assert_eq!(summarize(&[]), None);
+    assert_eq!(summarize::<ConnectionTimeouts>(&[]), None);
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["verdict"], "deadline");
     assert!(json.get("phrase").is_none());
