@@ -9,12 +9,14 @@ use crate::report::{
 };
 use crate::snapshot::{BlockedThread, Connection, Endpoint, Netns, Process, ThreadEvidence};
 use jiff::Timestamp;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-/// Identity of a process in a summary: same name, unit and container are one row.
-pub(super) type ProcessKey = (String, Option<String>, Option<String>);
+/// Identity of a process in a summary: same name, unit and container are one row (borrowed
+/// from the snapshot: looked up for every connection, never copied).
+pub(super) type ProcessKey<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
 
 pub(super) const NO_PROCESS: &str = "(no process)";
 
@@ -41,7 +43,7 @@ struct Row {
     evidence: Vec<ThreadEvidence>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     pub(crate) fn netns(&self, inode: Option<u64>) -> Option<Netns> {
         self.shared_netns(inode).map(|ns| (*ns).clone())
     }
@@ -50,10 +52,11 @@ impl Context<'_> {
         inode.and_then(|i| self.namespaces.get(&i)).cloned()
     }
 
-    pub(crate) fn process_key(&self, pid: Option<u32>) -> ProcessKey {
-        match pid.and_then(|pid| self.processes.get(&pid)) {
-            Some(p) => (p.name.clone(), p.unit.clone(), p.container.clone()),
-            None => (NO_PROCESS.to_string(), None, None),
+    pub(crate) fn process_key(&self, pid: Option<u32>) -> ProcessKey<'a> {
+        let processes: &'a HashMap<u32, &'a Process> = self.processes;
+        match pid.and_then(|pid| processes.get(&pid)) {
+            Some(p) => (&p.name, p.unit.as_deref(), p.container.as_deref()),
+            None => (NO_PROCESS, None, None),
         }
     }
 
@@ -180,12 +183,14 @@ impl Context<'_> {
         for &i in members {
             let j = &self.judged[i];
             let holder_key = self.process_key(j.holder.map(|h| h.pid));
-            rows.entry(holder_key.clone()).or_default().connections += 1;
-            let owner_pids: BTreeSet<u32> = j.conn.owners.iter().map(|o| o.pid).collect();
-            let mut sharing = BTreeSet::new();
+            rows.entry(holder_key).or_default().connections += 1;
+            let mut owner_pids: SmallVec<[u32; 2]> = j.conn.owners.iter().map(|o| o.pid).collect();
+            owner_pids.sort_unstable();
+            owner_pids.dedup();
+            let mut sharing: SmallVec<[ProcessKey; 2]> = SmallVec::new();
             for &pid in &owner_pids {
                 let key = self.process_key(Some(pid));
-                let row = rows.entry(key.clone()).or_default();
+                let row = rows.entry(key).or_default();
                 if row.pids.insert(pid) {
                     if let Some(p) = self.processes.get(&pid) {
                         if row.exe.is_none() {
@@ -196,8 +201,8 @@ impl Context<'_> {
                     }
                 }
                 all_pids.insert(pid);
-                if key != holder_key {
-                    sharing.insert(key);
+                if key != holder_key && !sharing.contains(&key) {
+                    sharing.push(key);
                 }
             }
             for key in sharing {
@@ -209,7 +214,7 @@ impl Context<'_> {
                 let key = if owner_pids.contains(&t.pid) {
                     self.process_key(Some(t.pid))
                 } else {
-                    holder_key.clone()
+                    holder_key
                 };
                 rows.entry(key).or_default().threads_blocked += 1;
             }
@@ -217,11 +222,11 @@ impl Context<'_> {
         let mut processes: Vec<FindingProcess> = rows
             .into_iter()
             .map(|((name, unit, container), row)| FindingProcess {
-                name,
+                name: name.to_string(),
                 exe: row.exe,
                 cmdline: row.cmdline,
-                unit,
-                container,
+                unit: unit.map(str::to_string),
+                container: container.map(str::to_string),
                 pids: row.pids.into_iter().collect(),
                 connections: row.connections,
                 shared_connections: row.shared_connections,

@@ -142,20 +142,33 @@ fn connections(
     all: bool,
 ) -> Vec<crate::report::ConnectionReport> {
     let judged = ctx.judged;
-    let mut behind: Vec<usize> = if all {
+    let behind: Vec<usize> = if all {
         (0..judged.len()).filter(|&i| judged[i].matched).collect()
     } else {
         groups.values().flatten().copied().collect()
     };
-    behind.sort_by_key(|&i| {
-        (
-            judged[i].kind,
-            std::cmp::Reverse(judged[i].idle_ms.unwrap_or(0)),
-            judged[i].conn.remote(),
-            judged[i].conn.local(),
-        )
-    });
-    behind.iter().map(|&i| ctx.connection_report(i)).collect()
+    // Each key computed once (not at every comparison: two random reads each), the position
+    // last, so that the unstable sort orders ties as a stable one would.
+    let mut keyed: Vec<_> = behind
+        .into_iter()
+        .enumerate()
+        .map(|(at, i)| {
+            let j = &judged[i];
+            let key = (
+                j.kind,
+                std::cmp::Reverse(j.idle_ms.unwrap_or(0)),
+                j.conn.remote(),
+                j.conn.local(),
+            );
+            (key, at as u32, i as u32)
+        })
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, _, i)| i).collect();
+    order
+        .into_iter()
+        .map(|i| ctx.connection_report(i as usize))
+        .collect()
 }
 
 /// The counts. Every count per kind comes from `by_kind`; the totals are read off it.

@@ -16,12 +16,10 @@ impl Context<'_> {
                 let j = &self.judged[i];
                 let pid = j.holder.map(|h| h.pid);
                 let row_key = self.process_key(pid);
-                let row = rows
-                    .entry(row_key.clone())
-                    .or_insert_with(|| ProcessSummary {
-                        name: row_key.0.clone(),
-                        unit: row_key.1.clone(),
-                        container: row_key.2.clone(),
+                let row = rows.entry(row_key).or_insert_with(|| ProcessSummary {
+                        name: row_key.0.to_string(),
+                        unit: row_key.1.map(str::to_string),
+                        container: row_key.2.map(str::to_string),
                         pids: Vec::new(),
                         hung_call: 0,
                         stalled_send: 0,
