@@ -24,6 +24,7 @@
 //!                                the poll goes on, /proc/PID/mem can no longer show its fds
 //!   testbed hold PORT N          open N connections, send a request on each, hold them (bench/)
 //!   testbed dns FILE             a DNS server on UDP: PTR/A/AAAA from FILE, NXDOMAIN otherwise
+//!                                (on $TESTBED_ADDR and $TESTBED_PORT, as the servers)
 //!   testbed dns-blackhole        a UDP socket that reads DNS queries and never answers
 //!
 //!   testbed selective            stream to clients that ask with STREAM, never answer others
@@ -535,7 +536,11 @@ mod dns {
                 _ => panic!("bad record line {line:?}"),
             }
         }
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port: u16 = std::env::var("TESTBED_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let socket = UdpSocket::bind((super::addr().as_str(), port)).unwrap();
         println!("port {}", socket.local_addr().unwrap().port());
         std::io::stdout().flush().unwrap();
         let mut buf = [0u8; 4096];

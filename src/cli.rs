@@ -320,7 +320,7 @@ pub(crate) struct DnsArgs {
     #[arg(long)]
     pub(crate) no_dns: bool,
 
-    /// Ask this DNS server instead of the system's resolver (IP, IP:PORT, [IPv6]:PORT; repeatable)
+    /// Ask this DNS server instead of the host's and each namespace's own resolver (IP, IP:PORT, [IPv6]:PORT; repeatable)
     #[arg(long, value_name = "IP[:PORT]", value_parser = crate::resolve::parse_server)]
     pub(crate) dns_server: Vec<SocketAddr>,
 

@@ -50,6 +50,15 @@ impl Deadline {
         Deadline(None)
     }
 
+    /// This deadline, or `within` from now when that comes first.
+    pub(crate) fn cap(self, within: Duration) -> Deadline {
+        let capped = Instant::now().checked_add(within);
+        Deadline(match (self.0, capped) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
     /// The time has come, or a signal asked to stop.
     pub(crate) fn passed(&self) -> bool {
         interrupted_by().is_some() || self.0.is_some_and(|d| Instant::now() >= d)

@@ -190,23 +190,27 @@ fn replace(path: &Path, mode: u32) -> io::Result<Sink> {
     })
 }
 
-/// Gives the unnamed file a random name in `dir`, then renames it over `name`.
+/// Links the unnamed file into `dir` as `name`. A free name is linked to directly, so no
+/// other name ever appears; an existing one is replaced by a rename from a random name, and
+/// what landed under `name` is checked to be this file (another user who swapped the random
+/// name for a link of his own gets an error, not root's data under his link).
 fn link_into_place(file: &File, dir: &OwnedFd, name: &Path) -> io::Result<()> {
     let source = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(file));
+    let link = |to: &Path| rfs::linkat(rfs::CWD, source.as_str(), dir, to, AtFlags::SYMLINK_FOLLOW);
+    match link(name) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::EXIST) => {}
+        Err(err) => return Err(err.into()),
+    }
     for attempt in 0u32..16 {
         let temp = temp_name(attempt);
-        match rfs::linkat(
-            rfs::CWD,
-            source.as_str(),
-            dir,
-            temp.as_str(),
-            AtFlags::SYMLINK_FOLLOW,
-        ) {
+        match link(Path::new(&temp)) {
             Ok(()) => {
-                return rfs::renameat(dir, temp.as_str(), dir, name).map_err(|err| {
+                rfs::renameat(dir, temp.as_str(), dir, name).map_err(|err| {
                     let _ = rfs::unlinkat(dir, temp.as_str(), AtFlags::empty());
-                    err.into()
-                });
+                    io::Error::from(err)
+                })?;
+                return landed(file, dir, name);
             }
             Err(rustix::io::Errno::EXIST) => continue,
             Err(err) => return Err(err.into()),
@@ -216,6 +220,19 @@ fn link_into_place(file: &File, dir: &OwnedFd, name: &Path) -> io::Result<()> {
         io::ErrorKind::AlreadyExists,
         "no free temporary name",
     ))
+}
+
+/// Whether `name` in `dir` is now `file` itself, not something swapped in on the way.
+fn landed(file: &File, dir: &OwnedFd, name: &Path) -> io::Result<()> {
+    let ours = rfs::fstat(file)?;
+    let there = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    if (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino) {
+        Ok(())
+    } else {
+        Err(io::Error::other(
+            "another file was swapped in while it was being renamed into place",
+        ))
+    }
 }
 
 fn temp_name(attempt: u32) -> String {

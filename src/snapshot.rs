@@ -52,6 +52,10 @@ pub struct Snapshot {
     /// Reverse DNS names looked up when the snapshot was recorded; `scan --from` reuses them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub names: Names,
+    /// Names a network namespace's own resolver gave (`ip netns`'s resolv.conf, a container's),
+    /// by the namespace's inode; `scan --from` reuses them for that namespace's findings.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub names_by_netns: BTreeMap<u64, Names>,
     /// The capabilities the collection lacked among those that show other users' processes
     /// (`CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE`); null when it had them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,16 +184,25 @@ pub struct Netns {
     pub container: Option<String>,
     /// The Kubernetes pod uid, from the same path.
     pub pod_uid: Option<String>,
+    /// What the container runtimes' state files call its container or pod.
+    #[serde(flatten)]
+    pub container_names: ContainerNames,
     /// The namespace stuckconn ran in.
     pub own: bool,
 }
 
 impl Netns {
-    /// A short label for people: the `ip netns` name, the container id (12 digits), `host`
-    /// for the namespace stuckconn ran in, or `net:[INODE]`.
+    /// Its most human name: its container's or pod's (`web-1`, `shop/checkout-7d9f`), else
+    /// its `ip netns` name.
+    pub fn human_label(&self) -> Option<String> {
+        self.container_names.label().or_else(|| self.name.clone())
+    }
+
+    /// A short label for people: `human_label`, the container id (12 digits), `host` for the
+    /// namespace stuckconn ran in, or `net:[INODE]`.
     pub fn short_label(&self) -> String {
-        if let Some(name) = &self.name {
-            name.clone()
+        if let Some(name) = self.human_label() {
+            name
         } else if let Some(id) = &self.container {
             id.chars().take(12).collect()
         } else if self.own {
@@ -197,6 +210,47 @@ impl Netns {
         } else {
             format!("net:[{}]", self.inode)
         }
+    }
+}
+
+/// A Kubernetes pod.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// A docker compose project and service.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Compose {
+    pub project: String,
+    pub service: String,
+}
+
+/// What the container runtimes' state files call a holder (a namespace or a process), each
+/// null when unknown: text chosen by others, kept exact, sanitized where it is shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerNames {
+    /// The container's name (`web-1`; in a pod, the container's name in it; a machine's).
+    pub container_name: Option<String>,
+    /// The image as its user asked for it (`nginx:1.27`).
+    pub image: Option<String>,
+    pub pod: Option<Pod>,
+    pub compose: Option<Compose>,
+}
+
+impl ContainerNames {
+    /// The most human name: `namespace/pod` for a pod's container (a pod has one network
+    /// namespace), else the container's (or machine's) name, else `project-service`.
+    pub fn label(&self) -> Option<String> {
+        let pod = self
+            .pod
+            .as_ref()
+            .map(|p| format!("{}/{}", p.namespace, p.name));
+        let compose = self.compose.as_ref();
+        pod.or_else(|| self.container_name.clone())
+            .or_else(|| compose.map(|c| format!("{}-{}", c.project, c.service)))
     }
 }
 
@@ -214,6 +268,9 @@ pub struct Process {
     pub unit: Option<String>,
     /// The container id, from the cgroup path (docker, containerd, cri-o, podman, kubepods).
     pub container: Option<String>,
+    /// What the container runtimes' state files call its container or pod.
+    #[serde(flatten)]
+    pub container_names: ContainerNames,
     /// When the process started (RFC 3339, UTC).
     pub started_at: Option<Timestamp>,
     pub threads: Option<u32>,
@@ -258,6 +315,12 @@ pub struct HostName {
     /// The name resolves back to the same address. A PTR record is chosen by whoever owns
     /// the address: an unconfirmed name may be a lie.
     pub dns_verified: bool,
+    /// Which resolver gave the name (see `crate::resolve::source`): `host`, `override`
+    /// (`--dns-server`), `netns:NAME`, `container:ID`, or `container` / `netns` for an
+    /// address of another namespace on this host; null when no resolver was asked (loopback,
+    /// `--no-dns`, names recorded before sources were kept).
+    #[serde(default)]
+    pub dns_source: Option<String>,
 }
 
 /// Names by address, as a snapshot stores them and the analysis uses them.

@@ -7,7 +7,9 @@ use crate::report::{
     seconds_before, Client, Direction, Facts, Finding, FindingKey, FindingProcess, IdleStats,
     Remote, Role, Severity, Target,
 };
-use crate::snapshot::{BlockedThread, Connection, Endpoint, Netns, Process, ThreadEvidence};
+use crate::snapshot::{
+    BlockedThread, Connection, ContainerNames, Endpoint, Netns, Process, ThreadEvidence,
+};
 use jiff::Timestamp;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -40,6 +42,7 @@ struct Row {
     threads_blocked: usize,
     exe: Option<String>,
     cmdline: Option<String>,
+    container_names: ContainerNames,
     evidence: Vec<ThreadEvidence>,
 }
 
@@ -197,6 +200,9 @@ impl<'a> Context<'a> {
                             row.exe = p.exe.clone();
                             row.cmdline = p.cmdline.clone();
                         }
+                        if row.container_names == ContainerNames::default() {
+                            row.container_names = p.container_names.clone();
+                        }
                         row.evidence.push(p.thread_evidence);
                     }
                 }
@@ -227,6 +233,7 @@ impl<'a> Context<'a> {
                 cmdline: row.cmdline,
                 unit: unit.map(str::to_string),
                 container: container.map(str::to_string),
+                container_names: row.container_names,
                 pids: row.pids.into_iter().collect(),
                 connections: row.connections,
                 shared_connections: row.shared_connections,

@@ -17,20 +17,24 @@ impl Context<'_> {
                 let pid = j.holder.map(|h| h.pid);
                 let row_key = self.process_key(pid);
                 let row = rows.entry(row_key).or_insert_with(|| ProcessSummary {
-                        name: row_key.0.to_string(),
-                        unit: row_key.1.map(str::to_string),
-                        container: row_key.2.map(str::to_string),
-                        pids: Vec::new(),
-                        hung_call: 0,
-                        stalled_send: 0,
-                        close_wait: 0,
-                        syn_sent: 0,
-                        threads_blocked: 0,
-                        oldest_idle_secs: None,
-                        clients: Vec::new(),
-                        memory_bytes: None,
-                        swap_bytes: None,
-                    });
+                    name: row_key.0.to_string(),
+                    unit: row_key.1.map(str::to_string),
+                    container: row_key.2.map(str::to_string),
+                    container_names: pid
+                        .and_then(|pid| self.processes.get(&pid))
+                        .map(|p| p.container_names.clone())
+                        .unwrap_or_default(),
+                    pids: Vec::new(),
+                    hung_call: 0,
+                    stalled_send: 0,
+                    close_wait: 0,
+                    syn_sent: 0,
+                    threads_blocked: 0,
+                    oldest_idle_secs: None,
+                    clients: Vec::new(),
+                    memory_bytes: None,
+                    swap_bytes: None,
+                });
                 if let Some(pid) = pid {
                     if !row.pids.contains(&pid) {
                         row.pids.push(pid);

@@ -171,7 +171,7 @@ fn named_report(
         }
         snapshot.timings.phases.push(watch.lap("probe"));
     }
-    namer.name(&mut report, deadline);
+    namer.name(&mut report, snapshot, deadline);
     snapshot.timings.phases.push(watch.lap("names"));
     enrich::diagnose(&mut report, snapshot);
     snapshot.timings.phases.push(watch.lap("diagnose"));
@@ -180,7 +180,7 @@ fn named_report(
 
 /// The names a command starts with (a snapshot's) and how it looks up the others.
 fn namer(dns: &DnsArgs, known: &Snapshot) -> Namer {
-    Namer::new(dns.options(), known.names.clone())
+    Namer::new(dns.options(), known.names.clone()).with_namespaces(known.names_by_netns.clone())
 }
 
 /// A signal that arrived after the collection still cut something short (DNS, the wire

@@ -3,7 +3,6 @@
 use super::*;
 use crate::cli::RecordArgs;
 use crate::output;
-use crate::snapshot::DnsStatus;
 
 pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
     let deadline = Deadline::after(args.scope.timeout);
@@ -20,12 +19,7 @@ pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
     // memory and runtimes.
     let mut report = named_report(&mut snapshot, true, &options, "live", &mut namer, &deadline);
     // The names looked up (or labelled) are those of the findings' addresses.
-    snapshot.names = namer
-        .known()
-        .iter()
-        .filter(|(_, name)| name.dns != DnsStatus::Skipped)
-        .map(|(ip, name)| (*ip, name.clone()))
-        .collect();
+    namer.record(&mut snapshot);
     mark_interrupted(&mut report);
     for warning in &report.warnings {
         match warning {

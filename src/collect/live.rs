@@ -2,7 +2,7 @@
 //! dump every namespace's sockets, tie them to processes (one pass over /proc), describe
 //! those processes, examine the threads of those that may be stuck.
 
-use super::{caps, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions};
+use super::{caps, holders, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions};
 use crate::error::Error;
 use crate::snapshot::timings::{Breakdown, NamespaceDump, WalkCounts};
 use crate::snapshot::{
@@ -53,8 +53,10 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
     timings.phases.push(watch.lap("describe"));
     let mut connections = Connections::from(connections);
     examine_threads(&mut connections, &mut processes, &mut seen);
-    processes.sort_by_key(|p| p.pid);
     timings.phases.push(watch.lap("threads"));
+    let namespaces = name_holders(targets, &mut processes, &mut seen);
+    processes.sort_by_key(|p| p.pid);
+    timings.phases.push(watch.lap("holders"));
     let partial_reason = (!seen.cut_short.is_empty()).then(|| {
         format!(
             "{}: the report is partial ({})",
@@ -77,9 +79,10 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
         connections,
         processes,
         warnings: seen.warnings,
-        namespaces: targets.into_iter().map(|t| t.label).collect(),
+        namespaces,
         tcp_limits: limits,
         names: Default::default(),
+        names_by_netns: Default::default(),
         missing_capabilities: Some(caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]))
             .filter(|m| !m.is_empty()),
         mem_total_bytes: super::memory::mem_total_bytes(),
@@ -274,6 +277,23 @@ fn describe(holders: &[u32], seen: &mut Seen) -> Vec<Process> {
         processes.extend(procs::describe(pid, boot_time, ticks, seen.options.redact));
     }
     processes
+}
+
+/// Container, pod and machine names of the processes and namespaces (from the runtimes'
+/// state files); returns the namespaces.
+fn name_holders(
+    targets: Vec<netns::Target>,
+    processes: &mut [Process],
+    seen: &mut Seen,
+) -> Vec<crate::snapshot::Netns> {
+    let mut named = holders::Named::default();
+    let namespaces = holders::name(targets, processes, &seen.options.deadline, &mut named);
+    seen.warnings.append(&mut named.warnings);
+    if named.cut_short {
+        seen.cut_short
+            .push("some holders were not named".to_string());
+    }
+    namespaces
 }
 
 /// Thread evidence, only for processes that hold a connection that may be stuck.

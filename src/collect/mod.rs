@@ -6,6 +6,7 @@ pub mod cgroup;
 pub mod containers;
 pub mod destroy;
 pub mod fdwalk;
+pub mod holders;
 mod live;
 pub(crate) mod load;
 pub mod memory;

@@ -89,6 +89,8 @@ pub struct Target {
     /// in place).
     pub(crate) file: Option<Arc<File>>,
     pub label: Netns,
+    /// A process inside it (the one its container was read from), if any.
+    pub(crate) member: Option<u32>,
 }
 
 const RUN_NETNS: &str = "/run/netns";
@@ -219,15 +221,19 @@ impl Labeler {
         }
     }
 
+    /// `pid`, or the first process found inside the namespace.
+    fn member(&self, inode: u64, pid: Option<u32>) -> Option<u32> {
+        pid.or_else(|| self.members.get(&inode).copied())
+    }
+
     fn label(&self, inode: u64, pid: Option<u32>) -> Netns {
-        let (container, pod_uid) = pid
-            .or_else(|| self.members.get(&inode).copied())
-            .map_or((None, None), container_of);
+        let (container, pod_uid) = self.member(inode, pid).map_or((None, None), container_of);
         Netns {
             inode,
             name: self.names.get(&inode).map(|(n, _)| n.clone()),
             container,
             pod_uid,
+            container_names: Default::default(),
             own: inode == self.own,
         }
     }
@@ -236,6 +242,7 @@ impl Labeler {
         Target {
             file: None,
             label: self.label(self.own, Some(std::process::id())),
+            member: Some(std::process::id()),
         }
     }
 
@@ -245,6 +252,7 @@ impl Labeler {
         Ok(Target {
             file: (inode != self.own).then(|| Arc::new(file)),
             label: self.label(inode, pid),
+            member: self.member(inode, pid),
         })
     }
 

@@ -135,6 +135,7 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> O
         uid,
         unit,
         container,
+        container_names: Default::default(),
         started_at,
         threads: u32::try_from(stat.num_threads).ok(),
         thread_evidence: Default::default(),

@@ -41,7 +41,7 @@ pub fn offline(
     now: jiff::Timestamp,
 ) -> Report {
     let mut report = analyze(snapshot, options, source, now);
-    names::apply(&mut report, &snapshot.names);
+    names::apply(&mut report, snapshot);
     diagnose(&mut report, snapshot);
     finish(&mut report);
     report

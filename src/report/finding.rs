@@ -5,7 +5,7 @@ use super::{
     human_duration, Direction, FindingKey, Hint, Impact, Kind, Role, Severity, Timeouts,
     WireSummary,
 };
-use crate::snapshot::{Endpoint, HostName, Netns, ThreadEvidence};
+use crate::snapshot::{ContainerNames, Endpoint, HostName, Netns, ThreadEvidence};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -159,6 +159,9 @@ pub struct FindingProcess {
     pub cmdline: Option<String>,
     pub unit: Option<String>,
     pub container: Option<String>,
+    /// What the container runtimes call the container (null when unknown).
+    #[serde(flatten)]
+    pub container_names: ContainerNames,
     /// Every pid of this row that holds one of the connections (holders and co-owners).
     pub pids: Vec<u32>,
     /// Connections counted for these processes (they hold them).
@@ -187,6 +190,9 @@ pub struct ProcessSummary {
     pub name: String,
     pub unit: Option<String>,
     pub container: Option<String>,
+    /// What the container runtimes call the container (null when unknown).
+    #[serde(flatten)]
+    pub container_names: ContainerNames,
     pub pids: Vec<u32>,
     pub hung_call: usize,
     pub stalled_send: usize,

@@ -6,6 +6,7 @@ mod connection;
 mod diagnosis;
 mod finding;
 pub mod history;
+mod holder;
 mod key;
 mod kind;
 mod time;
@@ -19,6 +20,7 @@ pub use finding::{
     display_name, Client, Facts, Finding, FindingProcess, IdleStats, ProcessSummary, Remote,
 };
 pub use history::{Bucket, History, Shape};
+pub use holder::place;
 pub use key::{FindingKey, Target};
 pub use kind::{Direction, Kind, Severity};
 pub use time::{floor_seconds, human_duration, now_millis, now_seconds, seconds_before};

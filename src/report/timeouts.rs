@@ -41,7 +41,9 @@ pub struct Timeouts {
     /// connections ends).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ends_in_secs: Option<u64>,
-    /// One sentence.
+    /// One sentence. A finding's always; a connection's only in the finding's (the
+    /// connections of `connections[]` carry the raw values, their words are the finding's).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub explanation: String,
     /// For the table's EVIDENCE column: `no timeout anywhere`, `RCVTIMEO 10m, ends in 4m`,
     /// `keepalive answered: never ends`.

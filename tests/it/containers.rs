@@ -14,19 +14,20 @@ use std::time::{Duration, Instant};
 use stuckconn::collect::containers::{Containers, Holder, Runtime, TEST_ROOT_ENV};
 use stuckconn::deadline::Deadline;
 
-const WEB: &str = "f31f384749f9115acf01fcf82f5a966b59dcc0a4cbd7c9740888c0bf32aa2bbb";
-const DB: &str = "aed4cebcaf364cb3d8e610e862b1e5ecdeae9c59aaab8913729ae5647465b7bc";
+/// Containers of the fixture root: Docker's `web-1` (compose shop/web) and `db-1`.
+pub(crate) const WEB: &str = "f31f384749f9115acf01fcf82f5a966b59dcc0a4cbd7c9740888c0bf32aa2bbb";
+pub(crate) const DB: &str = "aed4cebcaf364cb3d8e610e862b1e5ecdeae9c59aaab8913729ae5647465b7bc";
 const CHILD: &str = "containers::child_names_a_process_under_the_env_root";
 
 /// A cgroup of a test's own, `stuckconn-test-PID-N/<leaf>`, on the cgroup2 hierarchy (or a v1
 /// one when there is none); removed when dropped (its processes gone by then).
-struct TestCgroup {
+pub(crate) struct TestCgroup {
     top: PathBuf,
     leaf: PathBuf,
 }
 
 impl TestCgroup {
-    fn new(leaf: &str) -> Option<TestCgroup> {
+    pub(crate) fn new(leaf: &str) -> Option<TestCgroup> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -57,7 +58,7 @@ impl TestCgroup {
         None
     }
 
-    fn enter(&self, pid: u32) -> std::io::Result<()> {
+    pub(crate) fn enter(&self, pid: u32) -> std::io::Result<()> {
         std::fs::write(self.leaf.join("cgroup.procs"), pid.to_string())
     }
 }
@@ -191,13 +192,13 @@ fn processes_in_runtime_cgroups_are_named_from_the_env_root() {
 /// A FUSE filesystem mounted, in a mount namespace of the calling thread's own, where nothing
 /// answers: every lookup under it blocks like a dead NFS server's. Dropping it aborts the
 /// connection (the blocked calls fail) and detaches the mount.
-struct HungMount {
+pub(crate) struct HungMount {
     fuse: Option<File>,
     at: CString,
 }
 
 impl HungMount {
-    fn new(at: &Path) -> Result<HungMount, String> {
+    pub(crate) fn new(at: &Path) -> Result<HungMount, String> {
         // SAFETY: unshare only changes this thread's namespaces (CLONE_NEWNS implies CLONE_FS,
         // which a thread may unshare); the threads it starts from now on inherit them.
         if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {

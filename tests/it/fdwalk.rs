@@ -189,6 +189,7 @@ fn timings_say_where_a_live_scan_went() {
             "fd_walk",
             "describe",
             "threads",
+            "holders",
             "analysis",
             "probe",
             "names",

@@ -9,7 +9,7 @@ use stuckconn::analyze::track::Tracker;
 use stuckconn::render::{self, Style};
 use stuckconn::report::Report;
 
-const FIXTURES: [&str; 8] = [
+const FIXTURES: [&str; 9] = [
     "incident",
     "mixed",
     "names",
@@ -18,6 +18,7 @@ const FIXTURES: [&str; 8] = [
     "close-wait-server",
     "namespaces",
     "chain",
+    "containers",
 ];
 
 /// When the golden reports were "generated": fixed, so that the output is too.
@@ -38,6 +39,7 @@ fn snapshot(name: &str) -> stuckconn::snapshot::Snapshot {
             hostname: Some(host.to_string()),
             dns: stuckconn::snapshot::DnsStatus::Ok,
             dns_verified: verified,
+            dns_source: Some("host".to_string()),
         };
         snapshot.names.insert(
             "2001:db8:bad::100".parse().unwrap(),

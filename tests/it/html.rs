@@ -338,6 +338,7 @@ fn hostile_report() -> Report {
             hostname: Some("crl.example\u{202e}<b>moc</b>".into()),
             dns: DnsStatus::Ok,
             dns_verified: false,
+            dns_source: None,
         },
     );
     report_of(&snapshot, "incident.json", &names)

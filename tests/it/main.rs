@@ -18,6 +18,7 @@ mod html;
 mod live;
 mod man;
 mod monitor;
+mod names;
 mod netns;
 mod privileges;
 mod properties;

@@ -66,7 +66,7 @@ fn incident_names_apache2_the_crl_server_and_the_bot() {
     assert_eq!(
         f["clients"],
         serde_json::json!([{"ip": "198.51.100.7", "hostname": null, "dns": "skipped",
-                            "dns_verified": false, "connections": 111}])
+                            "dns_verified": false, "dns_source": null, "connections": 111}])
     );
     assert_eq!(f["remote"]["dns"], "skipped", "--no-dns");
     let text = f["explanation"].as_str().unwrap();

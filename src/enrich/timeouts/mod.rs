@@ -39,7 +39,7 @@ mod tests;
 pub use rules::judge;
 pub use summary::summarize;
 
-use crate::report::{ConnectionReport, ConnectionTimeouts, Report, Severity};
+use crate::report::{ConnectionTimeouts, Report, Severity};
 use crate::snapshot::{
     BlockedThread, Connection, KernelTimer, OptionsRead, Process, Snapshot, SocketOptions, TcpInfo,
     TcpState, ThreadEvidence, Unreadable, WaitTimeout,
@@ -172,21 +172,20 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         connections,
         ..
     } = report;
-    // Connections judged alike (most of a leak's) share one verdict.
     let mut alike: HashSet<Arc<ConnectionTimeouts>> = HashSet::new();
     for finding in findings
         .iter_mut()
         .filter(|f| f.severity == Severity::Problem)
     {
-        let mut judged: Vec<(u64, Arc<ConnectionTimeouts>)> = Vec::new();
+        // (idle, row in connections[], verdict) of each connection of the finding.
+        let mut judged: Vec<(u64, Option<usize>, ConnectionTimeouts)> = Vec::new();
         for &index in &finding.members {
             let Some(c) = snapshot.connections.get(index) else {
                 continue;
             };
-            let row: Option<&mut ConnectionReport> =
-                rows.get(&index).and_then(|&r| connections.get_mut(r));
+            let row = rows.get(&index).copied();
             let holder = row
-                .as_ref()
+                .and_then(|r| connections.get(r))
                 .and_then(|r| r.pid)
                 .and_then(|pid| processes.get(&pid).copied());
             let limits = c
@@ -203,22 +202,27 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 snapshot.missing_capabilities.as_deref(),
             );
             let verdict = judge(&facts, &limits.unwrap_or_default());
-            let verdict = match alike.get(&verdict) {
-                Some(same) => same.clone(),
-                None => {
-                    let shared = Arc::new(verdict);
-                    alike.insert(shared.clone());
-                    shared
-                }
-            };
-            if let Some(row) = row {
-                row.timeouts = Some(verdict.clone());
-            }
-            judged.push((c.idle_ms().unwrap_or(0), verdict));
+            judged.push((c.idle_ms().unwrap_or(0), row, verdict));
         }
         // The longest-waiting connection first: the finding takes its values.
-        judged.sort_by_key(|(idle, _)| std::cmp::Reverse(*idle));
-        let verdicts: Vec<Arc<ConnectionTimeouts>> = judged.into_iter().map(|(_, v)| v).collect();
+        judged.sort_by_key(|(idle, _, _)| std::cmp::Reverse(*idle));
+        let verdicts: Vec<&ConnectionTimeouts> = judged.iter().map(|(_, _, v)| v).collect();
         finding.timeouts = summarize(&verdicts);
+        // Each connection keeps its raw values and verdict; the words are the finding's.
+        // Connections judged alike (most of a leak's) share one verdict.
+        for (_, row, mut verdict) in judged {
+            if let Some(row) = row.and_then(|r| connections.get_mut(r)) {
+                verdict.judged.explanation = String::new();
+                let shared = match alike.get(&verdict) {
+                    Some(same) => same.clone(),
+                    None => {
+                        let shared = Arc::new(verdict);
+                        alike.insert(shared.clone());
+                        shared
+                    }
+                };
+                row.timeouts = Some(shared);
+            }
+        }
     }
 }

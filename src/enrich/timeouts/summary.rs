@@ -2,17 +2,15 @@
 
 use super::rules::dur;
 use crate::report::{ConnectionTimeouts, TimeoutVerdict as Verdict, Timeouts};
-use std::borrow::Borrow;
 
 /// The verdict of a finding from its connections' verdicts: the verdict most of them share
 /// (ties: the graver one, `never` before `unknown` before `kernel` before `deadline`); its
 /// values are those of that group's longest-waiting connection (the first given, when the
 /// caller passes them oldest first), and `ends_in_secs` is when the last of the group ends.
 /// When the connections disagree, the explanation says how many are judged otherwise.
-pub fn summarize<C: Borrow<ConnectionTimeouts>>(connections: &[C]) -> Option<Timeouts> {
-    let connections: Vec<&ConnectionTimeouts> = connections.iter().map(Borrow::borrow).collect();
+pub fn summarize(connections: &[&ConnectionTimeouts]) -> Option<Timeouts> {
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
-    for c in &connections {
+    for c in connections {
         match counts.iter_mut().find(|(v, _)| *v == c.verdict) {
             Some((_, n)) => *n += 1,
             None => counts.push((c.verdict, 1)),

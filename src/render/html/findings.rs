@@ -91,9 +91,14 @@ fn processes_list(processes: &[FindingProcess]) -> String {
             ),
         };
         let mut line = format!("{} ({pids}", p.name);
-        for part in [p.unit.as_deref(), p.container.as_deref()]
-            .into_iter()
-            .flatten()
+        let container = p.container_names.label();
+        for part in [
+            p.unit.as_deref(),
+            container.as_deref(),
+            p.container.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let _ = write!(line, ", {part}");
         }

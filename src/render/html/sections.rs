@@ -27,6 +27,7 @@ pub(super) fn processes_table(report: &Report) -> String {
             let unit = p
                 .unit
                 .clone()
+                .or(p.container_names.label())
                 .or(p.container.clone())
                 .unwrap_or_else(|| "-".to_string());
             let clients: Vec<String> = p.clients.iter().map(client_text).collect();

@@ -21,11 +21,7 @@ pub(super) fn kind_cell(kind: Kind, style: Style) -> Cell {
 /// The processes the connections are counted for, then (`also ...`) those that only share
 /// them.
 pub(super) fn held_by(f: &Finding) -> String {
-    let name = |p: &crate::report::FindingProcess| match p.pids.as_slice() {
-        [pid] => format!("{} (pid {pid})", sanitize(&p.name)),
-        [] => sanitize(&p.name).into_owned(),
-        pids => format!("{} ×{} pids", sanitize(&p.name), pids.len()),
-    };
+    let name = |p: &crate::report::FindingProcess| sanitize(&p.label()).into_owned();
     let (holders, sharers): (Vec<_>, Vec<_>) = f.processes.iter().partition(|p| p.connections > 0);
     let mut parts: Vec<String> = holders.iter().take(2).map(|p| name(p)).collect();
     if holders.len() > 2 {

@@ -41,10 +41,7 @@ pub(super) fn table(report: &Report, style: Style) -> String {
             n => format!("×{n}"),
         };
         let unit = p
-            .unit
-            .as_deref()
-            .map(str::to_string)
-            .or(p.container.as_deref().map(|c| c.chars().take(12).collect()))
+            .place()
             .map(|u| sanitize(&u).into_owned())
             .unwrap_or_else(|| "-".to_string());
         let mut clients: Vec<String> = p

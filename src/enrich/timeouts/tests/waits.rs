@@ -177,7 +177,7 @@ fn a_finding_takes_the_majority() {
         Some(Ok(o)),
         vec![wait("read", WaitTimeout::Forever)],
     ));
-    let s = summarize(&[never.clone(), never.clone(), deadline.clone()]).unwrap();
+    let s = summarize(&[&never, &never, &deadline]).unwrap();
     assert_eq!(s.verdict, Verdict::Never);
     assert!(s.wait_loop);
     assert!(
@@ -194,11 +194,11 @@ fn a_finding_takes_the_majority() {
         Some(Ok(o)),
         vec![wait("read", WaitTimeout::Forever)],
     ));
-    let s = summarize(&[sooner, deadline]).unwrap();
+    let s = summarize(&[&sooner, &deadline]).unwrap();
     assert_eq!(s.verdict, Verdict::Deadline);
     assert_eq!(s.ends_in_secs, Some(500));
     assert_eq!(s.phrase, "RCVTIMEO 10m, ends in 8m20s");
-    assert_eq!(summarize::<ConnectionTimeouts>(&[]), None);
+    assert_eq!(summarize(&[]), None);
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["verdict"], "deadline");
     assert!(json.get("phrase").is_none());

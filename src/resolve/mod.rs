@@ -1,6 +1,12 @@
 //! Reverse DNS that can never hang the scan: hickory-resolver on a current-thread tokio
 //! runtime, each lookup bounded by a hard timeout, the whole batch by one deadline, with
 //! bounded concurrency. Every name is forward-confirmed; PTR text is treated as hostile.
+//!
+//! A resolver is the host's (`/etc/resolv.conf`, asked from the tool's own namespace), the
+//! servers of `--dns-server`, or a network namespace's own (`inside`: its resolv.conf, asked
+//! from a thread that entered the namespace); every name it gives carries its `dns_source`.
+
+pub(crate) mod inside;
 
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -14,12 +20,15 @@ use std::time::{Duration, Instant};
 
 pub use crate::snapshot::{DnsStatus, HostName, Names};
 
+pub mod source;
+
 /// A name with no hostname and this status.
 fn status(dns: DnsStatus) -> HostName {
     HostName {
         hostname: None,
         dns,
         dns_verified: false,
+        dns_source: None,
     }
 }
 
@@ -52,10 +61,32 @@ pub struct Resolver {
     runtime: Option<tokio::runtime::Runtime>,
     resolver: Result<Arc<TokioResolver>, String>,
     options: ResolverOptions,
+    /// The `dns_source` of its names.
+    source: String,
 }
 
 impl Resolver {
+    /// The servers of `options`, or the host's configuration when it names none.
     pub fn new(options: ResolverOptions) -> Resolver {
+        let source = if options.servers.is_empty() {
+            source::HOST
+        } else {
+            source::OVERRIDE
+        };
+        Resolver::build_with(options, None, source.to_string())
+    }
+
+    /// The servers of a resolv.conf (a namespace's own), its names marked `source`. Only the
+    /// servers: not the host's /etc/hosts.
+    pub(crate) fn from_resolv_conf(
+        options: ResolverOptions,
+        resolv_conf: &[u8],
+        source: String,
+    ) -> Resolver {
+        Resolver::build_with(options, Some(resolv_conf), source)
+    }
+
+    fn build_with(options: ResolverOptions, conf: Option<&[u8]>, source: String) -> Resolver {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
@@ -63,7 +94,7 @@ impl Resolver {
             Ok(rt) => {
                 let resolver = {
                     let _guard = rt.enter();
-                    build(&options).map(Arc::new)
+                    build(&options, conf).map(Arc::new)
                 };
                 (Some(rt), resolver)
             }
@@ -73,6 +104,15 @@ impl Resolver {
             runtime,
             resolver,
             options,
+            source,
+        }
+    }
+
+    /// `reverse DNS`, and whose resolver when it is not the host's.
+    fn what(&self) -> String {
+        match self.source.as_str() {
+            source::HOST | source::OVERRIDE => "reverse DNS".to_string(),
+            other => format!("reverse DNS ({other})"),
         }
     }
 
@@ -102,9 +142,11 @@ impl Resolver {
             (_, Err(err)) => {
                 outcome
                     .warnings
-                    .push(format!("reverse DNS unavailable: {err}"));
+                    .push(format!("{} unavailable: {err}", self.what()));
                 for ip in wanted {
-                    outcome.names.insert(ip, status(DnsStatus::Error));
+                    outcome
+                        .names
+                        .insert(ip, self.stamped(status(DnsStatus::Error)));
                 }
                 return outcome;
             }
@@ -116,10 +158,12 @@ impl Resolver {
         let mut rejected = 0;
         let mut timed_out = 0;
         for ip in wanted {
-            let name = results
-                .get(&ip)
-                .cloned()
-                .unwrap_or_else(|| status(DnsStatus::Timeout));
+            let name = self.stamped(
+                results
+                    .get(&ip)
+                    .cloned()
+                    .unwrap_or_else(|| status(DnsStatus::Timeout)),
+            );
             match name.dns {
                 DnsStatus::Timeout => timed_out += 1,
                 DnsStatus::Error if name.hostname.is_none() => rejected += 1,
@@ -129,18 +173,26 @@ impl Resolver {
         }
         if timed_out > 0 {
             outcome.warnings.push(format!(
-                "reverse DNS: {timed_out} addresses got no answer within {} (deadline {}); shown by address",
+                "{}: {timed_out} addresses got no answer within {} (deadline {}); shown by address",
+                self.what(),
                 humantime::format_duration(self.options.timeout),
                 humantime::format_duration(self.options.deadline)
             ));
         }
         if rejected > 0 {
             outcome.warnings.push(format!(
-                "reverse DNS: {rejected} lookups failed or returned a name that is not a usable host name"
+                "{}: {rejected} lookups failed or returned a name that is not a usable host name",
+                self.what()
             ));
         }
         outcome.secs = started.elapsed().as_secs_f64();
         outcome
+    }
+
+    /// A name this resolver gave (or failed to give), marked with its source.
+    fn stamped(&self, mut name: HostName) -> HostName {
+        name.dns_source = Some(self.source.clone());
+        name
     }
 }
 
@@ -153,8 +205,15 @@ impl Drop for Resolver {
     }
 }
 
-fn build(options: &ResolverOptions) -> Result<TokioResolver, String> {
-    let mut builder = if options.servers.is_empty() {
+fn build(options: &ResolverOptions, conf: Option<&[u8]>) -> Result<TokioResolver, String> {
+    let mut builder = if let (Some(conf), true) = (conf, options.servers.is_empty()) {
+        let (config, _) = hickory_resolver::system_conf::parse_resolv_conf(conf)
+            .map_err(|e| format!("cannot use its resolv.conf: {e}"))?;
+        let mut builder =
+            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+        builder.options_mut().use_hosts_file = ResolveHosts::Never;
+        builder
+    } else if options.servers.is_empty() {
         TokioResolver::builder_tokio()
             .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?
     } else {
@@ -193,6 +252,7 @@ pub(crate) fn local_label(ip: IpAddr) -> Option<HostName> {
             hostname: Some("localhost".to_string()),
             dns: DnsStatus::Ok,
             dns_verified: true,
+            dns_source: None,
         });
     }
     let link_local = match ip {
@@ -291,6 +351,7 @@ async fn lookup(
         hostname: Some(name),
         dns: DnsStatus::Ok,
         dns_verified: verified,
+        dns_source: None,
     }
 }
 
