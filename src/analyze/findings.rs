@@ -125,7 +125,7 @@ impl<'a> Context<'a> {
             _ => self.clients(&all_pids),
         };
         let blocked: Vec<&[BlockedThread]> =
-            members.iter().map(|&i| self.judged[i].blocked).collect();
+            members.iter().map(|&i| self.judged[i].blocked()).collect();
         let facts = facts(&conns, &blocked, &processes);
         Finding {
             id: key.id(),
@@ -167,7 +167,7 @@ impl<'a> Context<'a> {
     fn idle_stats(&self, members: &[usize]) -> Option<IdleStats> {
         let mut idle: Vec<u64> = members
             .iter()
-            .filter_map(|&i| self.judged[i].idle_ms)
+            .filter_map(|&i| self.judged[i].idle_ms())
             .collect();
         idle.sort_unstable();
         (!idle.is_empty()).then(|| IdleStats {
@@ -185,7 +185,7 @@ impl<'a> Context<'a> {
         let mut all_pids = BTreeSet::new();
         for &i in members {
             let j = &self.judged[i];
-            let holder_key = self.process_key(j.holder.map(|h| h.pid));
+            let holder_key = self.process_key(j.holder().map(|h| h.pid));
             rows.entry(holder_key).or_default().connections += 1;
             let mut owner_pids: SmallVec<[u32; 2]> = j.conn.owners.iter().map(|o| o.pid).collect();
             owner_pids.sort_unstable();
@@ -216,7 +216,7 @@ impl<'a> Context<'a> {
                     row.shared_connections += 1;
                 }
             }
-            for t in j.blocked {
+            for t in j.blocked() {
                 let key = if owner_pids.contains(&t.pid) {
                     self.process_key(Some(t.pid))
                 } else {

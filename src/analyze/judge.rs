@@ -7,17 +7,46 @@ use crate::report::{Direction, FindingKey, Kind};
 use crate::snapshot::{BlockedThread, Connection, Owner, Process, Snapshot};
 use std::collections::{BTreeMap, HashMap};
 
+/// One per socket of the snapshot (500,000 on a big host): kept to 32 bytes (a test says so),
+/// what is optional packed behind accessors.
 pub(super) struct Judged<'a> {
     pub(crate) conn: &'a Connection,
-    /// The threads seen blocked on it.
-    pub(crate) blocked: &'a [BlockedThread],
+    /// The threads seen blocked on it (see `blocked`): a thin pointer, as most have none.
+    blocked_threads: Option<&'a Vec<BlockedThread>>,
+    /// The owner it is counted for (see `holder`), when `HAS_HOLDER`.
+    holder: Owner,
+    /// tcp_info's milliseconds are 32 bits wide (see `idle_ms`), when `HAS_IDLE`.
+    idle: u32,
     pub(crate) direction: Direction,
     pub(crate) kind: Kind,
-    pub(crate) idle_ms: Option<u64>,
+    /// `MATCHED`, `HAS_HOLDER`, `HAS_IDLE`.
+    flags: u8,
+}
+
+const MATCHED: u8 = 1;
+const HAS_HOLDER: u8 = 2;
+const HAS_IDLE: u8 = 4;
+
+impl<'a> Judged<'a> {
+    /// The threads seen blocked on it.
+    pub(crate) fn blocked(&self) -> &'a [BlockedThread] {
+        self.blocked_threads.map_or(&[], Vec::as_slice)
+    }
+
+    /// Milliseconds since the socket was last active, as its kind counts them.
+    pub(crate) fn idle_ms(&self) -> Option<u64> {
+        (self.flags & HAS_IDLE != 0).then_some(u64::from(self.idle))
+    }
+
     /// Passed the filters: counted in `summary.by_kind`.
-    pub(crate) matched: bool,
+    pub(crate) fn matched(&self) -> bool {
+        self.flags & MATCHED != 0
+    }
+
     /// The owner the connection is counted for.
-    pub(crate) holder: Option<Owner>,
+    pub(crate) fn holder(&self) -> Option<Owner> {
+        (self.flags & HAS_HOLDER != 0).then_some(self.holder)
+    }
 }
 
 /// The owner a socket is counted for, when several processes hold it: the one whose thread
@@ -57,20 +86,28 @@ pub(super) fn judge_all<'a>(
         .iter()
         .enumerate()
         .map(|(index, conn)| {
-            let blocked = match blocked_at.next_if(|&(i, _)| i == index) {
-                Some((_, threads)) => threads,
-                None => &[],
-            };
+            let blocked_threads = blocked_at.next_if(|&(i, _)| i == index).map(|(_, t)| t);
+            let blocked = blocked_threads.map_or(&[][..], Vec::as_slice);
             let direction = listeners.direction(conn);
             let kind = classify(conn, blocked, direction, min_idle_ms);
+            let idle = idle_ms(conn, kind).map(|ms| u32::try_from(ms).unwrap_or(u32::MAX));
+            let holder = holder(conn, blocked);
+            let matched = options.filter.matches(conn, processes);
             Judged {
                 conn,
-                blocked,
+                blocked_threads,
+                holder: holder.unwrap_or(Owner { pid: 0, fd: 0 }),
+                idle: idle.unwrap_or(0),
                 direction,
                 kind,
-                idle_ms: idle_ms(conn, kind),
-                matched: options.filter.matches(conn, processes),
-                holder: holder(conn, blocked),
+                flags: [
+                    (matched, MATCHED),
+                    (holder.is_some(), HAS_HOLDER),
+                    (idle.is_some(), HAS_IDLE),
+                ]
+                .into_iter()
+                .filter(|&(set, _)| set)
+                .fold(0, |flags, (_, flag)| flags | flag),
             }
         })
         .collect()
@@ -96,9 +133,9 @@ pub(super) fn groups(
 ) -> BTreeMap<FindingKey, Vec<usize>> {
     let mut groups: BTreeMap<FindingKey, Vec<usize>> = BTreeMap::new();
     for (index, j) in judged.iter().enumerate() {
-        if j.matched && (j.kind.is_problem() || j.kind == Kind::IdlePool) {
+        if j.matched() && (j.kind.is_problem() || j.kind == Kind::IdlePool) {
             let holder_name = j
-                .holder
+                .holder()
                 .and_then(|h| processes.get(&h.pid))
                 .map(|p| p.name.as_str());
             let key = FindingKey::new(
@@ -118,6 +155,15 @@ pub(super) fn groups(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+
+    #[test]
+    fn a_judged_socket_takes_32_bytes() {
+        assert!(
+            std::mem::size_of::<Judged>() <= 32,
+            "Judged is {} bytes",
+            std::mem::size_of::<Judged>()
+        );
+    }
 
     pub(crate) fn conn(owners: &[(u32, u32)]) -> Connection {
         let mut c = Connection::example();

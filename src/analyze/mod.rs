@@ -143,7 +143,7 @@ fn connections(
 ) -> Vec<crate::report::ConnectionReport> {
     let judged = ctx.judged;
     let behind: Vec<usize> = if all {
-        (0..judged.len()).filter(|&i| judged[i].matched).collect()
+        (0..judged.len()).filter(|&i| judged[i].matched()).collect()
     } else {
         groups.values().flatten().copied().collect()
     };
@@ -156,7 +156,7 @@ fn connections(
             let j = &judged[i];
             let key = (
                 j.kind,
-                std::cmp::Reverse(j.idle_ms.unwrap_or(0)),
+                std::cmp::Reverse(j.idle_ms().unwrap_or(0)),
                 j.conn.remote(),
                 j.conn.local(),
             );
@@ -174,7 +174,7 @@ fn connections(
 /// The counts. Every count per kind comes from `by_kind`; the totals are read off it.
 fn summary(snapshot: &Snapshot, judged: &[Judged], findings: &[crate::report::Finding]) -> Summary {
     let mut by_kind: BTreeMap<Kind, usize> = Kind::ALL.iter().map(|&k| (k, 0)).collect();
-    for j in judged.iter().filter(|j| j.matched) {
+    for j in judged.iter().filter(|j| j.matched()) {
         *by_kind.entry(j.kind).or_default() += 1;
     }
     let listening = by_kind[&Kind::Listening];

@@ -14,7 +14,7 @@ impl Context<'_> {
         for (key, members) in groups.iter().filter(|(k, _)| k.kind.is_problem()) {
             for &i in members {
                 let j = &self.judged[i];
-                let pid = j.holder.map(|h| h.pid);
+                let pid = j.holder().map(|h| h.pid);
                 let row_key = self.process_key(pid);
                 let row = rows.entry(row_key).or_insert_with(|| ProcessSummary {
                     name: row_key.0.to_string(),
@@ -43,7 +43,7 @@ impl Context<'_> {
                 // The threads of this row's processes (a co-owner of another name keeps its
                 // own threads, in the finding's rows).
                 row.threads_blocked += j
-                    .blocked
+                    .blocked()
                     .iter()
                     .filter(|t| {
                         j.conn.owners.iter().all(|o| o.pid != t.pid)
@@ -57,7 +57,7 @@ impl Context<'_> {
                     Kind::SynSent => row.syn_sent += 1,
                     _ => {}
                 }
-                if let Some(ms) = j.idle_ms {
+                if let Some(ms) = j.idle_ms() {
                     let secs = ms as f64 / 1000.0;
                     row.oldest_idle_secs =
                         Some(row.oldest_idle_secs.map_or(secs, |o: f64| o.max(secs)));
@@ -97,18 +97,18 @@ impl Context<'_> {
             direction: j.direction,
             local: c.local(),
             remote: c.remote(),
-            pid: j.holder.map(|o| o.pid),
-            fd: j.holder.map(|o| o.fd),
-            process: j.holder.and_then(|o| self.process_name(o.pid)),
+            pid: j.holder().map(|o| o.pid),
+            fd: j.holder().map(|o| o.fd),
+            process: j.holder().and_then(|o| self.process_name(o.pid)),
             owners,
-            idle_secs: j.idle_ms.map(|ms| ms as f64 / 1000.0),
+            idle_secs: j.idle_ms().map(|ms| ms as f64 / 1000.0),
             bytes_sent: info.and_then(|i| i.bytes_sent()),
             bytes_received: info.and_then(|i| i.bytes_received),
             recv_q: c.recv_q,
             send_q: c.send_q,
             unacked: info.map(|i| i.unacked),
             retransmits: info.map(|i| i.retransmits),
-            blocked_threads: j.blocked.to_vec(),
+            blocked_threads: j.blocked().to_vec(),
             capture: None,
             confirm: None,
             timeouts: None,

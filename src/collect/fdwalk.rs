@@ -52,17 +52,17 @@ const LINK_BUFFER: usize = 64;
 /// The sockets asked about, by inode: a sorted vector of (inode, index into the connections).
 #[derive(Debug, Default)]
 pub struct SocketIndex {
-    by_inode: Vec<(u64, u32)>,
+    by_inode: Vec<(u32, u32)>,
 }
 
 impl SocketIndex {
     /// Every connection with an inode (0 is TIME-WAIT and other orphans: nobody holds them).
     pub fn new(connections: &[Connection]) -> SocketIndex {
-        let mut by_inode: Vec<(u64, u32)> = connections
+        let mut by_inode: Vec<(u32, u32)> = connections
             .iter()
             .enumerate()
             .filter(|(_, c)| c.inode != 0)
-            .map(|(i, c)| (u64::from(c.inode), i as u32))
+            .map(|(i, c)| (c.inode, i as u32))
             .collect();
         by_inode.sort_unstable();
         SocketIndex { by_inode }
@@ -71,6 +71,7 @@ impl SocketIndex {
     /// The index of the connection with this inode (the first, if a broken dump listed one
     /// twice).
     pub fn get(&self, inode: u64) -> Option<usize> {
+        let inode = u32::try_from(inode).ok()?;
         let at = self.by_inode.partition_point(|&(ino, _)| ino < inode);
         match self.by_inode.get(at) {
             Some(&(ino, index)) if ino == inode => Some(index as usize),
@@ -121,10 +122,13 @@ pub fn attribute_counted(
     socket_fds(c"/proc", stats, deadline).assign(connections)
 }
 
-/// One socket fd: the socket's inode, and the process and fd that hold it.
+/// One socket fd: the socket's inode, and the process and fd that hold it (12 bytes: one
+/// per socket fd of the host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SocketFd {
-    pub inode: u64,
+    /// The kernel's socket inodes are 32 bits wide (a connection keeps 32); a wider one
+    /// could be nobody's connection and is counted, not kept.
+    pub inode: u32,
     pub pid: u32,
     pub fd: u32,
 }
@@ -166,7 +170,7 @@ impl SocketFds {
             }
             match index.by_inode.get(at) {
                 Some(&(ino, i)) if ino == f.inode => {
-                    f.inode = u64::from(i);
+                    f.inode = i;
                     true
                 }
                 _ => false,
@@ -258,7 +262,9 @@ pub fn socket_fds(proc: &CStr, stats: &mut PassStats, deadline: &Deadline) -> So
             };
             if let Some(inode) = socket_inode(&link[..len]) {
                 counts.sockets += 1;
-                out.fds.push(SocketFd { inode, pid, fd });
+                if let Ok(inode) = u32::try_from(inode) {
+                    out.fds.push(SocketFd { inode, pid, fd });
+                }
             }
         }
     }
@@ -417,7 +423,7 @@ mod tests {
         let mut stats = PassStats::default();
         let proc = std::ffi::CString::new(root.path().as_os_str().as_encoded_bytes()).unwrap();
         let walked = socket_fds(&proc, &mut stats, &Deadline::none());
-        let mut seen: Vec<(u32, u32, u64)> =
+        let mut seen: Vec<(u32, u32, u32)> =
             walked.fds.iter().map(|f| (f.pid, f.fd, f.inode)).collect();
         seen.sort_unstable();
         assert_eq!(

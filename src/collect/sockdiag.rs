@@ -107,9 +107,35 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
 pub fn dump_here() -> std::io::Result<Dump> {
     let socket = open()?;
     let mut dump = Dump::default();
+    // Room for the sockets the namespace counts, and a few more that may open meanwhile: a
+    // vector grown by doubling would hold up to twice its sockets' memory (at 200,000 sockets,
+    // 262,144 places: 6 MiB more).
+    if let Some(n) = sockets_counted() {
+        dump.connections.reserve_exact(n + n / 32 + 64);
+    }
     dump_all(&socket, &mut dump)?;
     dump.limits = Some(limits_here());
     Ok(dump)
+}
+
+/// The TCP sockets of the calling thread's network namespace as the kernel counts them
+/// (/proc/net/sockstat and sockstat6: in use, both families, and TIME-WAIT); `None` when
+/// unreadable, and never more than 16 million.
+fn sockets_counted() -> Option<usize> {
+    let count = |file: &str, prefix: &str, fields: &[&str]| -> Option<usize> {
+        let text = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")).ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix(prefix))?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut n = 0usize;
+        for field in fields {
+            let at = words.iter().position(|w| w == field)?;
+            n = n.saturating_add(words.get(at + 1)?.parse::<usize>().ok()?);
+        }
+        Some(n)
+    };
+    let v4 = count("sockstat", "TCP:", &["inuse", "tw"])?;
+    let v6 = count("sockstat6", "TCP6:", &["inuse"]).unwrap_or(0);
+    Some(v4.saturating_add(v6).min(1 << 24))
 }
 
 /// The TCP limits of the calling thread's network namespace: /proc/sys/net shows the

@@ -39,10 +39,8 @@ impl Connections {
     }
 
     /// Connections with blocked threads, by index, ascending.
-    pub fn all_blocked(&self) -> impl Iterator<Item = (usize, &[BlockedThread])> {
-        self.blocked
-            .iter()
-            .map(|(&i, t)| (i as usize, t.as_slice()))
+    pub fn all_blocked(&self) -> impl Iterator<Item = (usize, &Vec<BlockedThread>)> {
+        self.blocked.iter().map(|(&i, t)| (i as usize, t))
     }
 
     pub fn add_blocked(&mut self, index: usize, thread: BlockedThread) {

@@ -172,13 +172,17 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         connections,
         ..
     } = report;
+    // Connections judged alike (most of a leak's) share one verdict: as judged (with its
+    // words), and as `connections[]` lists it (without); a verdict is held once, not once per
+    // connection, even while a finding of 100,000 connections is summarized.
     let mut alike: HashSet<Arc<ConnectionTimeouts>> = HashSet::new();
+    let mut wordless: HashMap<usize, Arc<ConnectionTimeouts>> = HashMap::new();
     for finding in findings
         .iter_mut()
         .filter(|f| f.severity == Severity::Problem)
     {
         // (idle, row in connections[], verdict) of each connection of the finding.
-        let mut judged: Vec<(u64, Option<usize>, ConnectionTimeouts)> = Vec::new();
+        let mut judged: Vec<(u64, Option<usize>, Arc<ConnectionTimeouts>)> = Vec::new();
         for &index in &finding.members {
             let Some(c) = snapshot.connections.get(index) else {
                 continue;
@@ -201,28 +205,38 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 holder,
                 snapshot.missing_capabilities.as_deref(),
             );
-            let verdict = judge(&facts, &limits.unwrap_or_default());
+            let verdict = shared(&mut alike, judge(&facts, &limits.unwrap_or_default()));
             judged.push((c.idle_ms().unwrap_or(0), row, verdict));
         }
         // The longest-waiting connection first: the finding takes its values.
         judged.sort_by_key(|(idle, _, _)| std::cmp::Reverse(*idle));
-        let verdicts: Vec<&ConnectionTimeouts> = judged.iter().map(|(_, _, v)| v).collect();
+        let verdicts: Vec<&ConnectionTimeouts> = judged.iter().map(|(_, _, v)| &**v).collect();
         finding.timeouts = summarize(&verdicts);
         // Each connection keeps its raw values and verdict; the words are the finding's.
-        // Connections judged alike (most of a leak's) share one verdict.
-        for (_, row, mut verdict) in judged {
+        for (_, row, verdict) in judged {
             if let Some(row) = row.and_then(|r| connections.get_mut(r)) {
-                verdict.judged.explanation = String::new();
-                let shared = match alike.get(&verdict) {
-                    Some(same) => same.clone(),
-                    None => {
-                        let shared = Arc::new(verdict);
-                        alike.insert(shared.clone());
-                        shared
-                    }
-                };
-                row.timeouts = Some(shared);
+                let listed = wordless
+                    .entry(Arc::as_ptr(&verdict) as usize)
+                    .or_insert_with(|| {
+                        let mut listed = (*verdict).clone();
+                        listed.judged.explanation = String::new();
+                        Arc::new(listed)
+                    });
+                row.timeouts = Some(listed.clone());
             }
         }
     }
+}
+
+/// The verdict equal to `verdict` already held in `alike`, else `verdict`, now held there.
+fn shared(
+    alike: &mut HashSet<Arc<ConnectionTimeouts>>,
+    verdict: ConnectionTimeouts,
+) -> Arc<ConnectionTimeouts> {
+    if let Some(same) = alike.get(&verdict) {
+        return same.clone();
+    }
+    let verdict = Arc::new(verdict);
+    alike.insert(verdict.clone());
+    verdict
 }
