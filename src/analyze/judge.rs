@@ -6,13 +6,14 @@ use super::AnalysisOptions;
 use crate::report::{Direction, FindingKey, Kind};
 use crate::snapshot::{BlockedThread, Connection, Owner, Process, Snapshot};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
 
 /// One per socket of the snapshot (500,000 on a big host): kept to 32 bytes (a test says so),
 /// what is optional packed behind accessors.
 pub(super) struct Judged<'a> {
     pub(crate) conn: &'a Connection,
     /// The threads seen blocked on it (see `blocked`): a thin pointer, as most have none.
-    blocked_threads: Option<&'a Vec<BlockedThread>>,
+    blocked_threads: Option<&'a Arc<Vec<BlockedThread>>>,
     /// The owner it is counted for (see `holder`), when `HAS_HOLDER`.
     holder: Owner,
     /// tcp_info's milliseconds are 32 bits wide (see `idle_ms`), when `HAS_IDLE`.
@@ -23,6 +24,12 @@ pub(super) struct Judged<'a> {
     flags: u8,
 }
 
+/// No thread blocked: one empty list for every connection that has none.
+fn none_blocked() -> Arc<Vec<BlockedThread>> {
+    static NONE: LazyLock<Arc<Vec<BlockedThread>>> = LazyLock::new(|| Arc::new(Vec::new()));
+    NONE.clone()
+}
+
 const MATCHED: u8 = 1;
 const HAS_HOLDER: u8 = 2;
 const HAS_IDLE: u8 = 4;
@@ -30,7 +37,15 @@ const HAS_IDLE: u8 = 4;
 impl<'a> Judged<'a> {
     /// The threads seen blocked on it.
     pub(crate) fn blocked(&self) -> &'a [BlockedThread] {
-        self.blocked_threads.map_or(&[], Vec::as_slice)
+        self.blocked_threads.map_or(&[], |t| t.as_slice())
+    }
+
+    /// The threads seen blocked on it, shared with the snapshot.
+    pub(crate) fn blocked_shared(&self) -> Arc<Vec<BlockedThread>> {
+        match self.blocked_threads {
+            Some(threads) => threads.clone(),
+            None => none_blocked(),
+        }
     }
 
     /// Milliseconds since the socket was last active, as its kind counts them.
@@ -87,7 +102,7 @@ pub(super) fn judge_all<'a>(
         .enumerate()
         .map(|(index, conn)| {
             let blocked_threads = blocked_at.next_if(|&(i, _)| i == index).map(|(_, t)| t);
-            let blocked = blocked_threads.map_or(&[][..], Vec::as_slice);
+            let blocked = blocked_threads.map_or(&[][..], |t| t.as_slice());
             let direction = listeners.direction(conn);
             let kind = classify(conn, blocked, direction, min_idle_ms);
             let idle = idle_ms(conn, kind).map(|ms| u32::try_from(ms).unwrap_or(u32::MAX));

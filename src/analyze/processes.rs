@@ -108,7 +108,7 @@ impl Context<'_> {
             send_q: c.send_q,
             unacked: info.map(|i| i.unacked),
             retransmits: info.map(|i| i.retransmits),
-            blocked_threads: j.blocked().to_vec(),
+            blocked_threads: j.blocked_shared(),
             capture: None,
             confirm: None,
             timeouts: None,

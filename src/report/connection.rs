@@ -28,7 +28,8 @@ pub struct ConnectionReport {
     pub send_q: u32,
     pub unacked: Option<u32>,
     pub retransmits: Option<u8>,
-    pub blocked_threads: Vec<BlockedThread>,
+    /// Shared with the snapshot's side table (a clone of a pointer, not of the threads).
+    pub blocked_threads: Arc<Vec<BlockedThread>>,
     /// This flow on the wire during `--capture`; null without it.
     pub capture: Option<Box<FlowCounts>>,
     /// This flow's counters before and after `--confirm`; null without it.

@@ -12,12 +12,14 @@ use serde::de::{SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The sockets of a snapshot, with their side tables.
 #[derive(Debug, Clone, Default)]
 pub struct Connections {
     list: Vec<Connection>,
-    blocked: BTreeMap<u32, Vec<BlockedThread>>,
+    /// Shared with the report's connections (`connections[]` lists them), not copied.
+    blocked: BTreeMap<u32, Arc<Vec<BlockedThread>>>,
     probed: BTreeMap<u32, OptionsRead>,
 }
 
@@ -35,17 +37,17 @@ impl Connections {
     pub fn blocked(&self, index: usize) -> &[BlockedThread] {
         key(index)
             .and_then(|k| self.blocked.get(&k))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], |t| t.as_slice())
     }
 
     /// Connections with blocked threads, by index, ascending.
-    pub fn all_blocked(&self) -> impl Iterator<Item = (usize, &Vec<BlockedThread>)> {
+    pub fn all_blocked(&self) -> impl Iterator<Item = (usize, &Arc<Vec<BlockedThread>>)> {
         self.blocked.iter().map(|(&i, t)| (i as usize, t))
     }
 
     pub fn add_blocked(&mut self, index: usize, thread: BlockedThread) {
         if let Some(k) = key(index).filter(|_| index < self.list.len()) {
-            self.blocked.entry(k).or_default().push(thread);
+            Arc::make_mut(self.blocked.entry(k).or_default()).push(thread);
         }
     }
 

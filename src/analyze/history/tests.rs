@@ -35,7 +35,7 @@ fn conn(idle_secs: Option<f64>) -> ConnectionReport {
         send_q: 0,
         unacked: Some(0),
         retransmits: Some(0),
-        blocked_threads: vec![],
+        blocked_threads: Default::default(),
         capture: None,
         confirm: None,
         timeouts: None,
