@@ -6,16 +6,23 @@ use crate::report::{
     WireSummary,
 };
 use crate::text::count;
+use std::collections::HashMap;
 
 const NO_PROCESS: &str = "(no process)";
 
 /// Writes the evidence and the explanation of every finding (anew: finishing twice gives
 /// the same report).
 pub(crate) fn finish(report: &mut Report) {
+    // Findings by id (the first of an id, as a search from the start finds it): a root cause
+    // may block thousands of findings, each looked up once, not searched for.
+    let mut by_id: HashMap<&str, &Finding> = HashMap::new();
+    for f in &report.findings {
+        by_id.entry(f.id.as_str()).or_insert(f);
+    }
     let chain: Vec<String> = report
         .findings
         .iter()
-        .map(|f| chain_sentence(f, &report.findings))
+        .map(|f| chain_sentence(f, &by_id))
         .collect();
     for (finding, chain) in report.findings.iter_mut().zip(chain) {
         finding.evidence = evidence(finding);
@@ -25,8 +32,8 @@ pub(crate) fn finish(report: &mut Report) {
 
 /// What the chain of waits adds to a finding's explanation: the victims of a root cause on
 /// this host, or what a downstream finding waits on.
-fn chain_sentence(f: &Finding, all: &[Finding]) -> String {
-    let by_id = |id: &String| all.iter().find(|other| other.id == *id);
+fn chain_sentence<'a>(f: &Finding, all: &HashMap<&str, &'a Finding>) -> String {
+    let by_id = |id: &String| -> Option<&'a Finding> { all.get(id.as_str()).copied() };
     let mut parts: Vec<String> = Vec::new();
     if !f.waits_on.is_empty() {
         let targets: Vec<String> = f.waits_on.iter().filter_map(by_id).map(target).collect();
