@@ -35,6 +35,7 @@ PHASE_NAMES = [
     ("fd_walk", "fd walk", "#c0392b"),
     ("describe", "describe processes", "#8e44ad"),
     ("threads", "thread evidence", "#16a085"),
+    ("holders", "holders' names (containers)", "#95a5a6"),
     ("analysis", "analysis", "#f39c12"),
     ("probe", "probe (options, memory)", "#d35400"),
     ("diagnose", "diagnose (timeouts...)", "#7f8c8d"),

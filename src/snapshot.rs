@@ -3,11 +3,15 @@
 //! `collect` produces it (from the live host or from a recorded file), `analyze` consumes it.
 //! A snapshot written by `stuckconn record` is this structure as JSON.
 
+mod connection;
+mod connections;
 mod kernel;
 mod probe;
 mod threads;
 pub mod timings;
 
+pub use connection::{Connection, Owner, Owners, TcpInfo};
+pub use connections::{Connections, OptionsRead};
 pub use kernel::{model_timeout_ms, KernelTimer, Limits, TimerKind};
 pub use probe::{Detected, Runtime, SocketOptions, Unreadable, Usage};
 pub use threads::{receive_call, BlockedThread, ResumedThread, ThreadEvidence, WaitTimeout};
@@ -38,7 +42,7 @@ pub struct Snapshot {
     pub partial_reason: Option<String>,
     /// Thread evidence was gathered for connections idle at least this long.
     pub thread_evidence_min_idle_secs: f64,
-    pub connections: Vec<Connection>,
+    pub connections: Connections,
     pub processes: Vec<Process>,
     pub warnings: Vec<String>,
     /// The network namespaces that were dumped (empty in snapshots that predate them: then
@@ -169,76 +173,6 @@ impl TcpState {
     }
 }
 
-/// One TCP socket as the kernel reported it, with the processes that hold it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Connection {
-    pub state: TcpState,
-    pub local: Endpoint,
-    pub remote: Endpoint,
-    /// Socket inode (0 for TIME-WAIT and other orphaned sockets).
-    pub inode: u64,
-    pub uid: u32,
-    /// The kernel's socket cookie (sock_diag only): stable for the socket's life.
-    pub cookie: Option<u64>,
-    /// Bytes received and not yet read by the process (for listeners: the accept backlog).
-    pub recv_q: u32,
-    /// Bytes sent and not yet acknowledged by the peer.
-    pub send_q: u32,
-    pub tcp_info: Option<TcpInfo>,
-    /// Every (pid, fd) that holds this socket (one, almost always: kept inline, no allocation).
-    #[serde(default)]
-    pub owners: smallvec::SmallVec<[Owner; 1]>,
-    /// Threads seen blocked in a syscall waiting on this socket.
-    #[serde(default)]
-    pub blocked_threads: Vec<BlockedThread>,
-    /// The inode of the network namespace the socket lives in.
-    #[serde(default)]
-    pub netns: Option<u64>,
-    /// The kernel's TCP timer (sock_diag, or /proc/net/tcp); null in snapshots before it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timer: Option<KernelTimer>,
-    /// The options its holder set (read for connections behind problem findings only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<SocketOptions>,
-    /// Why `options` could not be read, when it was tried.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options_unreadable: Option<Unreadable>,
-}
-
-#[cfg(test)]
-impl Connection {
-    /// For unit tests: an ESTABLISHED connection 192.0.2.1:40000 -> 192.0.2.100:80 and
-    /// nothing else known.
-    pub fn example() -> Connection {
-        Connection {
-            state: TcpState::Established,
-            local: Endpoint::normalized(std::net::Ipv4Addr::new(192, 0, 2, 1).into(), 40000),
-            remote: Endpoint::normalized(std::net::Ipv4Addr::new(192, 0, 2, 100).into(), 80),
-            inode: 1,
-            uid: 0,
-            cookie: None,
-            recv_q: 0,
-            send_q: 0,
-            tcp_info: None,
-            owners: Default::default(),
-            blocked_threads: Vec::new(),
-            netns: None,
-            timer: None,
-            options: None,
-            options_unreadable: None,
-        }
-    }
-}
-
-impl Connection {
-    /// Milliseconds since data last moved in either direction, when tcp_info says.
-    pub fn idle_ms(&self) -> Option<u64> {
-        self.tcp_info
-            .as_ref()
-            .map(|i| u64::from(i.last_data_sent_ms.min(i.last_data_recv_ms)))
-    }
-}
-
 /// A network namespace and what it belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Netns {
@@ -327,80 +261,6 @@ pub(crate) fn container_label(
     pod.map(|p| format!("{}/{}", p.namespace, p.name))
         .or_else(|| container_name.map(str::to_string))
         .or_else(|| compose.map(|c| format!("{}-{}", c.project, c.service)))
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Owner {
-    pub pid: u32,
-    pub fd: u32,
-}
-
-/// The subset of the kernel's `struct tcp_info` that the analysis uses.
-///
-/// Fields that the kernel's (possibly shorter) structure did not include are `None`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TcpInfo {
-    /// How many bytes of tcp_info the kernel sent.
-    pub info_len: u32,
-    pub retransmits: u8,
-    pub probes: u8,
-    pub backoff: u8,
-    pub rto_us: u32,
-    pub unacked: u32,
-    pub lost: u32,
-    pub retrans: u32,
-    pub last_data_sent_ms: u32,
-    pub last_data_recv_ms: u32,
-    pub last_ack_recv_ms: u32,
-    pub rtt_us: u32,
-    pub total_retrans: u32,
-    /// Bytes the peer acknowledged, plus one for the SYN.
-    pub bytes_acked: Option<u64>,
-    pub bytes_received: Option<u64>,
-    pub segs_out: Option<u32>,
-    pub segs_in: Option<u32>,
-}
-
-impl TcpInfo {
-    /// The size of `struct tcp_info` this parser knows (Linux 6.x up to `tcpi_rcv_wnd`).
-    pub const KNOWN_LEN: usize = 232;
-    /// Everything up to `tcpi_total_retrans`: what every kernel since 2.6 sends.
-    pub const BASE_LEN: usize = 104;
-
-    /// Parses the raw bytes of INET_DIAG_INFO. Short input is zero-padded, as `ss` does;
-    /// fields beyond what the kernel sent come back as `None`.
-    pub fn parse(raw: &[u8]) -> TcpInfo {
-        let mut buf = [0u8; Self::KNOWN_LEN];
-        let n = raw.len().min(Self::KNOWN_LEN);
-        buf[..n].copy_from_slice(&raw[..n]);
-        let u32_at = |off: usize| u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap());
-        let u64_at = |off: usize| u64::from_ne_bytes(buf[off..off + 8].try_into().unwrap());
-        let has = |off: usize, size: usize| raw.len() >= off + size;
-        TcpInfo {
-            info_len: u32::try_from(raw.len()).unwrap_or(u32::MAX),
-            retransmits: buf[2],
-            probes: buf[3],
-            backoff: buf[4],
-            rto_us: u32_at(8),
-            unacked: u32_at(24),
-            lost: u32_at(32),
-            retrans: u32_at(36),
-            last_data_sent_ms: u32_at(44),
-            last_data_recv_ms: u32_at(52),
-            last_ack_recv_ms: u32_at(56),
-            rtt_us: u32_at(68),
-            total_retrans: u32_at(100),
-            bytes_acked: has(120, 8).then(|| u64_at(120)),
-            bytes_received: has(128, 8).then(|| u64_at(128)),
-            segs_out: has(136, 4).then(|| u32_at(136)),
-            segs_in: has(140, 4).then(|| u32_at(140)),
-        }
-    }
-
-    /// Payload bytes the peer acknowledged (the SYN taken off).
-    pub fn bytes_sent(&self) -> Option<u64> {
-        self.bytes_acked.map(|b| b.saturating_sub(1))
-    }
 }
 
 /// A process that holds at least one TCP socket.

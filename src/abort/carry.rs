@@ -51,7 +51,7 @@ pub(crate) fn by_namespace(planned: &[Planned]) -> BTreeMap<Option<u64>, Vec<usi
 /// `indices` are settled already (no cookie, gone, back to life) and which to destroy.
 pub(crate) fn triage(planned: &[Planned], indices: &[usize], now: &[Connection]) -> Triage {
     let by_cookie: HashMap<u64, &Connection> =
-        now.iter().filter_map(|c| Some((c.cookie?, c))).collect();
+        now.iter().filter_map(|c| Some((c.cookie()?, c))).collect();
     let mut triage = Triage::default();
     for &i in indices {
         let p = &planned[i];

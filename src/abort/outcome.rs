@@ -21,7 +21,7 @@ pub fn before(planned: &Planned, now: Option<&Connection>) -> Option<(Outcome, O
             )),
         ));
     }
-    let received = now.tcp_info.as_ref().and_then(|i| i.bytes_received);
+    let received = now.tcp_info().and_then(|i| i.bytes_received);
     match (planned.bytes_received, received) {
         (Some(then), Some(now)) if now != then => Some((
             Outcome::Spared,

@@ -38,12 +38,12 @@ pub fn select(report: &Report, kinds: &[Kind], min_idle: Duration) -> Selected {
         pids.sort_unstable();
         pids.dedup();
         selected.planned.push(Planned {
-            netns: c.netns.clone(),
+            netns: c.netns.as_deref().cloned(),
             local: c.local,
             remote: c.remote,
             cookie: c.cookie,
             pids,
-            process: c.process.clone(),
+            process: c.process.as_deref().map(str::to_string),
             kind: c.kind,
             idle_secs: c.idle_secs,
             result: None,

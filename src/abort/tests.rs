@@ -124,14 +124,13 @@ fn planned() -> Planned {
 }
 
 fn now(state: TcpState, received: Option<u64>) -> Connection {
-    Connection {
-        state,
-        tcp_info: Some(TcpInfo {
-            bytes_received: received,
-            ..TcpInfo::default()
-        }),
-        ..Connection::example()
-    }
+    let mut c = Connection::example();
+    c.state = state;
+    c.set_tcp_info(Some(TcpInfo {
+        bytes_received: received,
+        ..TcpInfo::default()
+    }));
+    c
 }
 
 #[test]
@@ -272,9 +271,10 @@ fn each_result_from_the_reading_before_the_answers_and_the_reading_after() {
         p.cookie = cookie;
     }
     // Cookie 1 is not listed any more; 2 and 3 are, unchanged.
-    let listed = |cookie| Connection {
-        cookie: Some(cookie),
-        ..now(TcpState::Established, None)
+    let listed = |cookie| {
+        let mut c = now(TcpState::Established, None);
+        c.set_cookie(Some(cookie));
+        c
     };
     let t = triage(&plan, &[0, 1, 2, 3], &[listed(2), listed(3)]);
     assert_eq!(t.go, vec![(2, 2), (3, 3)]);

@@ -1,7 +1,7 @@
 //! One connection, one verdict: the signatures of FIELD-NOTES.md as code.
 
 use crate::report::{Direction, Kind};
-use crate::snapshot::{Connection, Endpoint, TcpState};
+use crate::snapshot::{BlockedThread, Connection, Endpoint, TcpState};
 use std::collections::HashSet;
 
 /// The listening endpoints of a snapshot, to tell inbound from outbound.
@@ -16,10 +16,11 @@ impl Listeners {
         let mut listeners = Listeners::default();
         for c in connections {
             if c.state == TcpState::Listen {
-                if c.local.ip.is_unspecified() {
-                    listeners.wildcard_ports.insert((c.netns, c.local.port));
+                let local = c.local();
+                if local.ip.is_unspecified() {
+                    listeners.wildcard_ports.insert((c.netns(), local.port));
                 } else {
-                    listeners.exact.insert((c.netns, c.local));
+                    listeners.exact.insert((c.netns(), local));
                 }
             }
         }
@@ -30,9 +31,11 @@ impl Listeners {
     /// inbound; otherwise outbound.
     pub(crate) fn direction(&self, c: &Connection) -> Direction {
         if c.state == TcpState::Listen {
-            Direction::Listening
-        } else if self.wildcard_ports.contains(&(c.netns, c.local.port))
-            || self.exact.contains(&(c.netns, c.local))
+            return Direction::Listening;
+        }
+        let (netns, local) = (c.netns(), c.local());
+        if self.wildcard_ports.contains(&(netns, local.port))
+            || self.exact.contains(&(netns, local))
         {
             Direction::Inbound
         } else {
@@ -41,18 +44,20 @@ impl Listeners {
     }
 }
 
-/// A thread of the owner is blocked waiting for data on this socket (read/recv, or poll/select
-/// with this fd in its set).
-fn thread_reading(c: &Connection) -> bool {
-    !c.blocked_threads.is_empty()
-}
-
-/// Classifies one connection. `min_idle_ms` is the `--min-idle` threshold.
-pub(crate) fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -> Kind {
+/// Classifies one connection, on which the threads `blocked` wait (a thread of the owner
+/// waiting for data on it: read/recv, or poll/select with its fd in the set). `min_idle_ms` is
+/// the `--min-idle` threshold.
+pub(crate) fn classify(
+    c: &Connection,
+    blocked: &[BlockedThread],
+    direction: Direction,
+    min_idle_ms: u64,
+) -> Kind {
     if direction == Direction::Listening {
         return Kind::Listening;
     }
-    let info = c.tcp_info.as_ref();
+    let thread_reading = !blocked.is_empty();
+    let info = c.tcp_info();
     match c.state {
         TcpState::SynSent => match info {
             // The first SYN gets an RTO of 1 s: a retransmitted SYN means a connect pending
@@ -67,7 +72,7 @@ pub(crate) fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -
         TcpState::Established => {
             let Some(i) = info else {
                 // Degraded (no tcp_info): only a thread blocked on the socket says anything.
-                return if direction == Direction::Outbound && thread_reading(c) {
+                return if direction == Direction::Outbound && thread_reading {
                     Kind::HungCall
                 } else {
                     Kind::Active
@@ -90,7 +95,7 @@ pub(crate) fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -
             let nothing_received = i.bytes_received == Some(0);
             // Smaller means more recent: we sent after we last received.
             let we_sent_last = i.last_data_sent_ms < i.last_data_recv_ms;
-            if nothing_received || we_sent_last || thread_reading(c) {
+            if nothing_received || we_sent_last || thread_reading {
                 Kind::HungCall
             } else {
                 Kind::IdlePool
@@ -102,7 +107,7 @@ pub(crate) fn classify(c: &Connection, direction: Direction, min_idle_ms: u64) -
 
 /// How long the connection has been quiet, by the measure that fits its kind.
 pub(crate) fn idle_ms(c: &Connection, kind: Kind) -> Option<u64> {
-    let info = c.tcp_info.as_ref()?;
+    let info = c.tcp_info()?;
     match kind {
         Kind::StalledSend => Some(u64::from(info.last_ack_recv_ms)),
         Kind::SynSent | Kind::Listening => None,
@@ -113,7 +118,7 @@ pub(crate) fn idle_ms(c: &Connection, kind: Kind) -> Option<u64> {
 /// Whether an inbound connection carries a request its process has not answered yet:
 /// the peer sent last (or we never sent anything back).
 pub(crate) fn request_pending(c: &Connection) -> bool {
-    let Some(i) = c.tcp_info.as_ref() else {
+    let Some(i) = c.tcp_info() else {
         return false;
     };
     c.state == TcpState::Established
@@ -124,14 +129,13 @@ pub(crate) fn request_pending(c: &Connection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{BlockedThread, TcpInfo};
+    use crate::snapshot::TcpInfo;
 
     fn conn(state: TcpState, info: Option<TcpInfo>) -> Connection {
-        Connection {
-            state,
-            tcp_info: info,
-            ..Connection::example()
-        }
+        let mut c = Connection::example();
+        c.state = state;
+        c.set_tcp_info(info);
+        c
     }
 
     fn info(sent_ms: u32, recv_ms: u32, received: u64) -> TcpInfo {
@@ -151,25 +155,25 @@ mod tests {
     #[test]
     fn request_sent_nothing_back_is_a_hung_call() {
         let c = conn(TcpState::Established, Some(info(300_000, 300_004, 0)));
-        assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::HungCall);
+        assert_eq!(classify(&c, &[], Direction::Outbound, MIN), Kind::HungCall);
     }
 
     #[test]
     fn same_jiffy_request_with_no_bytes_back_is_still_hung() {
         let c = conn(TcpState::Established, Some(info(300_000, 300_000, 0)));
-        assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::HungCall);
+        assert_eq!(classify(&c, &[], Direction::Outbound, MIN), Kind::HungCall);
     }
 
     #[test]
     fn complete_exchange_then_idle_is_a_pool() {
         let c = conn(TcpState::Established, Some(info(120_010, 120_000, 512)));
-        assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::IdlePool);
+        assert_eq!(classify(&c, &[], Direction::Outbound, MIN), Kind::IdlePool);
     }
 
     #[test]
     fn partial_reply_with_a_reader_blocked_is_hung() {
-        let mut c = conn(TcpState::Established, Some(info(120_010, 120_000, 512)));
-        c.blocked_threads.push(BlockedThread {
+        let c = conn(TcpState::Established, Some(info(120_010, 120_000, 512)));
+        let reader = [BlockedThread {
             pid: 1,
             tid: 1,
             fd: 3,
@@ -178,26 +182,38 @@ mod tests {
             timeout_ms: Some(-1),
             restarted: false,
             stopped: false,
-        });
-        assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::HungCall);
+        }];
+        assert_eq!(
+            classify(&c, &reader, Direction::Outbound, MIN),
+            Kind::HungCall
+        );
     }
 
     #[test]
     fn second_request_on_a_reused_connection_is_hung() {
         // Reply received 10 min ago, a new request sent 5 min ago, nothing since.
         let c = conn(TcpState::Established, Some(info(300_000, 600_000, 512)));
-        assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::HungCall);
+        assert_eq!(classify(&c, &[], Direction::Outbound, MIN), Kind::HungCall);
     }
 
     #[test]
     fn young_or_inbound_or_busy_is_active() {
         let young = conn(TcpState::Established, Some(info(5_000, 5_000, 0)));
-        assert_eq!(classify(&young, Direction::Outbound, MIN), Kind::Active);
+        assert_eq!(
+            classify(&young, &[], Direction::Outbound, MIN),
+            Kind::Active
+        );
         let inbound = conn(TcpState::Established, Some(info(300_000, 300_004, 0)));
-        assert_eq!(classify(&inbound, Direction::Inbound, MIN), Kind::Active);
+        assert_eq!(
+            classify(&inbound, &[], Direction::Inbound, MIN),
+            Kind::Active
+        );
         // An hours-old stream that moved data 20 ms ago.
         let stream = conn(TcpState::Established, Some(info(20, 10_000_000, 0)));
-        assert_eq!(classify(&stream, Direction::Outbound, MIN), Kind::Active);
+        assert_eq!(
+            classify(&stream, &[], Direction::Outbound, MIN),
+            Kind::Active
+        );
     }
 
     #[test]
@@ -209,18 +225,27 @@ mod tests {
         i.last_ack_recv_ms = 90_000;
         let mut c = conn(TcpState::Established, Some(i));
         c.send_q = 300;
-        assert_eq!(classify(&c, Direction::Outbound, MIN), Kind::StalledSend);
+        assert_eq!(
+            classify(&c, &[], Direction::Outbound, MIN),
+            Kind::StalledSend
+        );
     }
 
     #[test]
     fn close_wait_needs_min_idle() {
         let old = conn(TcpState::CloseWait, Some(info(120_000, 120_000, 10)));
-        assert_eq!(classify(&old, Direction::Outbound, MIN), Kind::CloseWait);
+        assert_eq!(
+            classify(&old, &[], Direction::Outbound, MIN),
+            Kind::CloseWait
+        );
         let fresh = conn(TcpState::CloseWait, Some(info(10, 10, 10)));
-        assert_eq!(classify(&fresh, Direction::Outbound, MIN), Kind::Active);
+        assert_eq!(
+            classify(&fresh, &[], Direction::Outbound, MIN),
+            Kind::Active
+        );
         let unknown = conn(TcpState::CloseWait, None);
         assert_eq!(
-            classify(&unknown, Direction::Outbound, MIN),
+            classify(&unknown, &[], Direction::Outbound, MIN),
             Kind::CloseWait
         );
     }
@@ -228,7 +253,10 @@ mod tests {
     #[test]
     fn syn_sent_after_a_retransmission() {
         let fresh = conn(TcpState::SynSent, Some(TcpInfo::default()));
-        assert_eq!(classify(&fresh, Direction::Outbound, MIN), Kind::Active);
+        assert_eq!(
+            classify(&fresh, &[], Direction::Outbound, MIN),
+            Kind::Active
+        );
         let retried = conn(
             TcpState::SynSent,
             Some(TcpInfo {
@@ -237,15 +265,22 @@ mod tests {
                 ..TcpInfo::default()
             }),
         );
-        assert_eq!(classify(&retried, Direction::Outbound, MIN), Kind::SynSent);
+        assert_eq!(
+            classify(&retried, &[], Direction::Outbound, MIN),
+            Kind::SynSent
+        );
     }
 
     #[test]
     fn listeners_decide_direction() {
         let mut listen = conn(TcpState::Listen, None);
-        listen.local = Endpoint::normalized("0.0.0.0".parse().unwrap(), 80);
+        let remote = listen.remote();
+        listen.set_endpoints(Endpoint::normalized("0.0.0.0".parse().unwrap(), 80), remote);
         let mut accepted = conn(TcpState::Established, None);
-        accepted.local = Endpoint::normalized("192.0.2.1".parse().unwrap(), 80);
+        accepted.set_endpoints(
+            Endpoint::normalized("192.0.2.1".parse().unwrap(), 80),
+            remote,
+        );
         let outgoing = conn(TcpState::Established, None);
         let listeners = Listeners::new([&listen]);
         assert_eq!(listeners.direction(&accepted), Direction::Inbound);

@@ -7,13 +7,18 @@ use crate::report::{
     seconds_before, Client, Direction, Facts, Finding, FindingKey, FindingProcess, IdleStats,
     Remote, Role, Severity, Target,
 };
-use crate::snapshot::{Connection, ContainerNames, Endpoint, Netns, Process, ThreadEvidence};
+use crate::snapshot::{
+    BlockedThread, Connection, ContainerNames, Endpoint, Netns, Process, ThreadEvidence,
+};
 use jiff::Timestamp;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
-/// Identity of a process in a summary: same name, unit and container are one row.
-pub(super) type ProcessKey = (String, Option<String>, Option<String>);
+/// Identity of a process in a summary: same name, unit and container are one row (borrowed
+/// from the snapshot: looked up for every connection, never copied).
+pub(super) type ProcessKey<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
 
 pub(super) const NO_PROCESS: &str = "(no process)";
 
@@ -23,7 +28,9 @@ pub(super) struct Context<'a> {
     pub(crate) processes: &'a HashMap<u32, &'a Process>,
     pub(crate) pending_by_pid: &'a HashMap<u32, Vec<usize>>,
     pub(crate) taken_at: Timestamp,
-    pub(crate) namespaces: HashMap<u64, &'a Netns>,
+    /// The namespaces and the process names, each once: the connection rows share them.
+    pub(crate) namespaces: HashMap<u64, Arc<Netns>>,
+    pub(crate) names: HashMap<u32, Arc<str>>,
 }
 
 /// What one row of a finding's processes accumulates.
@@ -39,22 +46,25 @@ struct Row {
     evidence: Vec<ThreadEvidence>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     pub(crate) fn netns(&self, inode: Option<u64>) -> Option<Netns> {
-        inode
-            .and_then(|i| self.namespaces.get(&i))
-            .map(|ns| (*ns).clone())
+        self.shared_netns(inode).map(|ns| (*ns).clone())
     }
 
-    pub(crate) fn process_key(&self, pid: Option<u32>) -> ProcessKey {
-        match pid.and_then(|pid| self.processes.get(&pid)) {
-            Some(p) => (p.name.clone(), p.unit.clone(), p.container.clone()),
-            None => (NO_PROCESS.to_string(), None, None),
+    pub(crate) fn shared_netns(&self, inode: Option<u64>) -> Option<Arc<Netns>> {
+        inode.and_then(|i| self.namespaces.get(&i)).cloned()
+    }
+
+    pub(crate) fn process_key(&self, pid: Option<u32>) -> ProcessKey<'a> {
+        let processes: &'a HashMap<u32, &'a Process> = self.processes;
+        match pid.and_then(|pid| processes.get(&pid)) {
+            Some(p) => (&p.name, p.unit.as_deref(), p.container.as_deref()),
+            None => (NO_PROCESS, None, None),
         }
     }
 
-    pub(crate) fn process_name(&self, pid: u32) -> Option<String> {
-        self.processes.get(&pid).map(|p| p.name.clone())
+    pub(crate) fn process_name(&self, pid: u32) -> Option<Arc<str>> {
+        self.names.get(&pid).cloned()
     }
 
     /// Addresses counted into clients, most connections first (named later, by the names
@@ -84,7 +94,7 @@ impl Context<'_> {
                 indices.extend(list.iter().copied());
             }
         }
-        self.client_list(indices.into_iter().map(|i| self.judged[i].conn.remote.ip))
+        self.client_list(indices.into_iter().map(|i| self.judged[i].conn.remote().ip))
     }
 
     pub(crate) fn finding(&self, key: &FindingKey, members: &[usize]) -> Finding {
@@ -94,7 +104,7 @@ impl Context<'_> {
         let info = |f: fn(&crate::snapshot::TcpInfo) -> Option<u64>| -> u64 {
             conns
                 .iter()
-                .filter_map(|c| c.tcp_info.as_ref().and_then(f))
+                .filter_map(|c| c.tcp_info().as_ref().and_then(f))
                 .sum()
         };
         let (processes, all_pids) = self.rows(members);
@@ -111,10 +121,12 @@ impl Context<'_> {
             Target::Service { port, .. } => (None, Some(service(&conns, *port))),
         };
         let clients = match direction {
-            Direction::Inbound => self.client_list(conns.iter().map(|c| c.remote.ip)),
+            Direction::Inbound => self.client_list(conns.iter().map(|c| c.remote().ip)),
             _ => self.clients(&all_pids),
         };
-        let facts = facts(&conns, &processes);
+        let blocked: Vec<&[BlockedThread]> =
+            members.iter().map(|&i| self.judged[i].blocked()).collect();
+        let facts = facts(&conns, &blocked, &processes);
         Finding {
             id: key.id(),
             key: key.clone(),
@@ -134,7 +146,7 @@ impl Context<'_> {
             since: idle_secs.and_then(|stats| seconds_before(self.taken_at, stats.max)),
             bytes_sent: info(|i| i.bytes_sent()),
             bytes_received: info(|i| i.bytes_received),
-            threads_blocked: conns.iter().map(|c| c.blocked_threads.len()).sum(),
+            threads_blocked: blocked.iter().map(|b| b.len()).sum(),
             processes,
             clients,
             waits_on: Vec::new(),
@@ -155,7 +167,7 @@ impl Context<'_> {
     fn idle_stats(&self, members: &[usize]) -> Option<IdleStats> {
         let mut idle: Vec<u64> = members
             .iter()
-            .filter_map(|&i| self.judged[i].idle_ms)
+            .filter_map(|&i| self.judged[i].idle_ms())
             .collect();
         idle.sort_unstable();
         (!idle.is_empty()).then(|| IdleStats {
@@ -173,13 +185,15 @@ impl Context<'_> {
         let mut all_pids = BTreeSet::new();
         for &i in members {
             let j = &self.judged[i];
-            let holder_key = self.process_key(j.holder.map(|h| h.pid));
-            rows.entry(holder_key.clone()).or_default().connections += 1;
-            let owner_pids: BTreeSet<u32> = j.conn.owners.iter().map(|o| o.pid).collect();
-            let mut sharing = BTreeSet::new();
+            let holder_key = self.process_key(j.holder().map(|h| h.pid));
+            rows.entry(holder_key).or_default().connections += 1;
+            let mut owner_pids: SmallVec<[u32; 2]> = j.conn.owners.iter().map(|o| o.pid).collect();
+            owner_pids.sort_unstable();
+            owner_pids.dedup();
+            let mut sharing: SmallVec<[ProcessKey; 2]> = SmallVec::new();
             for &pid in &owner_pids {
                 let key = self.process_key(Some(pid));
-                let row = rows.entry(key.clone()).or_default();
+                let row = rows.entry(key).or_default();
                 if row.pids.insert(pid) {
                     if let Some(p) = self.processes.get(&pid) {
                         if row.exe.is_none() {
@@ -193,8 +207,8 @@ impl Context<'_> {
                     }
                 }
                 all_pids.insert(pid);
-                if key != holder_key {
-                    sharing.insert(key);
+                if key != holder_key && !sharing.contains(&key) {
+                    sharing.push(key);
                 }
             }
             for key in sharing {
@@ -202,11 +216,11 @@ impl Context<'_> {
                     row.shared_connections += 1;
                 }
             }
-            for t in &j.conn.blocked_threads {
+            for t in j.blocked() {
                 let key = if owner_pids.contains(&t.pid) {
                     self.process_key(Some(t.pid))
                 } else {
-                    holder_key.clone()
+                    holder_key
                 };
                 rows.entry(key).or_default().threads_blocked += 1;
             }
@@ -214,11 +228,11 @@ impl Context<'_> {
         let mut processes: Vec<FindingProcess> = rows
             .into_iter()
             .map(|((name, unit, container), row)| FindingProcess {
-                name,
+                name: name.to_string(),
                 exe: row.exe,
                 cmdline: row.cmdline,
-                unit,
-                container,
+                unit: unit.map(str::to_string),
+                container: container.map(str::to_string),
                 container_names: row.container_names,
                 pids: row.pids.into_iter().collect(),
                 connections: row.connections,
@@ -233,11 +247,15 @@ impl Context<'_> {
 }
 
 /// What the evidence phrases need that the finding does not keep.
-fn facts(conns: &[&Connection], processes: &[FindingProcess]) -> Facts {
-    let infos: Vec<_> = conns.iter().filter_map(|c| c.tcp_info.as_ref()).collect();
-    let mut syscalls: Vec<String> = conns
+fn facts(
+    conns: &[&Connection],
+    blocked: &[&[BlockedThread]],
+    processes: &[FindingProcess],
+) -> Facts {
+    let infos: Vec<_> = conns.iter().filter_map(|c| c.tcp_info()).collect();
+    let mut syscalls: Vec<String> = blocked
         .iter()
-        .flat_map(|c| c.blocked_threads.iter().map(|t| t.syscall.clone()))
+        .flat_map(|b| b.iter().map(|t| t.syscall.clone()))
         .collect();
     syscalls.sort_unstable();
     syscalls.dedup();
@@ -257,10 +275,10 @@ fn facts(conns: &[&Connection], processes: &[FindingProcess]) -> Facts {
 /// The local service of inbound connections: their port, and their local address when they
 /// share one, else the unspecified address (of IPv4 when they are all IPv4).
 pub(super) fn service(conns: &[&Connection], port: u16) -> Endpoint {
-    let first = conns.first().map(|c| c.local.ip);
+    let first = conns.first().map(|c| c.local().ip);
     let ip = match first {
-        Some(ip) if conns.iter().all(|c| c.local.ip == ip) => ip,
-        _ if conns.iter().all(|c| c.local.ip.is_ipv4()) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Some(ip) if conns.iter().all(|c| c.local().ip == ip) => ip,
+        _ if conns.iter().all(|c| c.local().ip.is_ipv4()) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         _ => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     Endpoint { ip, port }
@@ -297,8 +315,9 @@ mod tests {
     #[test]
     fn an_inbound_service_keeps_its_address_unless_its_connections_differ() {
         let at = |ip: &str| {
-            let mut c = conn(&[], &[]);
-            c.local = Endpoint::normalized(ip.parse().unwrap(), 8080);
+            let mut c = conn(&[]);
+            let remote = c.remote();
+            c.set_endpoints(Endpoint::normalized(ip.parse().unwrap(), 8080), remote);
             c
         };
         let (a, b, c) = (at("192.0.2.1"), at("192.0.2.2"), at("2001:db8::1"));

@@ -23,6 +23,7 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 use judge::Judged;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which connections to report on.
@@ -46,9 +47,10 @@ impl Filter {
                     })
                 })
             });
+        let remote = c.remote();
         let remote_ok =
-            self.remotes.is_empty() || self.remotes.iter().any(|net| net.contains(&c.remote.ip));
-        let port_ok = self.ports.is_empty() || self.ports.contains(&c.remote.port);
+            self.remotes.is_empty() || self.remotes.iter().any(|net| net.contains(&remote.ip));
+        let port_ok = self.ports.is_empty() || self.ports.contains(&remote.port);
         pid_ok && name_ok && remote_ok && port_ok
     }
 }
@@ -81,7 +83,11 @@ pub(crate) fn analyze(
         namespaces: snapshot
             .namespaces
             .iter()
-            .map(|ns| (ns.inode, ns))
+            .map(|ns| (ns.inode, Arc::new(ns.clone())))
+            .collect(),
+        names: processes
+            .iter()
+            .map(|(&pid, p)| (pid, Arc::from(p.name.as_str())))
             .collect(),
     };
     let mut findings: Vec<_> = groups
@@ -136,26 +142,39 @@ fn connections(
     all: bool,
 ) -> Vec<crate::report::ConnectionReport> {
     let judged = ctx.judged;
-    let mut behind: Vec<usize> = if all {
-        (0..judged.len()).filter(|&i| judged[i].matched).collect()
+    let behind: Vec<usize> = if all {
+        (0..judged.len()).filter(|&i| judged[i].matched()).collect()
     } else {
         groups.values().flatten().copied().collect()
     };
-    behind.sort_by_key(|&i| {
-        (
-            judged[i].kind,
-            std::cmp::Reverse(judged[i].idle_ms.unwrap_or(0)),
-            judged[i].conn.remote,
-            judged[i].conn.local,
-        )
-    });
-    behind.iter().map(|&i| ctx.connection_report(i)).collect()
+    // Each key computed once (not at every comparison: two random reads each), the position
+    // last, so that the unstable sort orders ties as a stable one would.
+    let mut keyed: Vec<_> = behind
+        .into_iter()
+        .enumerate()
+        .map(|(at, i)| {
+            let j = &judged[i];
+            let key = (
+                j.kind,
+                std::cmp::Reverse(j.idle_ms().unwrap_or(0)),
+                j.conn.remote(),
+                j.conn.local(),
+            );
+            (key, at as u32, i as u32)
+        })
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, _, i)| i).collect();
+    order
+        .into_iter()
+        .map(|i| ctx.connection_report(i as usize))
+        .collect()
 }
 
 /// The counts. Every count per kind comes from `by_kind`; the totals are read off it.
 fn summary(snapshot: &Snapshot, judged: &[Judged], findings: &[crate::report::Finding]) -> Summary {
     let mut by_kind: BTreeMap<Kind, usize> = Kind::ALL.iter().map(|&k| (k, 0)).collect();
-    for j in judged.iter().filter(|j| j.matched) {
+    for j in judged.iter().filter(|j| j.matched()) {
         *by_kind.entry(j.kind).or_default() += 1;
     }
     let listening = by_kind[&Kind::Listening];

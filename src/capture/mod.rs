@@ -138,10 +138,10 @@ pub(crate) fn apply(report: &mut Report, watched: &[Watched], results: &Results)
         let conn = &mut report.connections[w.index];
         if let Some((_, flows)) = &results.capture {
             // Flows that were not captured (another user's, in a restricted run) stay null.
-            conn.capture = flows.get(&(w.local, w.remote)).cloned();
+            conn.capture = flows.get(&(w.local, w.remote)).cloned().map(Box::new);
         }
         if let Some((_, changes)) = &results.confirm {
-            conn.confirm = changes.get(n).cloned().flatten();
+            conn.confirm = changes.get(n).cloned().flatten().map(Box::new);
         }
     }
     // Connections by finding group, built once: never quadratic.
@@ -156,15 +156,19 @@ pub(crate) fn apply(report: &mut Report, watched: &[Watched], results: &Results)
             .map(|indices| indices.iter().map(|&i| &report.connections[i]).collect())
             .unwrap_or_default();
         if let Some((seconds, _)) = &results.capture {
-            let flows: Vec<&FlowCounts> =
-                members.iter().filter_map(|c| c.capture.as_ref()).collect();
+            let flows: Vec<&FlowCounts> = members
+                .iter()
+                .filter_map(|c| c.capture.as_deref())
+                .collect();
             if !flows.is_empty() {
                 finding.capture = Some(summarize_capture(*seconds, &flows));
             }
         }
         if let Some((seconds, _)) = &results.confirm {
-            let changes: Vec<&CounterChange> =
-                members.iter().filter_map(|c| c.confirm.as_ref()).collect();
+            let changes: Vec<&CounterChange> = members
+                .iter()
+                .filter_map(|c| c.confirm.as_deref())
+                .collect();
             if !changes.is_empty() {
                 finding.confirm = Some(summarize_confirm(*seconds, &changes));
             }

@@ -318,7 +318,7 @@ fn in_one_namespace(
         let answers = destroy::destroy_here(&sockets, deadline)?;
         let after = sockdiag::dump_here()
             .ok()
-            .map(|d| d.connections.iter().filter_map(|c| c.cookie).collect());
+            .map(|d| d.connections.iter().filter_map(|c| c.cookie()).collect());
         (answers, after)
     };
     Ok(Done {

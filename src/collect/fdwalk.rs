@@ -52,13 +52,13 @@ const LINK_BUFFER: usize = 64;
 /// The sockets asked about, by inode: a sorted vector of (inode, index into the connections).
 #[derive(Debug, Default)]
 pub struct SocketIndex {
-    by_inode: Vec<(u64, u32)>,
+    by_inode: Vec<(u32, u32)>,
 }
 
 impl SocketIndex {
     /// Every connection with an inode (0 is TIME-WAIT and other orphans: nobody holds them).
     pub fn new(connections: &[Connection]) -> SocketIndex {
-        let mut by_inode: Vec<(u64, u32)> = connections
+        let mut by_inode: Vec<(u32, u32)> = connections
             .iter()
             .enumerate()
             .filter(|(_, c)| c.inode != 0)
@@ -71,6 +71,7 @@ impl SocketIndex {
     /// The index of the connection with this inode (the first, if a broken dump listed one
     /// twice).
     pub fn get(&self, inode: u64) -> Option<usize> {
+        let inode = u32::try_from(inode).ok()?;
         let at = self.by_inode.partition_point(|&(ino, _)| ino < inode);
         match self.by_inode.get(at) {
             Some(&(ino, index)) if ino == inode => Some(index as usize),
@@ -121,10 +122,13 @@ pub fn attribute_counted(
     socket_fds(c"/proc", stats, deadline).assign(connections)
 }
 
-/// One socket fd: the socket's inode, and the process and fd that hold it.
+/// One socket fd: the socket's inode, and the process and fd that hold it (12 bytes: one
+/// per socket fd of the host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SocketFd {
-    pub inode: u64,
+    /// The kernel's socket inodes are 32 bits wide (a connection keeps 32); a wider one
+    /// could be nobody's connection and is counted, not kept.
+    pub inode: u32,
     pub pid: u32,
     pub fd: u32,
 }
@@ -166,7 +170,7 @@ impl SocketFds {
             }
             match index.by_inode.get(at) {
                 Some(&(ino, i)) if ino == f.inode => {
-                    f.inode = u64::from(i);
+                    f.inode = i;
                     true
                 }
                 _ => false,
@@ -258,7 +262,9 @@ pub fn socket_fds(proc: &CStr, stats: &mut PassStats, deadline: &Deadline) -> So
             };
             if let Some(inode) = socket_inode(&link[..len]) {
                 counts.sockets += 1;
-                out.fds.push(SocketFd { inode, pid, fd });
+                if let Ok(inode) = u32::try_from(inode) {
+                    out.fds.push(SocketFd { inode, pid, fd });
+                }
             }
         }
     }
@@ -360,12 +366,12 @@ mod tests {
 
     #[test]
     fn index_finds_every_inode_and_nothing_else() {
-        let inodes = [7u64, 0, 3, 1 << 40, 5, 0];
+        let inodes = [7u32, 0, 3, u32::MAX, 5, 0];
         let connections: Vec<Connection> = inodes.iter().map(|&i| connection(i)).collect();
         let index = SocketIndex::new(&connections);
         assert_eq!(index.len(), 4, "inode 0 is nobody's");
         for (i, &inode) in inodes.iter().enumerate().filter(|(_, &n)| n != 0) {
-            assert_eq!(index.get(inode), Some(i));
+            assert_eq!(index.get(u64::from(inode)), Some(i));
         }
         for missing in [0, 1, 4, 6, 8, u64::MAX] {
             assert_eq!(index.get(missing), None);
@@ -417,7 +423,7 @@ mod tests {
         let mut stats = PassStats::default();
         let proc = std::ffi::CString::new(root.path().as_os_str().as_encoded_bytes()).unwrap();
         let walked = socket_fds(&proc, &mut stats, &Deadline::none());
-        let mut seen: Vec<(u32, u32, u64)> =
+        let mut seen: Vec<(u32, u32, u32)> =
             walked.fds.iter().map(|f| (f.pid, f.fd, f.inode)).collect();
         seen.sort_unstable();
         assert_eq!(
@@ -475,10 +481,9 @@ mod tests {
         assert_eq!(stats.denied, 1);
     }
 
-    fn connection(inode: u64) -> Connection {
-        Connection {
-            inode,
-            ..Connection::example()
-        }
+    fn connection(inode: u32) -> Connection {
+        let mut c = Connection::example();
+        c.inode = inode;
+        c
     }
 }

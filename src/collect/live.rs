@@ -6,7 +6,7 @@ use super::{caps, holders, is_root, netns, procnet, procs, sockdiag, waits, Coll
 use crate::error::Error;
 use crate::snapshot::timings::{Breakdown, NamespaceDump, WalkCounts};
 use crate::snapshot::{
-    Collector, Connection, Host, Limits, Process, Snapshot, TcpState, ThreadEvidence,
+    Collector, Connection, Connections, Host, Limits, Process, Snapshot, TcpState, ThreadEvidence,
     SNAPSHOT_VERSION,
 };
 use crate::text::count;
@@ -51,6 +51,7 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
     timings.phases.push(watch.lap("fd_walk"));
     let mut processes = describe(&holders, &mut seen);
     timings.phases.push(watch.lap("describe"));
+    let mut connections = Connections::from(connections);
     examine_threads(&mut connections, &mut processes, &mut seen);
     timings.phases.push(watch.lap("threads"));
     let namespaces = name_holders(targets, &mut processes, &mut seen);
@@ -160,7 +161,8 @@ fn dump_namespaces(
             ));
             let mut connections = procnet::read(&mut seen.warnings);
             for c in &mut connections {
-                c.netns = own;
+                // The kernel's namespace inodes are 32 bits wide; another would be unknown.
+                let _ = c.set_netns(own);
             }
             let limits = own
                 .map(|inode| (inode, sockdiag::limits_here()))
@@ -198,7 +200,7 @@ fn merged(mut dumps: Vec<(u64, sockdiag::Dump)>, seen: &mut Seen) -> Vec<Connect
     let mut all = sockdiag::Dump::default();
     for (inode, mut dump) in dumps {
         for c in &mut dump.connections {
-            c.netns = Some(inode);
+            let _ = c.set_netns(Some(inode));
         }
         all.absorb(dump);
     }
@@ -295,7 +297,7 @@ fn name_holders(
 }
 
 /// Thread evidence, only for processes that hold a connection that may be stuck.
-fn examine_threads(connections: &mut [Connection], processes: &mut [Process], seen: &mut Seen) {
+fn examine_threads(connections: &mut Connections, processes: &mut [Process], seen: &mut Seen) {
     let min_idle_ms = u64::try_from(seen.options.thread_min_idle.as_millis()).unwrap_or(u64::MAX);
     let mut wanted: HashMap<(u32, u32), usize> = HashMap::new();
     for (index, c) in connections.iter().enumerate() {
@@ -326,7 +328,7 @@ fn examine_threads(connections: &mut [Connection], processes: &mut [Process], se
         }
     }
     for (index, thread) in found {
-        connections[index].blocked_threads.push(thread);
+        connections.add_blocked(index, thread);
     }
     if not_examined > 0 {
         let why = match caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]) {

@@ -192,7 +192,7 @@ pub(crate) fn select_namespaces(snapshot: &mut Snapshot, choices: &[Choice]) -> 
                 .connections
                 .iter()
                 .filter(|c| c.owners.iter().any(|o| o.pid == *pid))
-                .map(|c| c.netns)
+                .map(|c| c.netns())
                 .collect(),
             Choice::Path(_) => {
                 return Err(Error::Usage(format!(
@@ -208,7 +208,7 @@ pub(crate) fn select_namespaces(snapshot: &mut Snapshot, choices: &[Choice]) -> 
         }
         keep.extend(found);
     }
-    snapshot.connections.retain(|c| keep.contains(&c.netns));
+    snapshot.connections.retain(|c| keep.contains(&c.netns()));
     snapshot
         .namespaces
         .retain(|ns| keep.contains(&Some(ns.inode)));

@@ -50,7 +50,7 @@ pub(crate) fn recount() -> std::io::Result<HashMap<u64, crate::snapshot::TcpInfo
     Ok(sockdiag::dump_here()?
         .connections
         .into_iter()
-        .filter_map(|c| Some((c.cookie?, c.tcp_info?)))
+        .filter_map(|c| Some((c.cookie()?, c.tcp_info()?)))
         .collect())
 }
 

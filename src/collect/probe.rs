@@ -7,7 +7,7 @@
 use super::{caps, memory, runtime, sockopts};
 use crate::deadline::Deadline;
 use crate::report::{Report, Severity};
-use crate::snapshot::{Snapshot, Unreadable};
+use crate::snapshot::{OptionsRead, Snapshot, Unreadable};
 use crate::text::count;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -75,16 +75,20 @@ fn options(
                 Ok(reader) => reader.read(fd),
                 Err(why) => Err(why.clone()),
             };
-            let Some(c) = snapshot.connections.get_mut(index) else {
-                continue;
-            };
-            match read {
-                Ok(options) => c.options = Some(options),
+            let probed = match read {
+                Ok(options) => OptionsRead {
+                    options: Some(options),
+                    unreadable: None,
+                },
                 Err(why) => {
                     denied += usize::from(matches!(why, Unreadable::Denied { .. }));
-                    c.options_unreadable = Some(why);
+                    OptionsRead {
+                        options: None,
+                        unreadable: Some(why),
+                    }
                 }
-            }
+            };
+            snapshot.connections.set_probed(index, probed);
         }
     }
     denied

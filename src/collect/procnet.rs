@@ -12,29 +12,25 @@ pub(crate) fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
         ("/proc/net/tcp6", procfs::net::tcp6()),
     ] {
         match table {
-            Ok(entries) => connections.extend(entries.into_iter().map(|e| Connection {
-                state: TcpState::from_kernel(e.state as u8),
-                local: Endpoint::normalized(e.local_address.ip(), e.local_address.port()),
-                remote: Endpoint::normalized(e.remote_address.ip(), e.remote_address.port()),
-                inode: e.inode,
-                uid: e.uid,
-                cookie: None,
-                recv_q: e.rx_queue,
-                send_q: e.tx_queue,
-                tcp_info: None,
-                owners: Default::default(),
-                blocked_threads: Vec::new(),
-                netns: None,
-                timer: None,
-                options: None,
-                options_unreadable: None,
+            Ok(entries) => connections.extend(entries.into_iter().map(|e| {
+                let mut c = Connection::new(
+                    TcpState::from_kernel(e.state as u8),
+                    Endpoint::normalized(e.local_address.ip(), e.local_address.port()),
+                    Endpoint::normalized(e.remote_address.ip(), e.remote_address.port()),
+                );
+                // The kernel's socket inodes are 32 bits wide.
+                c.inode = u32::try_from(e.inode).unwrap_or(0);
+                c.uid = e.uid;
+                c.recv_q = e.rx_queue;
+                c.send_q = e.tx_queue;
+                c
             })),
             Err(err) => warnings.push(format!("could not read {name}: {err}")),
         }
     }
     let timers = timers();
     for c in connections.iter_mut().filter(|c| c.inode != 0) {
-        c.timer = timers.get(&c.inode).copied();
+        c.timer = timers.get(&u64::from(c.inode)).copied();
     }
     connections
 }

@@ -40,7 +40,7 @@ pub fn attribute_with_procfs(
         .iter()
         .enumerate()
         .filter(|(_, c)| c.inode != 0)
-        .map(|(i, c)| (c.inode, i as u32))
+        .map(|(i, c)| (u64::from(c.inode), i as u32))
         .collect();
     by_inode.sort_unstable();
     let index_of = |inode: u64| {

@@ -107,9 +107,35 @@ fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
 pub fn dump_here() -> std::io::Result<Dump> {
     let socket = open()?;
     let mut dump = Dump::default();
+    // Room for the sockets the namespace counts, and a few more that may open meanwhile: a
+    // vector grown by doubling would hold up to twice its sockets' memory (at 200,000 sockets,
+    // 262,144 places: 6 MiB more).
+    if let Some(n) = sockets_counted() {
+        dump.connections.reserve_exact(n + n / 32 + 64);
+    }
     dump_all(&socket, &mut dump)?;
     dump.limits = Some(limits_here());
     Ok(dump)
+}
+
+/// The TCP sockets of the calling thread's network namespace as the kernel counts them
+/// (/proc/net/sockstat and sockstat6: in use, both families, and TIME-WAIT); `None` when
+/// unreadable, and never more than 16 million.
+fn sockets_counted() -> Option<usize> {
+    let count = |file: &str, prefix: &str, fields: &[&str]| -> Option<usize> {
+        let text = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")).ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix(prefix))?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut n = 0usize;
+        for field in fields {
+            let at = words.iter().position(|w| w == field)?;
+            n = n.saturating_add(words.get(at + 1)?.parse::<usize>().ok()?);
+        }
+        Some(n)
+    };
+    let v4 = count("sockstat", "TCP:", &["inuse", "tw"])?;
+    let v6 = count("sockstat6", "TCP6:", &["inuse"]).unwrap_or(0);
+    Some(v4.saturating_add(v6).min(1 << 24))
 }
 
 /// The TCP limits of the calling thread's network namespace: /proc/sys/net shows the
@@ -279,23 +305,19 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
     }
     let cookie = u64::from_ne_bytes(id.cookie);
     let timer = timer_of(h.timer.as_ref(), tcp_info.as_ref().map(|i| i.probes));
-    Connection {
-        state: TcpState::from_kernel(h.state),
-        local: Endpoint::normalized(id.source_address, id.source_port),
-        remote: Endpoint::normalized(id.destination_address, id.destination_port),
-        inode: u64::from(h.inode),
-        uid: h.uid,
-        cookie: Some(cookie),
-        recv_q: h.recv_queue,
-        send_q: h.send_queue,
-        tcp_info,
-        owners: Default::default(),
-        blocked_threads: Vec::new(),
-        netns: None,
-        timer: Some(timer),
-        options: None,
-        options_unreadable: None,
-    }
+    let mut c = Connection::new(
+        TcpState::from_kernel(h.state),
+        Endpoint::normalized(id.source_address, id.source_port),
+        Endpoint::normalized(id.destination_address, id.destination_port),
+    );
+    c.inode = h.inode;
+    c.uid = h.uid;
+    c.set_cookie(Some(cookie));
+    c.recv_q = h.recv_queue;
+    c.send_q = h.send_queue;
+    c.set_tcp_info(tcp_info);
+    c.timer = Some(timer);
+    c
 }
 
 /// The socket's timer from netlink-packet-sock-diag's `InetResponseHeader::timer`. The crate

@@ -179,10 +179,10 @@ fn confirm(
     watched: &[Watched],
     after: &HashMap<u64, TcpInfo>,
 ) -> (f64, Vec<Option<crate::report::CounterChange>>) {
-    let before: HashMap<u64, &TcpInfo> = snapshot
+    let before: HashMap<u64, TcpInfo> = snapshot
         .connections
         .iter()
-        .filter_map(|c| Some((c.cookie?, c.tcp_info.as_ref()?)))
+        .filter_map(|c| Some((c.cookie()?, c.tcp_info()?)))
         .collect();
     let changes = watched
         .iter()

@@ -224,11 +224,11 @@ pub struct FindingsById<'a> {
 
 impl<'a> FindingsById<'a> {
     pub fn new(findings: &'a [Finding]) -> FindingsById<'a> {
-        let by_id = findings
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.id.as_str(), i))
-            .collect();
+        // The first finding of an id, as a search from the start would find it.
+        let mut by_id = std::collections::HashMap::with_capacity(findings.len());
+        for (i, f) in findings.iter().enumerate() {
+            by_id.entry(f.id.as_str()).or_insert(i);
+        }
         FindingsById { findings, by_id }
     }
 

@@ -19,7 +19,7 @@ pub enum TimeoutVerdict {
 
 /// Whether anything will end stuck connections, and when: a finding's `timeouts`, and the
 /// heart of each connection's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Timeouts {
     /// Keepalive on: from the timer or the options; null when neither says.
     pub keepalive: Option<bool>,
@@ -52,7 +52,7 @@ pub struct Timeouts {
 }
 
 /// The verdict on one connection, with the raw values behind it (for `connections[]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ConnectionTimeouts {
     /// The verdict and what it rests on, as a finding has them.
     #[serde(flatten)]

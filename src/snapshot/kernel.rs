@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kernel's TCP timer of a socket, as sock_diag reports it (`idiag_timer`,
 /// `idiag_expires`, `idiag_retrans`; /proc/net/tcp's `tr tm->when retrnsmt` say the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KernelTimer {
     pub kind: TimerKind,
     /// Milliseconds until it fires (0 for `off`).
@@ -16,7 +16,7 @@ pub struct KernelTimer {
     pub retrans: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     /// No timer runs (idiag_timer 0): on an ESTABLISHED socket, keepalive is off.

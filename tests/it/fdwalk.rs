@@ -21,8 +21,8 @@ fn sockets_of(bed: &Bed) -> Vec<Connection> {
 }
 
 /// Each socket's owners, sorted, by inode (sockets without an inode left out).
-fn owners(connections: &[Connection]) -> Vec<(u64, Vec<(u32, u32)>)> {
-    let mut all: Vec<(u64, Vec<(u32, u32)>)> = connections
+fn owners(connections: &[Connection]) -> Vec<(u32, Vec<(u32, u32)>)> {
+    let mut all: Vec<(u32, Vec<(u32, u32)>)> = connections
         .iter()
         .filter(|c| c.inode != 0)
         .map(|c| {
@@ -85,7 +85,7 @@ fn the_fast_walk_finds_what_the_procfs_walk_finds() {
     let sink_port: u16 = port.parse().unwrap();
     let accepted = fast
         .iter()
-        .filter(|c| c.local.port == sink_port && c.owners.iter().any(|o| o.pid == sink.pid()))
+        .filter(|c| c.local().port == sink_port && c.owners.iter().any(|o| o.pid == sink.pid()))
         .count();
     assert_eq!(
         accepted,

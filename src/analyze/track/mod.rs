@@ -126,10 +126,7 @@ fn identity(c: &ConnectionReport) -> u64 {
 
 fn group_key(c: &ConnectionReport) -> GroupKey {
     GroupKey {
-        process: c
-            .process
-            .clone()
-            .unwrap_or_else(|| "(no process)".to_string()),
+        process: c.process.as_deref().unwrap_or("(no process)").to_string(),
         finding: FindingKey::of(c),
     }
 }

@@ -44,8 +44,8 @@ impl Local {
         // Every namespace's addresses, `None` when an address is in more than one.
         let mut seen: HashMap<IpAddr, Option<u64>> = HashMap::new();
         for c in &snapshot.connections {
-            let Some(inode) = c.netns else { continue };
-            let ip = c.local.ip;
+            let Some(inode) = c.netns() else { continue };
+            let ip = c.local().ip;
             if (c.state == TcpState::Listen && ip.is_unspecified()) || !names_something(ip) {
                 continue;
             }
@@ -113,8 +113,9 @@ mod tests {
     fn conn(netns: u64, state: TcpState, local: &str) -> Connection {
         let mut c = Connection::example();
         c.state = state;
-        c.local = Endpoint::normalized(local.parse().unwrap(), 80);
-        c.netns = Some(netns);
+        let remote = c.remote();
+        c.set_endpoints(Endpoint::normalized(local.parse().unwrap(), 80), remote);
+        c.set_netns(Some(netns)).unwrap();
         c
     }
 
@@ -127,7 +128,7 @@ mod tests {
         )
         .unwrap();
         s.namespaces = namespaces;
-        s.connections = connections;
+        s.connections = connections.into();
         s
     }
 

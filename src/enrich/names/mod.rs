@@ -209,7 +209,7 @@ fn pids_in(snapshot: &Snapshot, inode: u64) -> Vec<u32> {
     let mut pids: Vec<u32> = snapshot
         .connections
         .iter()
-        .filter(|c| c.netns == Some(inode))
+        .filter(|c| c.netns() == Some(inode))
         .flat_map(|c| c.owners.iter().map(|o| o.pid))
         .collect();
     pids.sort_unstable();

@@ -41,10 +41,11 @@ pub use summary::summarize;
 
 use crate::report::{ConnectionTimeouts, Report, Severity};
 use crate::snapshot::{
-    BlockedThread, Connection, KernelTimer, Process, Snapshot, SocketOptions, TcpInfo, TcpState,
-    ThreadEvidence, Unreadable, WaitTimeout,
+    BlockedThread, Connection, KernelTimer, OptionsRead, Process, Snapshot, SocketOptions, TcpInfo,
+    TcpState, ThreadEvidence, Unreadable, WaitTimeout,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// A blocked call waiting on the connection, as far as the verdict needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,20 +92,28 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    /// The facts a snapshot holds of connection `c`, whose holder is `holder`; `lacking`:
-    /// the capabilities the collection lacked.
-    pub fn of(c: &'a Connection, holder: Option<&Process>, lacking: Option<&str>) -> Facts<'a> {
-        let options = match (&c.options, &c.options_unreadable) {
+    /// The facts a snapshot holds of connection `c` (its `tcp_info`, the threads `blocked` on
+    /// it, what was `read` of its options), whose holder is `holder`; `lacking`: the
+    /// capabilities the collection lacked.
+    pub fn of(
+        c: &Connection,
+        tcp_info: Option<&'a TcpInfo>,
+        blocked: &[BlockedThread],
+        read: Option<&OptionsRead>,
+        holder: Option<&Process>,
+        lacking: Option<&str>,
+    ) -> Facts<'a> {
+        let options = read.and_then(|r| match (&r.options, &r.unreadable) {
             (Some(o), _) => Some(Ok(*o)),
             (None, Some(why)) => Some(Err(why.clone())),
             (None, None) => None,
-        };
+        });
         Facts {
             state: c.state,
             timer: c.timer,
-            tcp_info: c.tcp_info.as_ref(),
+            tcp_info,
             options,
-            waiters: waiters_of(&c.blocked_threads, holder, lacking),
+            waiters: waiters_of(blocked, holder, lacking),
         }
     }
 }
@@ -163,12 +172,17 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         connections,
         ..
     } = report;
+    // Connections judged alike (most of a leak's) share one verdict: as judged (with its
+    // words), and as `connections[]` lists it (without); a verdict is held once, not once per
+    // connection, even while a finding of 100,000 connections is summarized.
+    let mut alike: HashSet<Arc<ConnectionTimeouts>> = HashSet::new();
+    let mut wordless: HashMap<usize, Arc<ConnectionTimeouts>> = HashMap::new();
     for finding in findings
         .iter_mut()
         .filter(|f| f.severity == Severity::Problem)
     {
         // (idle, row in connections[], verdict) of each connection of the finding.
-        let mut judged: Vec<(u64, Option<usize>, ConnectionTimeouts)> = Vec::new();
+        let mut judged: Vec<(u64, Option<usize>, Arc<ConnectionTimeouts>)> = Vec::new();
         for &index in &finding.members {
             let Some(c) = snapshot.connections.get(index) else {
                 continue;
@@ -178,21 +192,51 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 .and_then(|r| connections.get(r))
                 .and_then(|r| r.pid)
                 .and_then(|pid| processes.get(&pid).copied());
-            let limits = c.netns.and_then(|ns| snapshot.tcp_limits.get(&ns)).copied();
-            let facts = Facts::of(c, holder, snapshot.missing_capabilities.as_deref());
-            let verdict = judge(&facts, &limits.unwrap_or_default());
+            let limits = c
+                .netns()
+                .and_then(|ns| snapshot.tcp_limits.get(&ns))
+                .copied();
+            let info = c.tcp_info();
+            let facts = Facts::of(
+                c,
+                info.as_ref(),
+                snapshot.connections.blocked(index),
+                snapshot.connections.probed(index),
+                holder,
+                snapshot.missing_capabilities.as_deref(),
+            );
+            let verdict = shared(&mut alike, judge(&facts, &limits.unwrap_or_default()));
             judged.push((c.idle_ms().unwrap_or(0), row, verdict));
         }
         // The longest-waiting connection first: the finding takes its values.
         judged.sort_by_key(|(idle, _, _)| std::cmp::Reverse(*idle));
-        let verdicts: Vec<&ConnectionTimeouts> = judged.iter().map(|(_, _, v)| v).collect();
+        let verdicts: Vec<&ConnectionTimeouts> = judged.iter().map(|(_, _, v)| &**v).collect();
         finding.timeouts = summarize(&verdicts);
         // Each connection keeps its raw values and verdict; the words are the finding's.
-        for (_, row, mut verdict) in judged {
+        for (_, row, verdict) in judged {
             if let Some(row) = row.and_then(|r| connections.get_mut(r)) {
-                verdict.judged.explanation = String::new();
-                row.timeouts = Some(verdict);
+                let listed = wordless
+                    .entry(Arc::as_ptr(&verdict) as usize)
+                    .or_insert_with(|| {
+                        let mut listed = (*verdict).clone();
+                        listed.judged.explanation = String::new();
+                        Arc::new(listed)
+                    });
+                row.timeouts = Some(listed.clone());
             }
         }
     }
+}
+
+/// The verdict equal to `verdict` already held in `alike`, else `verdict`, now held there.
+fn shared(
+    alike: &mut HashSet<Arc<ConnectionTimeouts>>,
+    verdict: ConnectionTimeouts,
+) -> Arc<ConnectionTimeouts> {
+    if let Some(same) = alike.get(&verdict) {
+        return same.clone();
+    }
+    let verdict = Arc::new(verdict);
+    alike.insert(verdict.clone());
+    verdict
 }
