@@ -20,12 +20,19 @@ pub struct Holder {
     /// The user whose systemd instance holds the cgroup (`user@1000.service`): where a
     /// rootless runtime keeps its state.
     pub user: Option<u32>,
+    /// The uid the process runs as (the owner of /proc/PID): a user's rootless store may name
+    /// only processes of that user or of its subordinate uids.
+    pub owner: Option<u32>,
 }
 
 impl Holder {
     /// Reads `/proc/PID/cgroup` (bounded). Empty when it cannot be read.
     pub fn of_process(pid: u32) -> Holder {
-        match read_capped(Path::new(&format!("/proc/{pid}/cgroup")), SMALL_CAP) {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(format!("/proc/{pid}"))
+            .ok()
+            .map(|m| m.uid());
+        let holder = match read_capped(Path::new(&format!("/proc/{pid}/cgroup")), SMALL_CAP) {
             Ok(Some(bytes)) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let paths: Vec<String> = text
@@ -36,7 +43,8 @@ impl Holder {
                 Holder::from_cgroup(&paths)
             }
             _ => Holder::default(),
-        }
+        };
+        Holder { owner, ..holder }
     }
 
     /// From the paths of `/proc/PID/cgroup` (every hierarchy).

@@ -18,8 +18,9 @@
 //!   - containers/storage (Podman, and CRI-O's own records): `<graphroot>/<driver>-containers/
 //!     containers.json` and `volatile-containers.json`, rootful (graphroot from
 //!     `/etc/containers/storage.conf`, default `/var/lib/containers/storage`), and rootless
-//!     (`~/.local/share/containers/storage` of the user the cgroup names, or of every user in
-//!     `/etc/passwd` and `/home` when it names none). The name is the entry's `names[0]`, the
+//!     (`~/.local/share/containers/storage` of the user the cgroup names; when it names none,
+//!     of the users in `/etc/passwd` and `/home` the process may belong to: its uid is theirs
+//!     or one of their subordinate uids in `/etc/subuid`, never root's). The name is the entry's `names[0]`, the
 //!     image libpod's `image-name` in the entry's `metadata`.
 //!   - the kubelet's `/var/log/containers/<pod>_<namespace>_<container>-<id>.log` symlinks,
 //!     for any CRI runtime, when no bundle was found.

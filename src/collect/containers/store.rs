@@ -48,9 +48,9 @@ impl Store {
     /// container's name, in this order.
     pub(super) fn resolve(&mut self, holder: &Holder) -> Option<ContainerInfo> {
         let mut info = match &holder.container_id {
-            Some(id) if is_container_id(id) => {
-                self.by_container_id(id, holder.user).unwrap_or_default()
-            }
+            Some(id) if is_container_id(id) => self
+                .by_container_id(id, holder.user, holder.owner)
+                .unwrap_or_default(),
             _ => ContainerInfo::default(),
         };
         if let Some(uid) = holder.pod_uid.as_deref().filter(|u| is_pod_uid(u)) {
@@ -76,7 +76,12 @@ impl Store {
 
     /// Rootless runtimes of the user the cgroup names, Docker, the Kubernetes bundles,
     /// containers/storage, the kubelet's logs, then every user's rootless store.
-    fn by_container_id(&mut self, id: &str, user: Option<u32>) -> Option<ContainerInfo> {
+    fn by_container_id(
+        &mut self,
+        id: &str,
+        user: Option<u32>,
+        owner: Option<u32>,
+    ) -> Option<ContainerInfo> {
         // A rootless runtime of the user the cgroup names.
         if let Some(uid) = user.filter(|&u| u != 0) {
             if let Some(home) = self.home_of(uid) {
@@ -108,8 +113,16 @@ impl Store {
             }
         }
         if found.is_none() && user.is_none() {
-            // No user named: every user's rootless store.
-            let uids: Vec<u32> = self.users().iter().map(|u| u.uid).collect();
+            // No user named: the rootless store of every user the process may belong to (its
+            // uid is the user's or one of the user's subordinate uids). Any user can write any
+            // id into his own store: never one for a process of root's or of another user's.
+            let owner = owner.filter(|&uid| uid != 0)?;
+            let uids: Vec<u32> = self
+                .users()
+                .iter()
+                .filter(|u| u.may_run_as(owner))
+                .map(|u| u.uid)
+                .collect();
             for uid in uids {
                 if let Some(info) = self.storage_of_user(uid).get(id) {
                     return Some(info.clone());

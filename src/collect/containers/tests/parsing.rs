@@ -4,7 +4,7 @@ use super::super::docker::parse_daemon_json;
 use super::super::kubernetes::{parse_kubelet_link, parse_pod_dir};
 use super::super::machines::{c_unescape, unit_unescape};
 use super::super::podman::{parse_storage_conf, StorageConf};
-use super::super::users::parse_passwd;
+use super::super::users::{parse_passwd, parse_subuid};
 use super::*;
 
 #[test]
@@ -94,6 +94,13 @@ fn parsers_of_small_formats() {
     assert_eq!(
         parse_passwd("root:x:0:0::/root:/bin/sh\na:x:1000:1000::/home/a:/bin/sh\nb:x:5:5::rel:/x\nc:x:6:6::/home/../etc:/x\n"),
         vec![(1000, PathBuf::from("/home/a"))]
+    );
+    assert_eq!(
+        parse_subuid("alice:100000:65536\n1001:165536:65536\n:1:2\nbad\nx:y:1\n"),
+        vec![
+            ("alice".to_string(), 100_000, 65_536),
+            ("1001".to_string(), 165_536, 65_536)
+        ]
     );
     assert_eq!(parse_kubelet_link("too_many_parts_here-0123.log"), None);
     assert_eq!(parse_pod_dir(CHECKOUT_UID), None);

@@ -89,12 +89,35 @@ fn podman_rootless_of_the_user_in_the_cgroup() {
 }
 
 #[test]
-fn podman_rootless_without_a_user_searches_every_home() {
+fn podman_rootless_without_a_user_searches_the_homes_of_the_processs_user() {
+    let run_as = |owner: u32| Holder {
+        owner: Some(owner),
+        ..Holder::from_ids(Some(ALICE), None)
+    };
+    // Alice's own uid, and one of her subordinate uids (/etc/subuid: alice:100000:65536).
+    for owner in [1000, 100_000, 165_535] {
+        let mut c = host();
+        let info = c.lookup(&run_as(owner), &Deadline::none()).unwrap();
+        assert_eq!(
+            info.container_name.as_deref(),
+            Some("alice-cache"),
+            "{owner}"
+        );
+    }
+    // Any user can write any id into his own store: a process of root's, of bob's (and bob's
+    // subordinate uids, given by uid in /etc/subuid), or of nobody known is never named by it.
+    for owner in [0, 1001, 165_536, 65534] {
+        let mut c = host();
+        let info = c.lookup(&run_as(owner), &Deadline::none());
+        assert_eq!(info.and_then(|i| i.container_name), None, "{owner}");
+    }
     let mut c = host();
-    let info = c
-        .lookup(&Holder::from_ids(Some(ALICE), None), &Deadline::none())
-        .unwrap();
-    assert_eq!(info.container_name.as_deref(), Some("alice-cache"));
+    assert_eq!(
+        c.lookup(&Holder::from_ids(Some(ALICE), None), &Deadline::none())
+            .and_then(|i| i.container_name),
+        None,
+        "whose process it is unknown"
+    );
 }
 
 #[test]
