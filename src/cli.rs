@@ -25,7 +25,7 @@ Run without a subcommand, stuckconn scans this host (the same as `stuckconn scan
 const AFTER_HELP: &str = "\
 Exit status: 0 no finding, 1 at least one hung_call, close_wait, stalled_send or syn_sent \
 finding, 2 error, 3 partial report (--timeout or a signal cut it short; `check`: 0 OK, \
-1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+1 WARNING, 2 CRITICAL, 3 UNKNOWN); 130 or 143 a second SIGINT or SIGTERM ended it at once.
 Run as root to see every process's sockets and threads; see `man stuckconn` (PERMISSIONS).";
 
 #[derive(Debug, Parser)]

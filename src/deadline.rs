@@ -14,11 +14,25 @@ pub(crate) const TICK: Duration = Duration::from_millis(50);
 
 static SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 
-/// Catches SIGINT and SIGTERM from now on (once, at start): they set a flag instead of
-/// killing the process.
+/// Exit status after a second SIGINT or SIGTERM (128 + the signal, as a shell reports it).
+pub const FORCED_SIGINT: i32 = 130;
+pub const FORCED_SIGTERM: i32 = 143;
+
+/// Catches SIGINT and SIGTERM from now on (once, at start): the first sets a flag instead of
+/// killing the process (the command stops where it is and reports what it has); a second
+/// ends the process at once, whatever it is doing (exit status 130 or 143), for the steps
+/// that do not look at the flag (parsing a snapshot, the analysis and rendering of a very
+/// large report). Files being written are unnamed until complete, so none is left behind.
 pub fn catch_signals() -> std::io::Result<()> {
     let flag = SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for (signal, status) in [
+        (signal_hook::consts::SIGINT, FORCED_SIGINT),
+        (signal_hook::consts::SIGTERM, FORCED_SIGTERM),
+    ] {
+        // In this order: exit if one came before, then note this one.
+        signal_hook::flag::register_conditional_shutdown(signal, status, seen.clone())?;
+        signal_hook::flag::register(signal, seen.clone())?;
         signal_hook::flag::register_usize(signal, flag.clone(), signal as usize)?;
     }
     Ok(())

@@ -1086,3 +1086,75 @@ fn check_on_a_partial_scan_is_unknown_unless_already_critical() {
     );
     assert!(out.starts_with("STUCKCONN UNKNOWN - partial scan"), "{out}");
 }
+
+/// A synthetic snapshot of `n` hung calls over 200 processes (the replay benchmark's shape).
+fn big_snapshot(path: &Path, n: usize) {
+    let connections: Vec<Value> = (0..n)
+        .map(|i| {
+            let pid = 10000 + i % 200;
+            serde_json::json!({
+                "state": "established",
+                "local": {"ip": "2001:db8:f00::1", "port": 20000 + i % 40000},
+                "remote": {"ip": format!("2001:db8:bad::{:x}", 1 + i % 50), "port": 80},
+                "inode": 100000 + i, "uid": 33, "cookie": 7919 * (i + 1), "recv_q": 0,
+                "send_q": 0, "owners": [{"pid": pid, "fd": 10 + i / 200}],
+                "tcp_info": {"info_len": 232, "retransmits": 0, "probes": 0, "backoff": 0,
+                    "rto_us": 204000, "unacked": 0, "lost": 0, "retrans": 0,
+                    "last_data_sent_ms": 300000 + i, "last_data_recv_ms": 300004 + i,
+                    "last_ack_recv_ms": 300000 + i, "rtt_us": 1200, "total_retrans": 0},
+                "netns": 4026531840u64
+            })
+        })
+        .collect();
+    let processes: Vec<Value> = (0..200)
+        .map(|p| {
+            serde_json::json!({"pid": 10000 + p, "ppid": 1, "name": "apache2",
+                "exe": "/usr/sbin/apache2", "cmdline": "/usr/sbin/apache2 -k start", "uid": 33,
+                "unit": null, "container": null, "started_at": "2012-11-06T08:00:00Z",
+                "threads": 1, "thread_evidence": "read"})
+        })
+        .collect();
+    let snapshot = serde_json::json!({
+        "snapshot_version": 1, "host": {"hostname": "web1", "kernel": "6.18"},
+        "taken_at": "2012-11-06T17:15:11.000Z", "collect_secs": 1.5, "collector": "sock_diag",
+        "partial": false, "thread_evidence_min_idle_secs": 60.0, "connections": connections,
+        "processes": processes, "warnings": [],
+        "namespaces": [{"inode": 4026531840u64, "name": null, "container": null,
+            "pod_uid": null, "own": true}]
+    });
+    std::fs::write(path, serde_json::to_vec(&snapshot).unwrap()).unwrap();
+}
+
+/// A second SIGINT or SIGTERM ends the command at once, in the steps that do not look at the
+/// first one's flag (parsing, analysing and rendering a large snapshot: 20,000 hung calls
+/// take this debug build about 2 s).
+#[test]
+fn a_second_signal_ends_any_step_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("big.json");
+    big_snapshot(&snapshot, 20_000);
+    for (signal, status) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let child = stuckconn()
+            .args(["scan", "--format", "json", "--min-idle", "0s", "--from"])
+            .arg(&snapshot)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill with the pid of our own child, twice.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        std::thread::sleep(Duration::from_millis(50));
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let sent = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        let took = sent.elapsed();
+        assert_eq!(
+            output.status.code(),
+            Some(status),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
+}
