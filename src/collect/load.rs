@@ -5,7 +5,7 @@
 use super::netns::Choice;
 use crate::error::Error;
 use crate::snapshot::{Snapshot, SNAPSHOT_VERSION};
-use rustix::fs::{FileType, Mode};
+use rustix::fs::Mode;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
@@ -40,18 +40,10 @@ pub(crate) fn open_input(
     let fd = rustix::fs::open(path, super::regular::PATH_FLAGS, Mode::empty())
         .map_err(|e| read_error(e.into()))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| read_error(e.into()))?;
-    let kind = FileType::from_raw_mode(stat.st_mode);
-    if kind != FileType::RegularFile {
+    if let Some(what) = super::regular::not_regular(&stat) {
         return Err(Error::NotRegular {
             path: path.to_path_buf(),
-            what: match kind {
-                FileType::Directory => "a directory",
-                FileType::Fifo => "a FIFO",
-                FileType::CharacterDevice => "a character device",
-                FileType::BlockDevice => "a block device",
-                FileType::Socket => "a socket",
-                _ => "not a regular file",
-            },
+            what,
         });
     }
     let size = u64::try_from(stat.st_size).unwrap_or(0);

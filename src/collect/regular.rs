@@ -41,17 +41,24 @@ pub(crate) fn reopen(path: &OwnedFd) -> std::io::Result<File> {
     Ok(File::from(fd))
 }
 
+/// The status of what `path` (a descriptor opened with `O_PATH`) names when it is a regular
+/// file; otherwise an error that says what it is.
+pub(crate) fn regular_stat(path: &OwnedFd) -> std::io::Result<Stat> {
+    let stat = rustix::fs::fstat(path)?;
+    match not_regular(&stat) {
+        None => Ok(stat),
+        Some(what) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what}, not a regular file"),
+        )),
+    }
+}
+
 /// Opens `path` for reading only if it is a regular file (following links), without waiting;
 /// anything else is an error that says what it is, and is never opened.
 pub(crate) fn open(path: &std::path::Path) -> std::io::Result<File> {
     let fd = rustix::fs::open(path, PATH_FLAGS, Mode::empty())?;
-    let stat = rustix::fs::fstat(&fd)?;
-    if let Some(what) = not_regular(&stat) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{what}, not a regular file"),
-        ));
-    }
+    regular_stat(&fd)?;
     reopen(&fd)
 }
 

@@ -323,14 +323,8 @@ fn read_capped(
     path: std::os::fd::OwnedFd,
     host_conf: Option<(u64, u64)>,
 ) -> std::io::Result<Option<Vec<u8>>> {
-    use crate::collect::regular::{not_regular, reopen};
-    let stat = rustix::fs::fstat(&path)?;
-    if let Some(what) = not_regular(&stat) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{what}, not a regular file"),
-        ));
-    }
+    use crate::collect::regular::{regular_stat, reopen};
+    let stat = regular_stat(&path)?;
     if host_conf == Some((stat.st_dev, stat.st_ino)) {
         return Ok(None);
     }
