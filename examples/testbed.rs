@@ -182,19 +182,9 @@ fn main() {
             let mut s = connect(port());
             s.write_all(REQUEST).unwrap();
             let page = 4096;
-            // SAFETY: an anonymous private page, written before the poll and unmapped once the
-            // kernel has copied the pollfd array (poll keeps its own copy while it blocks).
-            let ptr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    page,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(ptr, libc::MAP_FAILED);
+            // An anonymous private page, written before the poll and unmapped once the kernel
+            // has copied the pollfd array (poll keeps its own copy while it blocks).
+            let ptr = anonymous_pages(page);
             let fds = ptr as *mut libc::pollfd;
             unsafe {
                 *fds = libc::pollfd {
@@ -313,14 +303,7 @@ fn main() {
             // SAFETY: single-threaded here; the child only renames itself and reads.
             match unsafe { libc::fork() } {
                 0 => {
-                    // Die with the parent, whoever kills it.
-                    // SAFETY: plain prctl and getppid calls.
-                    unsafe {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                        if libc::getppid() == 1 {
-                            libc::_exit(0);
-                        }
-                    }
+                    die_with_parent();
                     if let Some(name) = args.get(2) {
                         set_name(name);
                     }
@@ -443,6 +426,34 @@ fn fork_counter(file: &str) -> &'static std::sync::atomic::AtomicU64 {
         );
         assert_ne!(ptr, libc::MAP_FAILED);
         std::sync::atomic::AtomicU64::from_ptr(ptr.cast())
+    }
+}
+
+/// A private anonymous read-write mapping of `len` bytes.
+fn anonymous_pages(len: usize) -> *mut libc::c_void {
+    // SAFETY: a new mapping, placed by the kernel, of memory no one else refers to.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(ptr, libc::MAP_FAILED);
+    ptr
+}
+
+/// In a forked child: die with the parent, whoever kills it (and at once if it is gone).
+fn die_with_parent() {
+    // SAFETY: plain prctl, getppid and _exit calls.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        if libc::getppid() == 1 {
+            libc::_exit(0);
+        }
     }
 }
 
@@ -596,7 +607,7 @@ mod dns {
 //                                with PORT, every process (the parent too) then sends a request
 //                                to 127.0.0.1:PORT and blocks reading the reply
 mod timeouts_roles {
-    use super::{connect, hold, ready, REQUEST};
+    use super::{anonymous_pages, connect, die_with_parent, hold, ready, REQUEST};
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     use std::time::Duration;
@@ -667,18 +678,8 @@ mod timeouts_roles {
                 let mib: usize = num(args, 1, "MIB");
                 let n: usize = num(args, 2, "N");
                 let len = mib << 20;
-                // SAFETY: a private anonymous mapping of `len` bytes, never unmapped.
-                let ptr = unsafe {
-                    libc::mmap(
-                        std::ptr::null_mut(),
-                        len,
-                        libc::PROT_READ | libc::PROT_WRITE,
-                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                        -1,
-                        0,
-                    )
-                };
-                assert_ne!(ptr, libc::MAP_FAILED);
+                // Never unmapped.
+                let ptr = anonymous_pages(len);
                 // SAFETY: the mapping is `len` bytes long and ours; one byte per page is
                 // written so that every page is resident before the forks share it.
                 unsafe {
@@ -703,12 +704,7 @@ mod timeouts_roles {
                     // connects and sleeps, never touching the shared pages.
                     match unsafe { libc::fork() } {
                         0 => {
-                            unsafe {
-                                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                                if libc::getppid() == 1 {
-                                    libc::_exit(0);
-                                }
-                            }
+                            die_with_parent();
                             call()
                         }
                         child if child > 0 => children.push(child.to_string()),
