@@ -41,7 +41,7 @@ fn name_with(
     named: &mut Named,
 ) -> Vec<Netns> {
     for process in processes.iter_mut() {
-        let holder = Holder::of_process(process.pid);
+        let holder = Holder::owned_by(process.pid, process.uid);
         if let Some(info) = containers.lookup(&holder, deadline) {
             process.container_names = names_of(info);
         }

@@ -26,12 +26,18 @@ pub struct Holder {
 }
 
 impl Holder {
-    /// Reads `/proc/PID/cgroup` (bounded). Empty when it cannot be read.
+    /// Reads `/proc/PID/cgroup` (bounded) and who owns `/proc/PID`. Empty when they cannot
+    /// be read.
     pub fn of_process(pid: u32) -> Holder {
         use std::os::unix::fs::MetadataExt;
         let owner = std::fs::metadata(format!("/proc/{pid}"))
             .ok()
             .map(|m| m.uid());
+        Holder::owned_by(pid, owner)
+    }
+
+    /// Reads `/proc/PID/cgroup` (bounded) of a process whose uid the /proc pass already read.
+    pub fn owned_by(pid: u32, owner: Option<u32>) -> Holder {
         let holder = match read_capped(Path::new(&format!("/proc/{pid}/cgroup")), SMALL_CAP) {
             Ok(Some(bytes)) => {
                 let text = String::from_utf8_lossy(&bytes);
