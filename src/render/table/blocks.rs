@@ -14,6 +14,9 @@
 use super::*;
 use crate::report::{FindingProcess, FindingsById, Role, TimeoutVerdict};
 
+/// What a downstream finding waits on, a line each; the rest are counted.
+const SHOWN_TARGETS: usize = 3;
+
 /// The block of one problem finding. `evidence`: the table left the evidence out (a narrow
 /// terminal), so the block says it.
 pub(super) fn block(
@@ -50,13 +53,18 @@ pub(super) fn block(
     if evidence && !f.evidence.is_empty() {
         line(format!("evidence: {}", sanitize(&f.evidence.join(" · "))));
     }
-    for waits_on in f.waits_on.iter().filter_map(|id| find(by_id, id)).take(3) {
+    for waits_on in f
+        .waits_on
+        .iter()
+        .filter_map(|id| find(by_id, id))
+        .take(SHOWN_TARGETS)
+    {
         line(format!("→ waits on {}", waits_on_text(waits_on)));
     }
-    if f.waits_on.len() > 3 {
+    if f.waits_on.len() > SHOWN_TARGETS {
         line(format!(
             "→ and on {} more",
-            crate::text::count(f.waits_on.len() - 3, "finding", "findings")
+            crate::text::count(f.waits_on.len() - SHOWN_TARGETS, "finding", "findings")
         ));
     }
     if let Some(chain) = chain_text(f, by_id) {
