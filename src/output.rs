@@ -126,7 +126,10 @@ impl Output {
                 let file = file.into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;
                 match named {
-                    Some((temp, target)) => temp.persist(target).map_err(|e| e.error),
+                    Some((temp, target)) => {
+                        temp.persist(target).map_err(|e| e.error)?;
+                        landed(&file, &dir, &name)
+                    }
                     None => link_into_place(&file, &dir, &name),
                 }
             }
