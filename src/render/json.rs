@@ -16,9 +16,13 @@ pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
 
 /// Any value as terminal-safe, pretty-printed JSON and a newline (reports, snapshots).
 pub(crate) fn write_pretty(value: &impl Serialize, w: &mut dyn Write) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *w, Safe(PrettyFormatter::new()));
+    // serde_json writes token by token: into a buffer of its own type, not through `dyn`.
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, w);
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut buffered, Safe(PrettyFormatter::new()));
     value.serialize(&mut ser)?;
-    w.write_all(b"\n")
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// Any value as terminal-safe JSON on one line, without a newline (ndjson).
@@ -47,6 +51,10 @@ impl<F: Formatter> Formatter for Safe<F> {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Printable ASCII, almost every string of a report, is never unsafe.
+        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut rest = fragment;
         while let Some((at, c)) = rest
             .char_indices()
