@@ -181,7 +181,7 @@ impl SocketFds {
         counts.matched = fds.len();
         let mut holders: Vec<u32> = fds.iter().map(|f| f.pid).collect();
         for f in &fds {
-            connections[f.inode as usize].owners.push(Owner {
+            connections[f.inode as usize].push_owner(Owner {
                 pid: f.pid,
                 fd: f.fd,
             });
@@ -201,50 +201,100 @@ impl SocketFds {
 /// an fd closed while it was read is skipped; `cut_short` when the deadline passed (asked
 /// before each process and every 4,096 fds).
 pub fn socket_fds(proc: &CStr, stats: &mut PassStats, deadline: &Deadline) -> SocketFds {
-    let mut out = SocketFds::default();
-    let counts = &mut out.counts;
-    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let Ok(proc_dir) = openat(CWD, proc, dir_flags, Mode::empty()) else {
-        stats.denied += 1;
-        return out;
-    };
-    let mut pids_buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER];
-    let mut fds_buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER];
-    let mut link = [0u8; LINK_BUFFER];
-    let mut pids = RawDir::new(&proc_dir, &mut pids_buffer);
-    'processes: while let Some(entry) = pids.next() {
-        let Ok(entry) = entry else {
-            // /proc itself could not be read on: what is left is unseen, not denied.
-            stats.vanished += 1;
-            break;
+    match Walk::list(proc, stats) {
+        Some(walk) => walk.walk(stats, deadline),
+        None => SocketFds::default(),
+    }
+}
+
+/// The processes of one walk, listed first, then walked by as many threads as call
+/// [`Walk::walk`]: each takes the next process not yet taken. The dump's thread joins in
+/// when its dump is done.
+#[derive(Debug)]
+pub struct Walk {
+    proc_dir: rustix::fd::OwnedFd,
+    pids: Vec<u32>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Walk {
+    /// Lists the processes under `proc`; `None` (counted as denied) when it cannot be
+    /// opened. A listing that fails part way keeps what it read (counted as vanished).
+    pub fn list(proc: &CStr, stats: &mut PassStats) -> Option<Walk> {
+        let Ok(proc_dir) = openat(CWD, proc, DIR_FLAGS, Mode::empty()) else {
+            stats.denied += 1;
+            return None;
         };
-        let name = entry.file_name().to_bytes();
-        let Some(pid) = parse_decimal(name) else {
-            continue;
-        };
-        if deadline.passed() {
-            stats.cut_short = true;
-            break;
+        let mut buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER];
+        let mut entries = RawDir::new(&proc_dir, &mut buffer);
+        let mut pids = Vec::new();
+        while let Some(entry) = entries.next() {
+            let Ok(entry) = entry else {
+                // /proc itself could not be read on: what is left is unseen, not denied.
+                stats.vanished += 1;
+                break;
+            };
+            pids.extend(parse_decimal(entry.file_name().to_bytes()));
         }
-        // "PID/fd", relative to /proc: the name as getdents gave it.
+        Some(Walk {
+            proc_dir,
+            pids,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Walks processes not yet taken by another thread until none is left (or the deadline
+    /// passes); returns the socket fds this thread saw, `stats` what it could not read.
+    pub fn walk(&self, stats: &mut PassStats, deadline: &Deadline) -> SocketFds {
+        let mut out = SocketFds::default();
+        let mut fds_buffer = vec![MaybeUninit::<u8>::uninit(); DIR_BUFFER];
+        loop {
+            let at = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&pid) = self.pids.get(at) else {
+                break;
+            };
+            if deadline.passed() {
+                stats.cut_short = true;
+                break;
+            }
+            if !self.walk_process(pid, &mut fds_buffer, &mut out, stats, deadline) {
+                stats.cut_short = true;
+                break;
+            }
+        }
+        out
+    }
+
+    /// Reads one process's fd table into `out`; false when the deadline passed within it.
+    fn walk_process(
+        &self,
+        pid: u32,
+        fds_buffer: &mut [MaybeUninit<u8>],
+        out: &mut SocketFds,
+        stats: &mut PassStats,
+        deadline: &Deadline,
+    ) -> bool {
         let mut path = [0u8; 16];
-        path[..name.len()].copy_from_slice(name);
-        path[name.len()..name.len() + 4].copy_from_slice(b"/fd\0");
-        let path = CStr::from_bytes_with_nul(&path[..name.len() + 4])
-            .expect("one NUL, at the end: a pid has at most 10 digits");
-        let fd_dir = match openat(&proc_dir, path, dir_flags, Mode::empty()) {
+        let fd_dir = match openat(
+            &self.proc_dir,
+            fd_dir_path(pid, &mut path),
+            DIR_FLAGS,
+            Mode::empty(),
+        ) {
             Ok(fd_dir) => fd_dir,
             Err(Errno::ACCESS | Errno::PERM) => {
                 stats.denied += 1;
-                continue;
+                return true;
             }
             Err(_) => {
                 stats.vanished += 1;
-                continue;
+                return true;
             }
         };
+        let counts = &mut out.counts;
         counts.processes += 1;
-        let mut fds = RawDir::new(&fd_dir, &mut fds_buffer);
+        let mut link = [0u8; LINK_BUFFER];
+        let mut fds = RawDir::new(&fd_dir, fds_buffer);
         // The process exited while it was listed: what was read stands, the rest is gone.
         while let Some(Ok(entry)) = fds.next() {
             let name = entry.file_name();
@@ -252,9 +302,8 @@ pub fn socket_fds(proc: &CStr, stats: &mut PassStats, deadline: &Deadline) -> So
                 continue; // "." and ".."
             };
             counts.fds += 1;
-            if counts.fds % CHECK_EVERY_FDS == 0 && deadline.passed() {
-                stats.cut_short = true;
-                break 'processes;
+            if counts.fds.is_multiple_of(CHECK_EVERY_FDS) && deadline.passed() {
+                return false;
             }
             // An fd closed since it was listed is skipped, as procfs skips it.
             let Ok(len) = readlinkat_raw(&fd_dir, name, &mut link) else {
@@ -267,9 +316,53 @@ pub fn socket_fds(proc: &CStr, stats: &mut PassStats, deadline: &Deadline) -> So
                 }
             }
         }
+        true
     }
-    out
 }
+
+impl SocketFds {
+    /// Adds what another thread of the same walk saw.
+    pub fn absorb(&mut self, other: SocketFds) {
+        self.fds.extend(other.fds);
+        self.counts.processes += other.counts.processes;
+        self.counts.fds += other.counts.fds;
+        self.counts.sockets += other.counts.sockets;
+    }
+}
+
+impl PassStats {
+    /// Adds what another thread of the same walk could not read.
+    pub fn absorb(&mut self, other: PassStats) {
+        self.denied += other.denied;
+        self.vanished += other.vanished;
+        self.cut_short |= other.cut_short;
+    }
+}
+
+/// "PID/fd", relative to /proc, in `buffer`.
+fn fd_dir_path(pid: u32, buffer: &mut [u8; 16]) -> &CStr {
+    let mut digits = [0u8; 10];
+    let mut n = pid;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        buffer[i] = *d;
+    }
+    buffer[len..len + 4].copy_from_slice(b"/fd\0");
+    CStr::from_bytes_with_nul(&buffer[..len + 4])
+        .expect("one NUL, at the end: a u32 has at most 10 digits")
+}
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
 
 /// The inode of a socket fd's link, `socket:[INODE]`; `None` for anything else (files,
 /// pipes, anon inodes, a link cut short by the buffer).
@@ -304,6 +397,14 @@ fn parse_decimal_u64(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fd_directories_are_named_by_pid() {
+        let mut buffer = [0u8; 16];
+        for (pid, path) in [(1, "1/fd"), (4242, "4242/fd"), (u32::MAX, "4294967295/fd")] {
+            assert_eq!(fd_dir_path(pid, &mut buffer).to_str(), Ok(path));
+        }
+    }
 
     #[test]
     fn socket_links() {
@@ -434,7 +535,7 @@ mod tests {
         assert_eq!(holders, vec![10, 11]);
         let owners = |i: usize| -> Vec<(u32, u32)> {
             connections[i]
-                .owners
+                .owners()
                 .iter()
                 .map(|o| (o.pid, o.fd))
                 .collect()

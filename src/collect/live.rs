@@ -2,7 +2,9 @@
 //! dump every namespace's sockets, tie them to processes (one pass over /proc), describe
 //! those processes, examine the threads of those that may be stuck.
 
-use super::{caps, holders, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions};
+use super::{
+    caps, fdwalk, holders, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions,
+};
 use crate::error::Error;
 use crate::snapshot::timings::{Breakdown, NamespaceDump, WalkCounts};
 use crate::snapshot::{
@@ -41,12 +43,42 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
     let mut watch = Stopwatch::start();
     let targets = netns::targets(&options.netns, &mut seen.warnings).map_err(Error::Usage)?;
     timings.phases.push(watch.lap("namespaces"));
-    let (mut connections, collector, limits) =
-        dump_namespaces(&targets, &mut seen, &mut timings.dumps);
+    // The fd walk needs nothing from the dumps: a thread of its own walks processes while
+    // the namespaces are dumped here, and this thread joins the walk when its dumps are done
+    // (a host out of threads walks after dumping).
+    let walk_clock = Instant::now();
+    let mut pass = procs::PassStats::default();
+    let listed = fdwalk::Walk::list(c"/proc", &mut pass);
+    let deadline = options.deadline;
+    let ((mut connections, collector, limits), walk) = std::thread::scope(|scope| {
+        let walker = listed.as_ref().map(|walk| {
+            std::thread::Builder::new()
+                .name("fd walk".to_string())
+                .spawn_scoped(scope, move || walk_part(walk, &deadline))
+        });
+        let dumped = dump_namespaces(&targets, &mut seen, &mut timings.dumps);
+        let mut walked = Walked {
+            fds: fdwalk::SocketFds::default(),
+            pass,
+            secs: 0.0,
+            cpu_secs: 0.0,
+        };
+        if let Some(walk) = &listed {
+            walked.absorb(walk_part(walk, &deadline));
+        }
+        if let Some(Ok(walker)) = walker {
+            let part = walker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            walked.absorb(part);
+        }
+        walked.secs = walk_clock.elapsed().as_secs_f64();
+        (dumped, walked)
+    });
     // Vectors grow by doubling: give back the unused half (an mremap, not a copy).
     connections.shrink_to_fit();
     timings.phases.push(watch.lap("dump"));
-    let (holders, walked) = attribute(&mut connections, &mut seen);
+    let (holders, walked) = attribute(&mut connections, walk, &mut seen);
     timings.fd_walk = Some(walked);
     timings.phases.push(watch.lap("fd_walk"));
     let mut processes = describe(&holders, &mut seen);
@@ -214,12 +246,52 @@ fn merged(mut dumps: Vec<(u64, sockdiag::Dump)>, seen: &mut Seen) -> Vec<Connect
     all.connections
 }
 
-/// Ties sockets to processes (one pass over /proc/*/fd); returns the pids that hold one,
-/// and what the walk read.
-fn attribute(connections: &mut [Connection], seen: &mut Seen) -> (Vec<u32>, WalkCounts) {
+/// One pass over /proc/*/fd: every socket fd, what the pass could not read, its wall-clock
+/// seconds and the CPU seconds of the threads that walked.
+struct Walked {
+    fds: fdwalk::SocketFds,
+    pass: procs::PassStats,
+    secs: f64,
+    cpu_secs: f64,
+}
+
+impl Walked {
+    fn absorb(&mut self, part: Walked) {
+        self.fds.absorb(part.fds);
+        self.pass.absorb(part.pass);
+        self.cpu_secs += part.cpu_secs;
+    }
+}
+
+/// This thread's part of the walk: processes not yet taken, until none is left.
+fn walk_part(walk: &fdwalk::Walk, deadline: &crate::deadline::Deadline) -> Walked {
+    let cpu = crate::timing::thread_cpu_time();
     let mut pass = procs::PassStats::default();
-    let (holders, counts) =
-        super::fdwalk::attribute_counted(connections, &mut pass, &seen.options.deadline);
+    let fds = walk.walk(&mut pass, deadline);
+    Walked {
+        fds,
+        pass,
+        secs: 0.0,
+        cpu_secs: crate::timing::thread_cpu_time()
+            .saturating_sub(cpu)
+            .as_secs_f64(),
+    }
+}
+
+/// Ties sockets to the processes the walk found holding them; returns the pids that hold
+/// one, and what the walk read.
+fn attribute(
+    connections: &mut [Connection],
+    walk: Walked,
+    seen: &mut Seen,
+) -> (Vec<u32>, WalkCounts) {
+    let Walked {
+        fds,
+        pass,
+        secs,
+        cpu_secs,
+    } = walk;
+    let (holders, counts) = fds.assign(connections);
     if pass.cut_short {
         seen.cut_short.push(
             "the /proc pass stopped early: some sockets show without their process".to_string(),
@@ -227,7 +299,7 @@ fn attribute(connections: &mut [Connection], seen: &mut Seen) -> (Vec<u32>, Walk
     }
     let unattributed = connections
         .iter()
-        .filter(|c| c.inode != 0 && c.owners.is_empty())
+        .filter(|c| c.inode != 0 && c.owners().is_empty())
         .count();
     if pass.denied > 0 || unattributed > 0 {
         let lacking = caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]);
@@ -255,6 +327,8 @@ fn attribute(connections: &mut [Connection], seen: &mut Seen) -> (Vec<u32>, Walk
         ));
     }
     let counts = WalkCounts {
+        secs,
+        cpu_secs,
         processes: counts.processes,
         fds: counts.fds,
         sockets: counts.sockets,
@@ -306,7 +380,7 @@ fn examine_threads(connections: &mut Connections, processes: &mut [Process], see
             TcpState::Established | TcpState::CloseWait | TcpState::SynSent
         ) && c.idle_ms().is_none_or(|idle| idle >= min_idle_ms);
         if may_be_stuck {
-            for owner in &c.owners {
+            for owner in c.owners() {
                 wanted.insert((owner.pid, owner.fd), index);
             }
         }

@@ -57,7 +57,10 @@ fn detail(breakdown: &Breakdown, phase: &str) -> Option<String> {
         }
         "fd_walk" => breakdown.fd_walk.map(|w| {
             format!(
-                "{} processes, {} fds, {} sockets, {} of them dumped",
+                "walk {:.3} s (cpu {:.3} s) beside the dump: {} processes, {} fds, {} sockets, \
+                 {} of them dumped",
+                w.secs,
+                w.cpu_secs,
                 grouped(w.processes),
                 grouped(w.fds),
                 grouped(w.sockets),
@@ -109,6 +112,8 @@ mod tests {
                 secs: 0.5,
             }],
             fd_walk: Some(WalkCounts {
+                secs: 0.375,
+                cpu_secs: 0.3,
                 processes: 1096,
                 fds: 205_501,
                 sockets: 200_013,
@@ -122,8 +127,14 @@ mod tests {
             "timings: dump          0.500 s  cpu   0.250 s  peak     2.0 MiB  \
              200,006 sockets in 1 namespace"
         );
-        assert!(lines[1]
-            .ends_with("1,096 processes, 205,501 fds, 200,013 sockets, 200,006 of them dumped"));
+        assert!(
+            lines[1].ends_with(
+                "walk 0.375 s (cpu 0.300 s) beside the dump: 1,096 processes, 205,501 fds, \
+                 200,013 sockets, 200,006 of them dumped"
+            ),
+            "{}",
+            lines[1]
+        );
         assert!(lines[3].starts_with("timings: total         1.000 s  cpu   0.500 s"));
     }
 

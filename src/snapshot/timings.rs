@@ -40,9 +40,15 @@ pub struct NamespaceDump {
     pub secs: f64,
 }
 
-/// What the fd walk read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// What the fd walk read. It runs beside the dumps: its own time is here, and the `fd_walk`
+/// phase is only what was left of it when the dumps were done (and matching its fds to the
+/// sockets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct WalkCounts {
+    /// The walk's own wall-clock seconds.
+    pub secs: f64,
+    /// The CPU seconds of the walk's thread.
+    pub cpu_secs: f64,
     /// Processes whose fd directory was listed.
     pub processes: usize,
     /// Fds read (one readlinkat each).

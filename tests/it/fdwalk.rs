@@ -26,7 +26,7 @@ fn owners(connections: &[Connection]) -> Vec<(u32, Vec<(u32, u32)>)> {
         .iter()
         .filter(|c| c.inode != 0)
         .map(|c| {
-            let mut o: Vec<(u32, u32)> = c.owners.iter().map(|o| (o.pid, o.fd)).collect();
+            let mut o: Vec<(u32, u32)> = c.owners().iter().map(|o| (o.pid, o.fd)).collect();
             o.sort_unstable();
             (c.inode, o)
         })
@@ -78,23 +78,23 @@ fn the_fast_walk_finds_what_the_procfs_walk_finds() {
     for hold in &holds {
         let held = fast
             .iter()
-            .filter(|c| c.owners.iter().any(|o| o.pid == hold.pid()))
+            .filter(|c| c.owners().iter().any(|o| o.pid == hold.pid()))
             .count();
         assert_eq!(held, 25, "hold {} holds 25 connections", hold.pid());
     }
     let sink_port: u16 = port.parse().unwrap();
     let accepted = fast
         .iter()
-        .filter(|c| c.local().port == sink_port && c.owners.iter().any(|o| o.pid == sink.pid()))
+        .filter(|c| c.local().port == sink_port && c.owners().iter().any(|o| o.pid == sink.pid()))
         .count();
     assert_eq!(
         accepted,
         30 * 25 + 1,
         "every accepted connection and the listener"
     );
-    let shared: Vec<&Connection> = fast.iter().filter(|c| c.owners.len() == 2).collect();
+    let shared: Vec<&Connection> = fast.iter().filter(|c| c.owners().len() == 2).collect();
     assert_eq!(shared.len(), 1, "the fork-reader's socket has two owners");
-    let mut pids: Vec<u32> = shared[0].owners.iter().map(|o| o.pid).collect();
+    let mut pids: Vec<u32> = shared[0].owners().iter().map(|o| o.pid).collect();
     pids.sort_unstable();
     let mut want = vec![parent.pid(), child];
     want.sort_unstable();
@@ -102,6 +102,26 @@ fn the_fast_walk_finds_what_the_procfs_walk_finds() {
     // What the walk says it did covers the bed (and whatever else the host runs).
     assert!(counts.matched >= 2 * 30 * 25 + 3, "{counts:?}");
     assert!(counts.fds >= counts.sockets && counts.sockets >= counts.matched);
+
+    // A scan walks on two threads at once (each takes the next process not yet taken): the
+    // same owners as one thread.
+    let mut shared = sockets_of(&bed);
+    let mut stats = procs::PassStats::default();
+    let walk = fdwalk::Walk::list(c"/proc", &mut stats).expect("/proc is listed");
+    let (mut fds, other) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            let mut stats = procs::PassStats::default();
+            (walk.walk(&mut stats, &Deadline::none()), stats)
+        });
+        let mine = walk.walk(&mut stats, &Deadline::none());
+        (mine, other.join().unwrap())
+    });
+    fds.absorb(other.0);
+    stats.absorb(other.1);
+    let (holders, _) = fds.assign(&mut shared);
+    assert_eq!(owners(&shared), owners(&fast));
+    assert_eq!(holders, fast_holders);
+    assert!(!stats.cut_short);
 }
 
 #[test]
@@ -130,7 +150,7 @@ fn processes_that_vanish_mid_walk_are_counted() {
         assert!(holders.contains(&hung.pid()), "walk {walks}");
         let mine: Vec<&Connection> = connections
             .iter()
-            .filter(|c| c.owners.iter().any(|o| o.pid == hung.pid()))
+            .filter(|c| c.owners().iter().any(|o| o.pid == hung.pid()))
             .collect();
         assert_eq!(
             mine.len(),
@@ -207,6 +227,12 @@ fn timings_say_where_a_live_scan_went() {
     // The bed's three sockets at least (the listener and both ends of the hung call).
     assert!(
         timings["fd_walk"]["matched"].as_u64().unwrap() >= 3,
+        "{timings}"
+    );
+    // The walk ran beside the dump: its own time is there, and took some.
+    assert!(
+        timings["fd_walk"]["secs"].as_f64().unwrap() > 0.0
+            && timings["fd_walk"]["cpu_secs"].as_f64().unwrap() > 0.0,
         "{timings}"
     );
     // The rendering comes after the report: its line is on standard error.
