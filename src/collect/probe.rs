@@ -9,7 +9,7 @@ use crate::deadline::Deadline;
 use crate::report::{Report, Severity};
 use crate::snapshot::{OptionsRead, Snapshot, Unreadable};
 use crate::text::count;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What the probe could not do: warnings, and what the deadline cut short.
 #[derive(Debug, Default)]
@@ -37,8 +37,9 @@ pub(crate) fn probe(snapshot: &mut Snapshot, report: &Report, deadline: &Deadlin
     if pids.is_empty() {
         return probed;
     }
+    let asked = ask_processes(snapshot, &pids);
     let denied = options(snapshot, &sockets, deadline, &mut probed);
-    processes(snapshot, &pids, deadline, &mut probed);
+    answer_processes(snapshot, asked, deadline, &mut probed);
     if denied > 0 {
         let lacking = caps::missing(&[caps::SYS_PTRACE]);
         let why = if lacking.is_empty() {
@@ -55,18 +56,74 @@ pub(crate) fn probe(snapshot: &mut Snapshot, report: &Report, deadline: &Deadlin
     probed
 }
 
-/// Reads the options of every socket in `sockets` (one pidfd per process). Returns how many
-/// were denied.
+/// Below this many stuck sockets, their options are read by this thread alone (a thread
+/// costs more than it saves).
+const OPTIONS_SHARED_FROM: usize = 256;
+
+/// What one thread could not read of the sockets' options.
+#[derive(Default)]
+struct OptionsPart {
+    denied: usize,
+    cut_short: bool,
+}
+
+/// Reads the options of every socket in `sockets` (one pidfd per process), by this thread and,
+/// for many sockets, a second one (each takes the next process not yet taken). Returns how
+/// many were denied.
 fn options(
     snapshot: &mut Snapshot,
     sockets: &BTreeMap<u32, Vec<(usize, u32)>>,
     deadline: &Deadline,
     probed: &mut Probed,
 ) -> usize {
+    let sockets: Vec<(u32, &[(usize, u32)])> =
+        sockets.iter().map(|(&pid, fds)| (pid, &fds[..])).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Each thread writes one process's sockets at a time: nothing is held twice.
+    let connections = std::sync::Mutex::new(&mut snapshot.connections);
+    let part = || options_part(&sockets, &next, &connections, deadline);
+    let many = sockets.len() > 1
+        && sockets.iter().map(|(_, fds)| fds.len()).sum::<usize>() >= OPTIONS_SHARED_FROM;
+    let parts = std::thread::scope(|scope| {
+        let helper = many
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("stuckconn-sockopts".to_string())
+                    .spawn_scoped(scope, part)
+                    .ok()
+            })
+            .flatten();
+        let mine = part();
+        let theirs = helper.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        [Some(mine), theirs]
+    });
     let mut denied = 0;
-    for (&pid, fds) in sockets {
-        if deadline.passed() {
+    for part in parts.into_iter().flatten() {
+        denied += part.denied;
+        if part.cut_short {
             probed.cut_short = Some("some stuck sockets' options were not read".to_string());
+        }
+    }
+    denied
+}
+
+/// One thread's share of [`options`]: processes not yet taken, until none is left or the
+/// deadline passes.
+fn options_part(
+    sockets: &[(u32, &[(usize, u32)])],
+    next: &std::sync::atomic::AtomicUsize,
+    connections: &std::sync::Mutex<&mut crate::snapshot::Connections>,
+    deadline: &Deadline,
+) -> OptionsPart {
+    let mut part = OptionsPart::default();
+    let mut read_here = Vec::new();
+    loop {
+        let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(&(pid, fds)) = sockets.get(at) else {
+            break;
+        };
+        if deadline.passed() {
+            part.cut_short = true;
             break;
         }
         let reader = sockopts::Reader::open(pid);
@@ -75,65 +132,101 @@ fn options(
                 Ok(reader) => reader.read(fd),
                 Err(why) => Err(why.clone()),
             };
-            let probed = match read {
+            let read = match read {
                 Ok(options) => OptionsRead {
                     options: Some(options),
                     unreadable: None,
                 },
                 Err(why) => {
-                    denied += usize::from(matches!(why, Unreadable::Denied { .. }));
+                    part.denied += usize::from(matches!(why, Unreadable::Denied { .. }));
                     OptionsRead {
                         options: None,
                         unreadable: Some(why),
                     }
                 }
             };
-            snapshot.connections.set_probed(index, probed);
+            read_here.push((index, read));
+        }
+        // A panic of the other thread while it held the lock left nothing half-written.
+        let mut connections = connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (index, read) in read_here.drain(..) {
+            connections.set_probed(index, read);
         }
     }
-    denied
+    part
 }
 
-/// Reads each process's memory, and the runtimes of one process per executable and parent
-/// (forked workers share their parent's libraries: 111 apache2 workers are read once).
-fn processes(
+/// The stuck processes whose memory and runtimes were asked of the reading thread, in the
+/// order it answers: each with whether its runtimes are to be detected (one process per
+/// executable and parent: forked workers share their parent's libraries, and 111 apache2
+/// workers are read once).
+struct Asked {
+    reader: Reader,
+    pids: Vec<(u32, bool)>,
+}
+
+/// Asks the reading thread for each stuck process's memory and runtimes; it reads them while
+/// the socket options are read here.
+fn ask_processes(snapshot: &Snapshot, pids: &BTreeSet<u32>) -> Asked {
+    let mut reader = Reader::start();
+    let mut seen: HashSet<(Option<&str>, Option<u32>)> = HashSet::new();
+    let mut asked = Vec::new();
+    for process in snapshot.processes.iter().filter(|p| pids.contains(&p.pid)) {
+        let detect = seen.insert((process.exe.as_deref(), process.ppid));
+        if !reader.ask(process.pid, detect) {
+            break;
+        }
+        asked.push((process.pid, detect));
+    }
+    Asked {
+        reader,
+        pids: asked,
+    }
+}
+
+/// Writes the answers of the reading thread into the snapshot, each process's runtimes from
+/// the one process of its executable and parent that was read.
+fn answer_processes(
     snapshot: &mut Snapshot,
-    pids: &BTreeSet<u32>,
+    mut asked: Asked,
     deadline: &Deadline,
     probed: &mut Probed,
 ) {
     let mut detected: HashMap<(Option<String>, Option<u32>), crate::snapshot::Detected> =
         HashMap::new();
-    let mut reader: Option<Reader> = None;
-    for process in snapshot
-        .processes
-        .iter_mut()
-        .filter(|p| pids.contains(&p.pid))
-    {
+    // The processes were asked in the snapshot's order: each is found after the last.
+    let mut next = 0;
+    for &(pid, _) in &asked.pids {
         if deadline.passed() {
             probed.cut_short = Some("some stuck processes' memory was not read".to_string());
             break;
         }
-        let key = (process.exe.clone(), process.ppid);
-        let known = detected.get(&key).cloned();
-        let reader = reader.get_or_insert_with(Reader::start);
-        let Some((memory, found)) = reader.read(process.pid, known.is_none(), deadline) else {
+        let Some(at) = snapshot.processes[next..].iter().position(|p| p.pid == pid) else {
+            continue;
+        };
+        let process = &mut snapshot.processes[next + at];
+        next += at + 1;
+        let Some((memory, found)) = asked.reader.answer(pid, deadline) else {
             // Given up: the deadline passed, or a read did not come back.
-            probed.warnings.extend(reader.gave_up.take());
+            probed.warnings.extend(asked.reader.gave_up.take());
             if deadline.passed() {
                 probed.cut_short = Some("some stuck processes' memory was not read".to_string());
             }
             break;
         };
         process.memory = memory;
-        let found = match (known, found) {
-            (Some(known), _) => known,
-            (None, Some(found)) => detected.entry(key).or_insert(found).clone(),
-            (None, None) => Default::default(),
+        let key = (process.exe.clone(), process.ppid);
+        let found = match found {
+            Some(found) => detected.entry(key).or_insert(found).clone(),
+            None => detected.get(&key).cloned().unwrap_or_default(),
         };
-        process.runtimes = found.runtimes.clone();
-        process.go_version = found.go_version.clone();
+        process.runtimes = found.runtimes;
+        process.go_version = found.go_version;
     }
+    // A thread that could not be started asked nothing: say why.
+    probed.warnings.extend(asked.reader.gave_up.take());
 }
 
 /// How long the probe waits for one process's memory and runtimes. Reading them opens the
@@ -212,19 +305,25 @@ impl Reader {
         self.ask = None;
     }
 
-    /// Process `pid`'s memory, and its runtimes when `detect`; `None` when the thread did not
-    /// answer within [`PROCESS_WAIT`] or before `deadline` (then it is given up).
-    fn read(&mut self, pid: u32, detect: bool, deadline: &Deadline) -> Option<ReadBack> {
+    /// Asks for process `pid`'s memory, and its runtimes when `detect`; false when the
+    /// thread is gone or given up (its reason in `gave_up`).
+    fn ask(&mut self, pid: u32, detect: bool) -> bool {
         let sent = self
             .ask
             .as_ref()
             .is_some_and(|a| a.send((pid, detect)).is_ok());
-        if !sent {
-            if self.gave_up.is_none() {
-                self.stop("the thread reading the stuck processes' memory ended early".into());
-            }
-            return None;
+        if !sent && self.gave_up.is_none() {
+            self.stop("the thread reading the stuck processes' memory ended early".into());
         }
+        sent
+    }
+
+    /// The answer for `pid`, asked earlier (answers come in the order asked); `None` when the
+    /// thread did not answer within [`PROCESS_WAIT`] of this wait or before `deadline` (then
+    /// it is given up).
+    fn answer(&mut self, pid: u32, deadline: &Deadline) -> Option<ReadBack> {
+        // Given up earlier: nothing more is asked or waited for.
+        self.ask.as_ref()?;
         let began = std::time::Instant::now();
         loop {
             let wait = PROCESS_WAIT

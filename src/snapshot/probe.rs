@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The options of one TCP socket, as `getsockopt` returns them (the kernel's effective values:
 /// keepalive timers the program did not set are its network namespace's defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SocketOptions {
     /// `SO_RCVTIMEO` in ms; `None` when not set (a blocking read waits forever).
     pub receive_timeout_ms: Option<u64>,
@@ -26,7 +26,7 @@ pub struct SocketOptions {
 }
 
 /// Why a socket's options could not be read. The message never guesses a value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Unreadable {
     /// Not allowed: `missing` names the capability (`CAP_SYS_PTRACE`), or is empty when the

@@ -620,3 +620,33 @@ fn a_recording_keeps_the_answers_for_a_replay() {
     assert_eq!(a["impact"]["processes"], b["impact"]["processes"]);
     assert!(b["impact"]["memory_bytes"].as_u64().unwrap() > 0, "{b}");
 }
+
+/// 300 stuck sockets over three processes: their options are read by two threads at once
+/// (from 256 stuck sockets on), and each socket keeps its own, never another process's.
+#[test]
+fn many_stuck_sockets_each_get_their_own_options() {
+    let Some(bed) = Bed::new("tmo-many", &[]) else {
+        return;
+    };
+    let sink = bed.testbed(&["sink"]);
+    let port = sink.port().to_string();
+    let holds: Vec<Proc> = (0..2)
+        .map(|_| bed.testbed(&["hold", &port, "150"]))
+        .collect();
+    let (_server, blackhole_port) = blackhole(&bed);
+    let client = started(&bed, &["rcvtimeo", &blackhole_port, "600000"]);
+    sleep_ms(1200);
+    let report = scan(&bed);
+    for hold in &holds {
+        let rows = connections_of(&report, hold.pid());
+        assert_eq!(rows.len(), 150, "hold {} holds 150", hold.pid());
+        for row in rows {
+            let t = &row["timeouts"];
+            assert_eq!(t["options_unreadable"], Value::Null, "{row}");
+            assert_eq!(t["receive_timeout_ms"], 0, "read, and unset: {row}");
+            assert_eq!(t["keepalive"], false, "{row}");
+        }
+    }
+    let row = connection(&report, client.pid());
+    assert_eq!(row["timeouts"]["receive_timeout_ms"], 600_000, "{row}");
+}
