@@ -10,7 +10,7 @@ mod probe;
 mod threads;
 pub mod timings;
 
-pub use connection::{Connection, Owner, Owners, TcpInfo};
+pub use connection::{Connection, Owner, TcpInfo};
 pub use connections::{Connections, OptionsRead};
 pub use kernel::{model_timeout_ms, KernelTimer, Limits, TimerKind};
 pub use probe::{Detected, Runtime, SocketOptions, Unreadable, Usage};

@@ -187,7 +187,8 @@ impl<'a> Context<'a> {
             let j = &self.judged[i];
             let holder_key = self.process_key(j.holder().map(|h| h.pid));
             rows.entry(holder_key).or_default().connections += 1;
-            let mut owner_pids: SmallVec<[u32; 2]> = j.conn.owners.iter().map(|o| o.pid).collect();
+            let mut owner_pids: SmallVec<[u32; 2]> =
+                j.conn.owners().iter().map(|o| o.pid).collect();
             owner_pids.sort_unstable();
             owner_pids.dedup();
             let mut sharing: SmallVec<[ProcessKey; 2]> = SmallVec::new();

@@ -69,7 +69,7 @@ impl<'a> Judged<'a> {
 /// the lowest pid (and its lowest fd). `None` when no readable process holds it.
 pub(crate) fn holder(c: &Connection, blocked: &[BlockedThread]) -> Option<Owner> {
     let blocked = c
-        .owners
+        .owners()
         .iter()
         .filter_map(|o| {
             let threads = blocked.iter().filter(|t| t.pid == o.pid);
@@ -83,7 +83,7 @@ pub(crate) fn holder(c: &Connection, blocked: &[BlockedThread]) -> Option<Owner>
         })
         .min()
         .map(|(_, pid, fd)| Owner { pid, fd });
-    blocked.or_else(|| c.owners.iter().copied().min_by_key(|o| (o.pid, o.fd)))
+    blocked.or_else(|| c.owners().iter().copied().min_by_key(|o| (o.pid, o.fd)))
 }
 
 /// Judges every connection of the snapshot, in its order.
@@ -133,7 +133,7 @@ pub(super) fn pending_by_pid(judged: &[Judged]) -> HashMap<u32, Vec<usize>> {
     let mut pending: HashMap<u32, Vec<usize>> = HashMap::new();
     for (index, j) in judged.iter().enumerate() {
         if j.direction == Direction::Inbound && request_pending(j.conn) {
-            for owner in &j.conn.owners {
+            for owner in j.conn.owners() {
                 pending.entry(owner.pid).or_default().push(index);
             }
         }
@@ -182,7 +182,7 @@ pub(super) mod tests {
 
     pub(crate) fn conn(owners: &[(u32, u32)]) -> Connection {
         let mut c = Connection::example();
-        c.owners = owners.iter().map(|&(pid, fd)| Owner { pid, fd }).collect();
+        c.set_owners(owners.iter().map(|&(pid, fd)| Owner { pid, fd }));
         c
     }
 

@@ -37,9 +37,9 @@ pub struct Filter {
 
 impl Filter {
     fn matches(&self, c: &Connection, processes: &HashMap<u32, &Process>) -> bool {
-        let pid_ok = self.pids.is_empty() || c.owners.iter().any(|o| self.pids.contains(&o.pid));
+        let pid_ok = self.pids.is_empty() || c.owners().iter().any(|o| self.pids.contains(&o.pid));
         let name_ok = self.process_names.is_empty()
-            || c.owners.iter().any(|o| {
+            || c.owners().iter().any(|o| {
                 processes.get(&o.pid).is_some_and(|p| {
                     self.process_names.iter().any(|n| {
                         *n == p.name
@@ -185,7 +185,7 @@ fn summary(snapshot: &Snapshot, judged: &[Judged], findings: &[crate::report::Fi
         unattributed_sockets: snapshot
             .connections
             .iter()
-            .filter(|c| c.inode != 0 && c.owners.is_empty())
+            .filter(|c| c.inode != 0 && c.owners().is_empty())
             .count(),
         namespaces: snapshot.namespaces.len().max(1),
         findings: findings.len(),

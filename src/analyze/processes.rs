@@ -46,7 +46,7 @@ impl Context<'_> {
                     .blocked()
                     .iter()
                     .filter(|t| {
-                        j.conn.owners.iter().all(|o| o.pid != t.pid)
+                        j.conn.owners().iter().all(|o| o.pid != t.pid)
                             || self.process_key(Some(t.pid)) == row_key
                     })
                     .count();
@@ -81,7 +81,7 @@ impl Context<'_> {
         let c = j.conn;
         let info = c.tcp_info();
         let mut owners: smallvec::SmallVec<[OwnerReport; 1]> = c
-            .owners
+            .owners()
             .iter()
             .map(|o| OwnerReport {
                 pid: o.pid,

@@ -183,7 +183,7 @@ pub(crate) fn select_namespaces(snapshot: &mut Snapshot, choices: &[Choice]) -> 
             Choice::Pid(pid) => snapshot
                 .connections
                 .iter()
-                .filter(|c| c.owners.iter().any(|o| o.pid == *pid))
+                .filter(|c| c.owners().iter().any(|o| o.pid == *pid))
                 .map(|c| c.netns())
                 .collect(),
             Choice::Path(_) => {

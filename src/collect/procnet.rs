@@ -30,7 +30,7 @@ pub(crate) fn read(warnings: &mut Vec<String>) -> Vec<Connection> {
     }
     let timers = timers();
     for c in connections.iter_mut().filter(|c| c.inode != 0) {
-        c.timer = timers.get(&u64::from(c.inode)).copied();
+        c.set_timer(timers.get(&u64::from(c.inode)).copied());
     }
     connections
 }

@@ -85,7 +85,7 @@ pub fn attribute_with_procfs(
         for fd in fds.flatten() {
             if let FDTarget::Socket(inode) = fd.target {
                 if let Some(i) = index_of(inode) {
-                    connections[i].owners.push(Owner {
+                    connections[i].push_owner(Owner {
                         pid,
                         fd: fd.fd as u32,
                     });

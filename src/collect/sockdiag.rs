@@ -316,7 +316,7 @@ fn connection_from(response: &InetResponse, short_info: &mut usize) -> Connectio
     c.recv_q = h.recv_queue;
     c.send_q = h.send_queue;
     c.set_tcp_info(tcp_info);
-    c.timer = Some(timer);
+    c.set_timer(Some(timer));
     c
 }
 

@@ -44,7 +44,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 continue;
             };
             let holds = Holds::One(finding_of.get(&peer).copied());
-            for owner in &snapshot.connections[peer].owners {
+            for owner in snapshot.connections[peer].owners() {
                 if !by_pid.contains_key(&owner.pid) {
                     continue;
                 }

@@ -1,12 +1,13 @@
 //! One TCP socket as the kernel reported it, kept small: a host with 500,000 sockets holds
-//! them all at once, so a `Connection` is at most 120 bytes (a test says so). IPv4 addresses
-//! are kept inline and IPv6 ones behind a pointer; tcp_info is packed to the fields the
-//! analysis, the report and `--confirm` read; the socket cookie and the namespace take 0 for
-//! "unknown" (the kernel never gives either 0). What only some sockets have lives in side
+//! them all at once, so a `Connection` is at most 112 bytes (a test says so). IPv4 addresses
+//! and the one process that holds the socket are kept inline; IPv6 endpoints and a second
+//! holder go behind one pointer (the spill); tcp_info is packed to the fields the analysis,
+//! the report and `--confirm` read, the kernel's timer into three small fields; the socket
+//! cookie and the namespace take 0 for "unknown" (the kernel never gives either 0). What only some sockets have lives in side
 //! tables of [`super::Connections`]: the threads blocked on them, the options read of the
 //! stuck ones. The snapshot file keeps its shape (`super::connections` writes and reads it).
 
-use super::{Endpoint, KernelTimer, TcpState};
+use super::{Endpoint, KernelTimer, TcpState, TimerKind};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -14,7 +15,11 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
     pub state: TcpState,
-    addrs: Addrs,
+    /// IPv4 endpoints, inline (zero when `spill` holds endpoints of another family).
+    local4: [u8; 4],
+    remote4: [u8; 4],
+    local_port: u16,
+    remote_port: u16,
     /// Socket inode (0 for TIME-WAIT and other orphaned sockets): the kernel's are 32 bits.
     pub inode: u32,
     pub uid: u32,
@@ -25,42 +30,175 @@ pub struct Connection {
     /// Bytes sent and not yet acknowledged by the peer.
     pub send_q: u32,
     info: PackedInfo,
-    /// Every (pid, fd) that holds this socket (one, almost always: kept inline).
-    pub owners: Owners,
+    /// The one (pid, fd) that holds this socket, almost always; `NO_OWNER` for none, and
+    /// ignored when `spill` lists several.
+    owner: Owner,
+    /// What only some sockets have: endpoints other than IPv4, more than one owner.
+    spill: Option<Box<Spill>>,
     /// The inode of its network namespace, 0 when unknown.
     netns: u32,
-    /// The kernel's TCP timer (sock_diag, or /proc/net/tcp); `None` in snapshots before it.
-    pub timer: Option<KernelTimer>,
+    /// The kernel's TCP timer (sock_diag, or /proc/net/tcp), in three fields that pack with
+    /// the others; `timer_kind` `None` in snapshots before it.
+    timer_kind: Option<TimerKind>,
+    timer_retrans: u8,
+    timer_expires_ms: u32,
+}
+
+/// No owner: pid 0 is never a process that holds a socket (an owner of pid 0 read from a
+/// snapshot file goes to the spill).
+const NO_OWNER: Owner = Owner { pid: 0, fd: 0 };
+
+/// The rare part of a connection, behind one pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Spill {
+    /// Endpoints that are not both IPv4.
+    Endpoints([Endpoint; 2]),
+    /// Every owner, when there is more than one (or one that `NO_OWNER` would hide).
+    Owners(Vec<Owner>),
+    Both(Box<([Endpoint; 2], Vec<Owner>)>),
 }
 
 impl Connection {
     /// A socket with its state and endpoints, and nothing else known yet.
     pub fn new(state: TcpState, local: Endpoint, remote: Endpoint) -> Connection {
-        Connection {
+        let mut c = Connection {
             state,
-            addrs: Addrs::new(local, remote),
+            local4: [0; 4],
+            remote4: [0; 4],
+            local_port: 0,
+            remote_port: 0,
             inode: 0,
             uid: 0,
             cookie: 0,
             recv_q: 0,
             send_q: 0,
             info: PackedInfo::default(),
-            owners: Owners::default(),
+            owner: NO_OWNER,
+            spill: None,
             netns: 0,
-            timer: None,
-        }
+            timer_kind: None,
+            timer_retrans: 0,
+            timer_expires_ms: 0,
+        };
+        c.set_endpoints(local, remote);
+        c
     }
 
     pub fn local(&self) -> Endpoint {
-        self.addrs.local()
+        match self.spilled_endpoints() {
+            Some(both) => both[0],
+            None => Endpoint {
+                ip: IpAddr::from(self.local4),
+                port: self.local_port,
+            },
+        }
     }
 
     pub fn remote(&self) -> Endpoint {
-        self.addrs.remote()
+        match self.spilled_endpoints() {
+            Some(both) => both[1],
+            None => Endpoint {
+                ip: IpAddr::from(self.remote4),
+                port: self.remote_port,
+            },
+        }
+    }
+
+    fn spilled_endpoints(&self) -> Option<&[Endpoint; 2]> {
+        match self.spill.as_deref()? {
+            Spill::Endpoints(both) => Some(both),
+            Spill::Both(both) => Some(&both.0),
+            Spill::Owners(_) => None,
+        }
     }
 
     pub fn set_endpoints(&mut self, local: Endpoint, remote: Endpoint) {
-        self.addrs = Addrs::new(local, remote);
+        let owners = self.take_spilled_owners();
+        match (local.ip, remote.ip) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => {
+                (self.local4, self.remote4) = (l.octets(), r.octets());
+                (self.local_port, self.remote_port) = (local.port, remote.port);
+                self.spill = owners.map(|o| Box::new(Spill::Owners(o)));
+            }
+            _ => {
+                (self.local4, self.remote4, self.local_port, self.remote_port) =
+                    ([0; 4], [0; 4], 0, 0);
+                self.spill = Some(Box::new(match owners {
+                    Some(o) => Spill::Both(Box::new(([local, remote], o))),
+                    None => Spill::Endpoints([local, remote]),
+                }));
+            }
+        }
+    }
+
+    /// Every (pid, fd) that holds this socket: one, almost always.
+    pub fn owners(&self) -> &[Owner] {
+        match self.spill.as_deref() {
+            Some(Spill::Owners(all)) => all,
+            Some(Spill::Both(both)) => &both.1,
+            _ if self.owner == NO_OWNER => &[],
+            _ => std::slice::from_ref(&self.owner),
+        }
+    }
+
+    pub fn push_owner(&mut self, owner: Owner) {
+        let spilled = matches!(
+            self.spill.as_deref(),
+            Some(Spill::Owners(_) | Spill::Both(_))
+        );
+        if !spilled && self.owner == NO_OWNER && owner != NO_OWNER {
+            self.owner = owner;
+            return;
+        }
+        let mut all = self.take_spilled_owners().unwrap_or_else(|| {
+            let first = std::mem::replace(&mut self.owner, NO_OWNER);
+            (first != NO_OWNER).then_some(first).into_iter().collect()
+        });
+        all.push(owner);
+        self.spill = Some(Box::new(match self.spill.take().map(|s| *s) {
+            Some(Spill::Endpoints(both)) => Spill::Both(Box::new((both, all))),
+            _ => Spill::Owners(all),
+        }));
+    }
+
+    /// Replaces the owners.
+    pub fn set_owners(&mut self, owners: impl IntoIterator<Item = Owner>) {
+        let _ = self.take_spilled_owners();
+        self.owner = NO_OWNER;
+        for owner in owners {
+            self.push_owner(owner);
+        }
+    }
+
+    /// Takes the owners out of the spill (leaving its endpoints), if it held them.
+    fn take_spilled_owners(&mut self) -> Option<Vec<Owner>> {
+        match self.spill.take().map(|s| *s) {
+            Some(Spill::Owners(all)) => Some(all),
+            Some(Spill::Both(both)) => {
+                let (endpoints, all) = *both;
+                self.spill = Some(Box::new(Spill::Endpoints(endpoints)));
+                Some(all)
+            }
+            other => {
+                self.spill = other.map(Box::new);
+                None
+            }
+        }
+    }
+
+    /// The kernel's TCP timer; `None` in snapshots before it was recorded.
+    pub fn timer(&self) -> Option<KernelTimer> {
+        self.timer_kind.map(|kind| KernelTimer {
+            kind,
+            expires_ms: self.timer_expires_ms,
+            retrans: self.timer_retrans,
+        })
+    }
+
+    pub fn set_timer(&mut self, timer: Option<KernelTimer>) {
+        self.timer_kind = timer.map(|t| t.kind);
+        self.timer_expires_ms = timer.map_or(0, |t| t.expires_ms);
+        self.timer_retrans = timer.map_or(0, |t| t.retrans);
     }
 
     /// The kernel's socket cookie: stable for the socket's life.
@@ -111,127 +249,6 @@ impl Connection {
         );
         c.inode = 1;
         c
-    }
-}
-
-/// The two endpoints: IPv4 inline (12 bytes), anything else behind a pointer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Addrs {
-    V4 {
-        local: [u8; 4],
-        remote: [u8; 4],
-        local_port: u16,
-        remote_port: u16,
-    },
-    Other(Box<[Endpoint; 2]>),
-}
-
-impl Addrs {
-    fn new(local: Endpoint, remote: Endpoint) -> Addrs {
-        match (local.ip, remote.ip) {
-            (IpAddr::V4(l), IpAddr::V4(r)) => Addrs::V4 {
-                local: l.octets(),
-                remote: r.octets(),
-                local_port: local.port,
-                remote_port: remote.port,
-            },
-            _ => Addrs::Other(Box::new([local, remote])),
-        }
-    }
-
-    fn local(&self) -> Endpoint {
-        match self {
-            Addrs::V4 {
-                local, local_port, ..
-            } => Endpoint {
-                ip: IpAddr::from(*local),
-                port: *local_port,
-            },
-            Addrs::Other(both) => both[0],
-        }
-    }
-
-    fn remote(&self) -> Endpoint {
-        match self {
-            Addrs::V4 {
-                remote,
-                remote_port,
-                ..
-            } => Endpoint {
-                ip: IpAddr::from(*remote),
-                port: *remote_port,
-            },
-            Addrs::Other(both) => both[1],
-        }
-    }
-}
-
-/// Every (pid, fd) that holds a socket: none, one inline, or several behind a pointer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Owners {
-    #[default]
-    None,
-    One(Owner),
-    Many(Box<Vec<Owner>>),
-}
-
-impl Owners {
-    pub fn push(&mut self, owner: Owner) {
-        *self = match std::mem::take(self) {
-            Owners::None => Owners::One(owner),
-            Owners::One(first) => Owners::Many(Box::new(vec![first, owner])),
-            Owners::Many(mut all) => {
-                all.push(owner);
-                Owners::Many(all)
-            }
-        };
-    }
-
-    pub fn as_slice(&self) -> &[Owner] {
-        match self {
-            Owners::None => &[],
-            Owners::One(one) => std::slice::from_ref(one),
-            Owners::Many(all) => all,
-        }
-    }
-}
-
-impl std::ops::Deref for Owners {
-    type Target = [Owner];
-    fn deref(&self) -> &[Owner] {
-        self.as_slice()
-    }
-}
-
-impl<'a> IntoIterator for &'a Owners {
-    type Item = &'a Owner;
-    type IntoIter = std::slice::Iter<'a, Owner>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.as_slice().iter()
-    }
-}
-
-impl FromIterator<Owner> for Owners {
-    fn from_iter<I: IntoIterator<Item = Owner>>(iter: I) -> Owners {
-        let mut owners = Owners::None;
-        for owner in iter {
-            owners.push(owner);
-        }
-        owners
-    }
-}
-
-impl Serialize for Owners {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.as_slice().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Owners {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Owners, D::Error> {
-        Ok(Vec::<Owner>::deserialize(deserializer)?
-            .into_iter()
-            .collect())
     }
 }
 
@@ -378,12 +395,66 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_connection_is_at_most_120_bytes() {
+    fn a_connection_is_at_most_112_bytes_and_its_spill_40() {
         assert!(
-            std::mem::size_of::<Connection>() <= 120,
+            std::mem::size_of::<Connection>() <= 112,
             "{} bytes",
             std::mem::size_of::<Connection>()
         );
+        // An IPv6 connection's endpoints cost what they cost before the spill held owners.
+        assert!(
+            std::mem::size_of::<Spill>() <= 40,
+            "{} bytes",
+            std::mem::size_of::<Spill>()
+        );
+    }
+
+    #[test]
+    fn owners_come_back_as_pushed_whatever_the_endpoints() {
+        let v4 = |port| Endpoint::normalized(std::net::Ipv4Addr::new(192, 0, 2, 1).into(), port);
+        let v6 = |port| Endpoint::normalized("2001:db8::1".parse().unwrap(), port);
+        let owner = |pid, fd| Owner { pid, fd };
+        for (local, remote) in [(v4(1), v4(2)), (v6(1), v6(2))] {
+            let mut c = Connection::new(TcpState::Established, local, remote);
+            assert!(c.owners().is_empty());
+            c.push_owner(owner(10, 3));
+            assert_eq!(c.owners(), [owner(10, 3)]);
+            c.push_owner(owner(11, 4));
+            c.push_owner(owner(12, 5));
+            assert_eq!(c.owners(), [owner(10, 3), owner(11, 4), owner(12, 5)]);
+            assert_eq!((c.local(), c.remote()), (local, remote));
+            // New endpoints of either family keep the owners.
+            for (l, r) in [(v6(7), v6(8)), (v4(7), v4(8)), (local, remote)] {
+                c.set_endpoints(l, r);
+                assert_eq!((c.local(), c.remote()), (l, r));
+                assert_eq!(c.owners().len(), 3);
+            }
+            c.set_owners([owner(20, 6)]);
+            assert_eq!(c.owners(), [owner(20, 6)]);
+            c.set_owners([]);
+            assert!(c.owners().is_empty());
+            // Pid 0 (a hand-written snapshot) is kept too, not taken for "none".
+            c.set_owners([owner(0, 0)]);
+            assert_eq!(c.owners(), [owner(0, 0)]);
+            c.push_owner(owner(5, 1));
+            assert_eq!(c.owners(), [owner(0, 0), owner(5, 1)]);
+            assert_eq!((c.local(), c.remote()), (local, remote));
+        }
+    }
+
+    #[test]
+    fn the_timer_comes_back_as_set() {
+        let mut c = Connection::example();
+        assert_eq!(c.timer(), None);
+        let timer = KernelTimer {
+            kind: TimerKind::Keepalive,
+            expires_ms: 7_000,
+            retrans: 3,
+        };
+        c.set_timer(Some(timer));
+        assert_eq!(c.timer(), Some(timer));
+        c.set_timer(None);
+        assert_eq!(c.timer(), None);
     }
 
     #[test]
@@ -427,14 +498,12 @@ mod tests {
     #[test]
     fn owners_keep_their_order() {
         let o = |pid| Owner { pid, fd: 3 };
-        let mut owners = Owners::default();
-        assert!(owners.is_empty());
-        owners.push(o(20));
-        assert_eq!(owners.as_slice(), &[o(20)]);
-        owners.push(o(10));
-        owners.push(o(30));
+        let mut c = Connection::example();
+        for pid in [20, 10, 30] {
+            c.push_owner(o(pid));
+        }
         assert_eq!(
-            owners.iter().map(|o| o.pid).collect::<Vec<_>>(),
+            c.owners().iter().map(|o| o.pid).collect::<Vec<_>>(),
             [20, 10, 30]
         );
     }

@@ -5,13 +5,13 @@
 //! and `options_unreadable` (written and read here, one connection at a time).
 
 use super::{
-    BlockedThread, Connection, Endpoint, KernelTimer, Owners, SocketOptions, TcpInfo, TcpState,
+    BlockedThread, Connection, Endpoint, KernelTimer, Owner, SocketOptions, TcpInfo, TcpState,
     Unreadable,
 };
 use serde::de::{SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The sockets of a snapshot, with their side tables.
@@ -20,11 +20,15 @@ pub struct Connections {
     list: Vec<Connection>,
     /// Shared with the report's connections (`connections[]` lists them), not copied.
     blocked: BTreeMap<u32, Arc<Vec<BlockedThread>>>,
-    probed: BTreeMap<u32, OptionsRead>,
+    /// By connection, the index in `distinct` of what was read of its options: the stuck
+    /// sockets of a leak were mostly set up alike, and 10,000 of them hold a few values.
+    probed: BTreeMap<u32, u32>,
+    distinct: Vec<OptionsRead>,
+    interned: HashMap<OptionsRead, u32>,
 }
 
 /// What `collect::probe` read of one socket's options.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct OptionsRead {
     /// The options its holder set.
     pub options: Option<SocketOptions>,
@@ -53,13 +57,27 @@ impl Connections {
 
     /// What was read of connection `index`'s options, if it was tried.
     pub fn probed(&self, index: usize) -> Option<&OptionsRead> {
-        key(index).and_then(|k| self.probed.get(&k))
+        key(index)
+            .and_then(|k| self.probed.get(&k))
+            .and_then(|&at| self.distinct.get(at as usize))
     }
 
     pub fn set_probed(&mut self, index: usize, probed: OptionsRead) {
-        if let Some(k) = key(index).filter(|_| index < self.list.len()) {
-            self.probed.insert(k, probed);
-        }
+        let Some(k) = key(index).filter(|_| index < self.list.len()) else {
+            return;
+        };
+        let at = match self.interned.get(&probed) {
+            Some(&at) => at,
+            None => {
+                let Ok(at) = u32::try_from(self.distinct.len()) else {
+                    return;
+                };
+                self.distinct.push(probed.clone());
+                self.interned.insert(probed, at);
+                at
+            }
+        };
+        self.probed.insert(k, at);
     }
 
     pub fn push(&mut self, connection: Connection) {
@@ -161,10 +179,10 @@ impl Serialize for ConnectionOut<'_> {
         s.serialize_field("recv_q", &c.recv_q)?;
         s.serialize_field("send_q", &c.send_q)?;
         s.serialize_field("tcp_info", &c.tcp_info())?;
-        s.serialize_field("owners", &c.owners)?;
+        s.serialize_field("owners", c.owners())?;
         s.serialize_field("blocked_threads", self.blocked)?;
         s.serialize_field("netns", &c.netns())?;
-        optional(&mut s, "timer", c.timer.as_ref())?;
+        optional(&mut s, "timer", c.timer().as_ref())?;
         optional(&mut s, "options", options)?;
         optional(&mut s, "options_unreadable", unreadable)?;
         s.end()
@@ -209,7 +227,7 @@ struct ConnectionIn {
     send_q: u32,
     tcp_info: Option<TcpInfo>,
     #[serde(default)]
-    owners: Owners,
+    owners: Vec<Owner>,
     #[serde(default)]
     blocked_threads: Vec<BlockedThread>,
     #[serde(default)]
@@ -248,10 +266,10 @@ impl<'de> Visitor<'de> for ConnectionsVisitor {
             c.recv_q = one.recv_q;
             c.send_q = one.send_q;
             c.set_tcp_info(one.tcp_info);
-            c.owners = one.owners;
+            c.set_owners(one.owners);
             c.set_netns(one.netns.map(u64::from))
                 .map_err(serde::de::Error::custom)?;
-            c.timer = one.timer;
+            c.set_timer(one.timer);
             all.list.push(c);
             for thread in one.blocked_threads {
                 all.add_blocked(index, thread);
@@ -294,7 +312,7 @@ mod tests {
             .map(|i| {
                 let mut c = Connection::example();
                 c.inode = 100 + i;
-                c.owners.push(Owner { pid: 10 + i, fd: 3 });
+                c.push_owner(Owner { pid: 10 + i, fd: 3 });
                 c
             })
             .collect();

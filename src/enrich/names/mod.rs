@@ -210,7 +210,7 @@ fn pids_in(snapshot: &Snapshot, inode: u64) -> Vec<u32> {
         .connections
         .iter()
         .filter(|c| c.netns() == Some(inode))
-        .flat_map(|c| c.owners.iter().map(|o| o.pid))
+        .flat_map(|c| c.owners().iter().map(|o| o.pid))
         .collect();
     pids.sort_unstable();
     pids.dedup();

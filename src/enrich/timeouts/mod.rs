@@ -110,7 +110,7 @@ impl<'a> Facts<'a> {
         });
         Facts {
             state: c.state,
-            timer: c.timer,
+            timer: c.timer(),
             tcp_info,
             options,
             waiters: waiters_of(blocked, holder, lacking),
