@@ -23,6 +23,7 @@ SVG = sys.argv[3] if len(sys.argv) > 3 else "bench/results/curve.svg"
 SERIES = [
     # (tool, mode, label, colour, dash)
     ("stuckconn", "all_flagged", "stuckconn scan, all flagged (threads examined)", "#c0392b", ""),
+    ("stuckconn", "all_flagged_table", "stuckconn scan, all flagged, as the table", "#8e44ad", "4 2"),
     ("stuckconn", "nothing_flagged", "stuckconn scan, nothing flagged", "#e67e22", "6 3"),
     ("ss", "tanpi", "ss -tanpi", "#2c3e8f", ""),
     ("ss", "tan", "ss -tan (the dump alone)", "#7f8c8d", "2 3"),
@@ -64,7 +65,14 @@ def read_phases(path):
     for p in lines:
         if p.get("min_idle") != 0:
             continue
-        by_size.setdefault(p["conns"], []).append({q["phase"]: q["cpu_secs"] for q in p["phases"]})
+        cpu = {q["phase"]: q["cpu_secs"] for q in p["phases"]}
+        # The fd walk runs beside the dump: the dump phase's CPU (the whole process's) includes
+        # the walk's own, which `fd_walk` gives; the walk's share goes to the walk.
+        walk = (p.get("fd_walk") or {}).get("cpu_secs")
+        if walk is not None and "dump" in cpu:
+            cpu["dump"] = max(cpu["dump"] - walk, 0.0)
+            cpu["fd_walk"] = cpu.get("fd_walk", 0.0) + walk
+        by_size.setdefault(p["conns"], []).append(cpu)
     return {
         conns: {name: statistics.median(p.get(name, 0.0) for p in runs) for name, _, _ in PHASE_NAMES}
         for conns, runs in by_size.items()

@@ -20,6 +20,8 @@
 #   ss -tanpi                            the dump, every process's fds, tcp_info
 #   stuckconn scan --format json --min-idle 1h   nothing flagged
 #   stuckconn scan --format json --min-idle 0s   everything flagged, every holder's threads examined
+#   stuckconn scan --min-idle 0s                 the same, as the table a person reads (mode
+#                                                all_flagged_table: what `ss -tanpi` is to them)
 #
 # ss -tanpi grows faster than linearly; a size where one run of it takes longer than 60 s is
 # measured once, and sizes above SS_TANPI_MAX connections (unset: none) not at all (at 250,000
@@ -112,7 +114,7 @@ for CONNS in $SIZES; do
     "${IN[@]}" ss -tanH >/dev/null
 
     declare -A wall=() cpu=() rss=() runs=()
-    modes=(ss:tan ss:tanpi stuckconn:nothing_flagged stuckconn:all_flagged)
+    modes=(ss:tan ss:tanpi stuckconn:nothing_flagged stuckconn:all_flagged stuckconn:all_flagged_table)
     [ -n "${BASELINE:-}" ] && modes+=(baseline:nothing_flagged baseline:all_flagged)
     for _ in $(seq "$RUNS"); do
         for m in "${modes[@]}"; do
@@ -129,6 +131,7 @@ for CONNS in $SIZES; do
                 ss:tanpi) cmd=(ss -tanpi) ;;
                 stuckconn:nothing_flagged) cmd=("$BIN" scan --format json --netns self --min-idle 1h) ;;
                 stuckconn:all_flagged) cmd=("$BIN" scan --format json --netns self --min-idle 0s) ;;
+                stuckconn:all_flagged_table) cmd=("$BIN" scan --netns self --min-idle 0s) ;;
                 baseline:nothing_flagged) cmd=("$BASELINE" scan --format json --netns self --min-idle 1h) ;;
                 baseline:all_flagged) cmd=("$BASELINE" scan --format json --netns self --min-idle 0s) ;;
             esac
