@@ -3,7 +3,7 @@
 //! those processes, examine the threads of those that may be stuck.
 
 use super::{
-    caps, fdwalk, holders, is_root, netns, procnet, procs, sockdiag, waits, CollectOptions,
+    caps, fdwalk, holders, is_root, netns, procnet, procs, shared, sockdiag, waits, CollectOptions,
 };
 use crate::error::Error;
 use crate::snapshot::timings::{Breakdown, NamespaceDump, WalkCounts};
@@ -341,17 +341,22 @@ fn attribute(
 fn describe(holders: &[u32], seen: &mut Seen) -> Vec<Process> {
     let boot_time = procfs::boot_time_secs().ok();
     let ticks = procfs::ticks_per_second();
-    let mut processes = Vec::with_capacity(holders.len());
-    for &pid in holders {
-        if seen.expired() {
-            seen.cut_short
-                .push("some processes were not described".to_string());
-            break;
-        }
-        processes.extend(procs::describe(pid, boot_time, ticks, seen.options.redact));
+    let (deadline, redact) = (seen.options.deadline, seen.options.redact);
+    let described = shared::map(
+        holders,
+        SHARED_FROM,
+        || deadline.passed(),
+        |&pid| procs::describe(pid, boot_time, ticks, redact),
+    );
+    if described.iter().any(Option::is_none) {
+        seen.cut_short
+            .push("some processes were not described".to_string());
     }
-    processes
+    described.into_iter().flatten().flatten().collect()
 }
+
+/// From this many processes on, two threads describe them and examine their threads.
+const SHARED_FROM: usize = 16;
 
 /// Container, pod and machine names of the processes and namespaces (from the runtimes'
 /// state files); returns the namespaces.
@@ -386,23 +391,40 @@ fn examine_threads(connections: &mut Connections, processes: &mut [Process], see
         }
     }
     let pids: HashSet<u32> = wanted.keys().map(|&(pid, _)| pid).collect();
-    let mut found = Vec::new();
-    let mut not_examined = 0;
-    for process in processes.iter_mut().filter(|p| pids.contains(&p.pid)) {
-        if seen.expired() {
-            seen.cut_short
-                .push("some processes' threads were not examined".to_string());
-            break;
-        }
-        let examined = waits::examine(process.pid, &wanted, &mut found);
+    let examine: Vec<usize> = (0..processes.len())
+        .filter(|&i| pids.contains(&processes[i].pid))
+        .collect();
+    let deadline = seen.options.deadline;
+    let examined = shared::map(
+        &examine,
+        SHARED_FROM,
+        || deadline.passed(),
+        |&i| {
+            let mut found = Vec::new();
+            let examined = waits::examine(processes[i].pid, &wanted, &mut found);
+            (examined, found)
+        },
+    );
+    let (mut not_examined, mut cut_short) = (0, false);
+    // In the processes' order, as one thread would have found them.
+    for (&i, done) in examine.iter().zip(examined) {
+        let Some((examined, found)) = done else {
+            cut_short = true;
+            continue;
+        };
+        let process = &mut processes[i];
         process.thread_evidence = examined.evidence;
         process.resumed_threads = examined.resumed;
         if process.thread_evidence != ThreadEvidence::Read {
             not_examined += 1;
         }
+        for (index, thread) in found {
+            connections.add_blocked(index, thread);
+        }
     }
-    for (index, thread) in found {
-        connections.add_blocked(index, thread);
+    if cut_short {
+        seen.cut_short
+            .push("some processes' threads were not examined".to_string());
     }
     if not_examined > 0 {
         let why = match caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]) {

@@ -16,6 +16,7 @@ pub(crate) mod procnet;
 pub mod procs;
 pub(crate) mod regular;
 pub mod runtime;
+mod shared;
 pub mod sockdiag;
 pub mod sockopts;
 pub mod waits;

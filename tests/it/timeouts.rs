@@ -650,3 +650,45 @@ fn many_stuck_sockets_each_get_their_own_options() {
     let row = connection(&report, client.pid());
     assert_eq!(row["timeouts"]["receive_timeout_ms"], 600_000, "{row}");
 }
+
+/// Twenty blocked clients: from sixteen processes on, two threads describe the holders and
+/// examine their threads; each process is still described once, with its own blocked call.
+#[test]
+fn twenty_blocked_clients_are_each_described_with_their_own_call() {
+    let Some(bed) = Bed::new("tmo-twenty", &[]) else {
+        return;
+    };
+    let (_server, port) = blackhole(&bed);
+    let clients: Vec<Proc> = (0..20)
+        .map(|_| bed.testbed(&["hung-recv", &port]))
+        .collect();
+    sleep_ms(1200);
+    let report = scan(&bed);
+    for client in &clients {
+        let row = connection(&report, client.pid());
+        assert_eq!(row["process"], "testbed", "{row}");
+        let threads = row["blocked_threads"].as_array().unwrap();
+        assert_eq!(threads.len(), 1, "{row}");
+        assert_eq!(threads[0]["syscall"], "recvfrom", "{row}");
+        assert_eq!(threads[0]["tid"], client.pid(), "its own thread: {row}");
+    }
+    let described: Vec<u64> = report["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["pids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_u64().unwrap())
+        })
+        .collect();
+    for client in &clients {
+        let n = described
+            .iter()
+            .filter(|&&p| p == u64::from(client.pid()))
+            .count();
+        assert_eq!(n, 1, "pid {} described once: {described:?}", client.pid());
+    }
+}
