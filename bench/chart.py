@@ -160,7 +160,7 @@ def main():
         v.sort()
     conns = sorted({c for v in data.values() for c, *_ in v})
 
-    W, H = 1100, 860
+    W, H = 1180, 880
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
         'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">',
