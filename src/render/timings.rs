@@ -57,8 +57,7 @@ fn detail(breakdown: &Breakdown, phase: &str) -> Option<String> {
         }
         "fd_walk" => breakdown.fd_walk.map(|w| {
             format!(
-                "walk {:.3} s (cpu {:.3} s) beside the dump: {} processes, {} fds, {} sockets, \
-                 {} of them dumped",
+                "walk {:.3} s, cpu {:.3} s: {} processes, {} fds, {} sockets, {} of them dumped",
                 w.secs,
                 w.cpu_secs,
                 grouped(w.processes),
@@ -129,8 +128,8 @@ mod tests {
         );
         assert!(
             lines[1].ends_with(
-                "walk 0.375 s (cpu 0.300 s) beside the dump: 1,096 processes, 205,501 fds, \
-                 200,013 sockets, 200,006 of them dumped"
+                "walk 0.375 s, cpu 0.300 s: 1,096 processes, 205,501 fds, 200,013 sockets, \
+                 200,006 of them dumped"
             ),
             "{}",
             lines[1]

@@ -329,3 +329,91 @@ fn processes_that_vanish_between_passes_are_skipped() {
     );
     assert!(found.is_empty());
 }
+
+/// A pids cgroup that lets nothing more be started: pids.max 1, on cgroup v2 or v1. Removed
+/// when dropped (it is empty once the process in it has exited).
+struct NoMoreThreads {
+    dir: std::path::PathBuf,
+}
+
+impl NoMoreThreads {
+    fn new() -> Result<NoMoreThreads, String> {
+        let name = format!("stuckconn-it-{}", std::process::id());
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "pids"));
+        let dir = if v2 {
+            std::path::Path::new("/sys/fs/cgroup").join(&name)
+        } else if std::path::Path::new("/sys/fs/cgroup/pids/pids.max").exists()
+            || std::path::Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists()
+        {
+            std::path::Path::new("/sys/fs/cgroup/pids").join(&name)
+        } else {
+            return Err("no pids cgroup controller here".to_string());
+        };
+        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let limits = NoMoreThreads { dir };
+        std::fs::write(limits.dir.join("pids.max"), "1")
+            .map_err(|e| format!("{}: pids.max: {e}", limits.dir.display()))?;
+        Ok(limits)
+    }
+
+    /// `cmd`, started inside the cgroup: a shell writes its own pid into it, then execs `cmd`.
+    fn run(&self, cmd: &Command) -> (i32, String, String) {
+        let procs = self.dir.join("cgroup.procs");
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "echo $$ > \"$0\" && exec \"$@\""])
+            .arg(procs)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        run(&mut sh)
+    }
+}
+
+impl Drop for NoMoreThreads {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A host out of processes (the pid limit reached: no thread can be started) is a host in
+/// trouble: the scan still runs on its one thread (the fd walk after the dump, the holders
+/// described and their threads examined, the options read here) and finds the hung call with
+/// its process and its blocked thread; what needed a thread of its own is a warning.
+#[test]
+fn a_host_that_can_start_no_thread_still_scans() {
+    let Some(bed) = Bed::new("nothreads", &[]) else {
+        return;
+    };
+    let limits = match NoMoreThreads::new() {
+        Ok(limits) => limits,
+        Err(why) => return skip("a_host_that_can_start_no_thread_still_scans", &why),
+    };
+    let server = bed.testbed(&["blackhole"]);
+    let port = server.port().to_string();
+    // Twenty, so that the steps shared by two threads from 16 processes on try to share.
+    let hung: Vec<Proc> = (0..20)
+        .map(|_| bed.testbed(&["hung-recv", &port]))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut scan = bed.inside("scan");
+    scan.args(["--format", "json", "--min-idle", "1s"]);
+    let (status, out, err) = limits.run(&scan);
+    assert_eq!(status, 1, "the hung calls are found: {err}");
+    let report = json(&out);
+    assert_matches_schema(&report);
+    for h in &hung {
+        let rows = connections_of(&report, h.pid());
+        assert_eq!(rows.len(), 1, "{err}");
+        assert_eq!(rows[0]["kind"], "hung_call");
+        assert_eq!(rows[0]["process"], "testbed");
+        assert_eq!(rows[0]["blocked_threads"][0]["syscall"], "recvfrom");
+        assert_eq!(rows[0]["timeouts"]["receive_timeout_ms"], 0, "options read");
+    }
+    // The reading of memory and runtimes needs a thread: not done, and said.
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("no thread to read"), "{warnings}");
+    // The same scan with threads to spare finds the same.
+    let (status, out, _) = run(&mut scan);
+    assert_eq!(status, 1);
+    assert_eq!(json(&out)["summary"], report["summary"]);
+}
