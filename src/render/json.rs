@@ -5,13 +5,15 @@
 //! cannot reorder or recolour a terminal.
 
 use crate::report::Report;
+use crate::text::JsonSafe as Safe;
 use serde::Serialize;
-use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+use serde_json::ser::{CompactFormatter, PrettyFormatter};
 use std::io::{self, Write};
 
 /// Streams the report to `w` (never the whole document in memory at once).
 pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    write_pretty(report, w)
+    // What many connection rows share is written once and copied (`report::shared`).
+    crate::report::shared::written_once(|| write_pretty(report, w))
 }
 
 /// Any value as terminal-safe, pretty-printed JSON and a newline (reports, snapshots).
@@ -42,68 +44,50 @@ pub fn render(report: &Report) -> String {
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// A formatter that escapes what a terminal must not see raw, and otherwise writes as `F`.
-struct Safe<F>(F);
-
-impl<F: Formatter> Formatter for Safe<F> {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        // Printable ASCII, almost every string of a report, is never unsafe.
-        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return w.write_all(fragment.as_bytes());
-        }
-        let mut rest = fragment;
-        while let Some((at, c)) = rest
-            .char_indices()
-            .find(|&(_, c)| crate::text::is_unsafe(c))
-        {
-            w.write_all(&rest.as_bytes()[..at])?;
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                write!(w, "\\u{unit:04x}")?;
-            }
-            rest = &rest[at + c.len_utf8()..];
-        }
-        w.write_all(rest.as_bytes())
-    }
-
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_array(w)
-    }
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array(w)
-    }
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.0.begin_array_value(w, first)
-    }
-    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array_value(w)
-    }
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object(w)
-    }
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object(w)
-    }
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-    fn end_object_key<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object_key(w)
-    }
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object_value(w)
-    }
-    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object_value(w)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    /// What rows share is written once and copied: the same bytes as writing each row whole.
+    #[test]
+    fn shared_values_written_once_give_the_same_bytes() {
+        let mut shared = 0;
+        for name in ["incident", "containers", "chain", "names", "shared"] {
+            let path = format!("{}/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+            let snapshot =
+                crate::collect::load(std::path::Path::new(&path), crate::collect::SNAPSHOT_LIMIT)
+                    .unwrap();
+            let options = crate::analyze::AnalysisOptions {
+                min_idle: std::time::Duration::from_secs(60),
+                all: true,
+                filter: Default::default(),
+            };
+            let report =
+                crate::enrich::offline(&snapshot, &options, &path, jiff::Timestamp::UNIX_EPOCH);
+            // Rows that share their namespace or verdict with an earlier row.
+            let mut seen = std::collections::HashSet::new();
+            for row in &report.connections {
+                let netns = row
+                    .netns
+                    .as_ref()
+                    .map(|n| std::sync::Arc::as_ptr(n) as usize);
+                let timeouts = row
+                    .timeouts
+                    .as_ref()
+                    .map(|t| std::sync::Arc::as_ptr(t) as usize);
+                for key in netns.into_iter().chain(timeouts) {
+                    shared += usize::from(!seen.insert(key));
+                }
+            }
+            let mut whole = Vec::new();
+            super::write_pretty(&report, &mut whole).unwrap();
+            assert_eq!(
+                super::render(&report),
+                String::from_utf8(whole).unwrap(),
+                "{name}"
+            );
+        }
+        assert!(shared > 100, "rows share values: {shared}");
+    }
+
     #[test]
     fn unsafe_characters_are_escaped_and_read_back_exactly() {
         let hostile = "a\u{1b}[2J\u{9b}31m\u{202e}gpj.exe\u{200b}\u{7f}é\"\\";

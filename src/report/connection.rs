@@ -9,6 +9,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionReport {
     pub kind: Kind,
+    #[serde(serialize_with = "super::shared::serialize")]
     pub netns: Option<Arc<Netns>>,
     pub state: TcpState,
     pub direction: Direction,
@@ -36,6 +37,7 @@ pub struct ConnectionReport {
     pub confirm: Option<Box<CounterChange>>,
     /// Problems only: whether anything will end it, with the raw values behind the verdict
     /// (connections judged alike share one).
+    #[serde(serialize_with = "super::shared::serialize")]
     pub timeouts: Option<Arc<ConnectionTimeouts>>,
     pub cookie: Option<u64>,
     pub inode: u64,

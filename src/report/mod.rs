@@ -9,6 +9,7 @@ pub mod history;
 mod holder;
 mod key;
 mod kind;
+pub(crate) mod shared;
 mod time;
 mod timeouts;
 mod warning;
