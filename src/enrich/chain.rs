@@ -27,10 +27,12 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
     // The finding each connection is a member of (a connection is in one finding at most):
     // whether a finding holds a peer is one look-up, not a walk through its members.
     let held: BTreeSet<usize> = by_pid.values().flatten().copied().collect();
-    let mut finding_of: HashMap<usize, usize> = HashMap::new();
+    let mut finding_of: Vec<u32> = vec![NO_INDEX; snapshot.connections.len()];
     for &j in &held {
         for &member in &report.findings[j].members {
-            finding_of.insert(member, j);
+            if let (Some(slot), Ok(j)) = (finding_of.get_mut(member), u32::try_from(j)) {
+                *slot = j;
+            }
         }
     }
     let mut waits_on: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); report.findings.len()];
@@ -40,10 +42,16 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         // server holding 100,000 peers in as many findings made that 10^10 steps).
         let mut held_by: HashMap<u32, Holds> = HashMap::new();
         for &member in &report.findings[i].members {
-            let Some(&peer) = peers.get(&member) else {
+            let Some(&peer) = peers.get(member).filter(|&&p| p != NO_INDEX) else {
                 continue;
             };
-            let holds = Holds::One(finding_of.get(&peer).copied());
+            let peer = peer as usize;
+            let holds = Holds::One(
+                finding_of
+                    .get(peer)
+                    .filter(|&&j| j != NO_INDEX)
+                    .map(|&j| j as usize),
+            );
             for owner in snapshot.connections[peer].owners() {
                 if !by_pid.contains_key(&owner.pid) {
                     continue;
@@ -114,15 +122,14 @@ fn link(findings: &mut [Finding], waits_on: &[BTreeSet<usize>]) {
     }
 }
 
-/// For each connection of a problem finding, the snapshot index of its peer: the one socket
-/// of this host whose local and remote endpoints are its remote and local ones. Loopback
-/// peers are looked for in the same namespace only (loopback never crosses one); a tuple
-/// seen more than once is ambiguous and has no peer.
-fn peers(
-    findings: &[Finding],
-    problems: &[usize],
-    connections: &[Connection],
-) -> HashMap<usize, usize> {
+/// "No connection" or "no finding" in the tables below, indexed by snapshot index.
+const NO_INDEX: u32 = u32::MAX;
+
+/// For each connection of a problem finding, by its snapshot index, the snapshot index of its
+/// peer (`NO_INDEX`: none): the one socket of this host whose local and remote endpoints are
+/// its remote and local ones. Loopback peers are looked for in the same namespace only
+/// (loopback never crosses one); a tuple seen more than once is ambiguous and has no peer.
+fn peers(findings: &[Finding], problems: &[usize], connections: &[Connection]) -> Vec<u32> {
     // A digest of the (local, remote) of the peer wanted, for each member, sorted: one binary
     // search per socket of the host finds the members it may be the peer of, the tuples then
     // compared in full (no hash tables of tuples: 100,000 members took 23 MiB that way).
@@ -159,18 +166,38 @@ fn peers(
             found[at] = if found[at] == NONE { index } else { MANY };
         }
     }
-    wanted
-        .iter()
-        .zip(found)
-        .filter(|&(_, peer)| peer != NONE && peer != MANY)
-        .map(|(&(_, member), peer)| (member, peer))
-        .collect()
+    let mut peers = vec![NO_INDEX; connections.len()];
+    for (&(_, member), peer) in wanted.iter().zip(found) {
+        if peer != NONE && peer != MANY {
+            peers[member] = u32::try_from(peer).unwrap_or(NO_INDEX);
+        }
+    }
+    peers
 }
 
-/// A 64-bit digest of a socket's (local, remote): equal tuples have equal digests.
+/// A 64-bit digest of a socket's (local, remote): equal tuples have equal digests (the tuples
+/// are compared in full afterwards: a collision costs a comparison, never a wrong peer). A
+/// multiply-and-rotate mix from a seed drawn once per run (remote ports and addresses are
+/// chosen by others: without the seed they cannot line up tuples on one digest), a tenth of
+/// SipHash's cost.
 fn digest(local: Endpoint, remote: Endpoint) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    (local, remote).hash(&mut hasher);
-    hasher.finish()
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let mix = |h: u64, x: u64| (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    let mut h = seed;
+    for e in [local, remote] {
+        let ip = match e.ip {
+            std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+            std::net::IpAddr::V6(a) => u128::from(a) ^ (1 << 127),
+        };
+        h = mix(h, ip as u64);
+        h = mix(h, (ip >> 64) as u64);
+        h = mix(h, u64::from(e.port));
+    }
+    h
 }

@@ -161,12 +161,13 @@ pub fn waiters_of(
 /// from its connections (`timeouts`).
 pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
     let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
-    let rows: HashMap<usize, usize> = report
-        .connections
-        .iter()
-        .enumerate()
-        .map(|(row, c)| (c.index, row))
-        .collect();
+    // The row of each snapshot connection in `connections[]`, by snapshot index.
+    let mut rows: Vec<Option<u32>> = vec![None; snapshot.connections.len()];
+    for (row, c) in report.connections.iter().enumerate() {
+        if let (Some(slot), Ok(row)) = (rows.get_mut(c.index), u32::try_from(row)) {
+            *slot = Some(row);
+        }
+    }
     let Report {
         findings,
         connections,
@@ -175,7 +176,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
     // Connections judged alike (most of a leak's) share one verdict: as judged (with its
     // words), and as `connections[]` lists it (without); a verdict is held once, not once per
     // connection, even while a finding of 100,000 connections is summarized.
-    let mut alike: HashSet<Arc<ConnectionTimeouts>> = HashSet::new();
+    let mut alike = Alike::default();
     let mut wordless: HashMap<usize, Arc<ConnectionTimeouts>> = HashMap::new();
     for finding in findings
         .iter_mut()
@@ -187,7 +188,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
             let Some(c) = snapshot.connections.get(index) else {
                 continue;
             };
-            let row = rows.get(&index).copied();
+            let row = rows.get(index).copied().flatten().map(|r| r as usize);
             let holder = row
                 .and_then(|r| connections.get(r))
                 .and_then(|r| r.pid)
@@ -229,14 +230,27 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
 }
 
 /// The verdict equal to `verdict` already held in `alike`, else `verdict`, now held there.
-fn shared(
-    alike: &mut HashSet<Arc<ConnectionTimeouts>>,
-    verdict: ConnectionTimeouts,
-) -> Arc<ConnectionTimeouts> {
-    if let Some(same) = alike.get(&verdict) {
-        return same.clone();
+/// The last one given is compared first: a leak's connections, judged in a row, are mostly
+/// alike, and a comparison costs less than hashing every word of a verdict.
+fn shared(alike: &mut Alike, verdict: ConnectionTimeouts) -> Arc<ConnectionTimeouts> {
+    if let Some(last) = alike.last.as_ref().filter(|last| ***last == verdict) {
+        return last.clone();
     }
-    let verdict = Arc::new(verdict);
-    alike.insert(verdict.clone());
+    let verdict = match alike.all.get(&verdict) {
+        Some(same) => same.clone(),
+        None => {
+            let verdict = Arc::new(verdict);
+            alike.all.insert(verdict.clone());
+            verdict
+        }
+    };
+    alike.last = Some(verdict.clone());
     verdict
+}
+
+/// The verdicts given so far, each once, and the last one given.
+#[derive(Default)]
+struct Alike {
+    all: HashSet<Arc<ConnectionTimeouts>>,
+    last: Option<Arc<ConnectionTimeouts>>,
 }
