@@ -23,18 +23,19 @@ fn slope(points: &[(f64, usize)]) -> f64 {
     }
 }
 
-/// The stuck count keeps growing: it grew by at least LEAK_MIN_GROWTH since the first
-/// sample, the latest count is above the count halfway through, and the second half of the
-/// history still slopes upward. A pool that opens and closes at a steady rate stays flat.
+/// The stuck count keeps growing: the latest count is at least LEAK_MIN_GROWTH above every
+/// count of the first half of the history, and the second half still slopes upward. A pool
+/// that opens and closes at a steady rate stays flat, even when it filled up during the
+/// first samples and one sample catches it with one more open than usual.
 pub(super) fn is_leak(history: &VecDeque<(f64, usize)>) -> bool {
     let points: Vec<(f64, usize)> = history.iter().copied().collect();
     if points.len() < 3 {
         return false;
     }
-    let first = points[0].1;
     let last = points[points.len() - 1].1;
     let mid = points.len() / 2;
-    last >= first + LEAK_MIN_GROWTH && last > points[mid].1 && slope(&points[mid..]) > 0.0
+    let before = points[..mid].iter().map(|p| p.1).max().unwrap_or(0);
+    last >= before + LEAK_MIN_GROWTH && slope(&points[mid..]) > 0.0
 }
 
 /// `first`: the first sample, which carries the reconstructed past in full.
@@ -98,6 +99,16 @@ mod tests {
             "a pool that filled up"
         );
         assert!(!is_leak(&history(&[3, 3, 2, 3, 3, 2, 3])));
+        assert!(
+            !is_leak(&history(&[
+                1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4
+            ])),
+            "a pool that filled up, caught with one more open at the last sample"
+        );
+        assert!(
+            is_leak(&history(&[1, 3, 3, 3, 3, 3, 4, 5, 6, 7])),
+            "a pool that began to leak"
+        );
         assert!(!is_leak(&history(&[0, 5])), "too few samples");
         assert!(!is_leak(&history(&[10, 8, 6, 4, 2])));
     }
