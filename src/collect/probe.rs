@@ -60,15 +60,8 @@ pub(crate) fn probe(snapshot: &mut Snapshot, report: &Report, deadline: &Deadlin
 /// costs more than it saves).
 const OPTIONS_SHARED_FROM: usize = 256;
 
-/// What one thread could not read of the sockets' options.
-#[derive(Default)]
-struct OptionsPart {
-    denied: usize,
-    cut_short: bool,
-}
-
 /// Reads the options of every socket in `sockets` (one pidfd per process), by this thread and,
-/// for many sockets, a second one (each takes the next process not yet taken). Returns how
+/// for many sockets, a second one (`shared::map`: each takes the next process). Returns how
 /// many were denied.
 fn options(
     snapshot: &mut Snapshot,
@@ -78,56 +71,33 @@ fn options(
 ) -> usize {
     let sockets: Vec<(u32, &[(usize, u32)])> =
         sockets.iter().map(|(&pid, fds)| (pid, &fds[..])).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    // Each thread writes one process's sockets at a time: nothing is held twice.
+    let many = sockets.iter().map(|(_, fds)| fds.len()).sum::<usize>() >= OPTIONS_SHARED_FROM;
+    // Each process's sockets are written as soon as they are read: nothing is held twice.
     let connections = std::sync::Mutex::new(&mut snapshot.connections);
-    let part = || options_part(&sockets, &next, &connections, deadline);
-    let many = sockets.len() > 1
-        && sockets.iter().map(|(_, fds)| fds.len()).sum::<usize>() >= OPTIONS_SHARED_FROM;
-    let parts = std::thread::scope(|scope| {
-        let helper = many
-            .then(|| {
-                std::thread::Builder::new()
-                    .name("stuckconn-sockopts".to_string())
-                    .spawn_scoped(scope, part)
-                    .ok()
-            })
-            .flatten();
-        let mine = part();
-        let theirs = helper.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        [Some(mine), theirs]
-    });
-    let mut denied = 0;
-    for part in parts.into_iter().flatten() {
-        denied += part.denied;
-        if part.cut_short {
-            probed.cut_short = Some("some stuck sockets' options were not read".to_string());
-        }
+    let denied = super::shared::map(
+        &sockets,
+        if many { 2 } else { usize::MAX },
+        || deadline.passed(),
+        |&(pid, fds)| options_of_process(pid, fds, &connections),
+    );
+    if denied.iter().any(Option::is_none) {
+        probed.cut_short = Some("some stuck sockets' options were not read".to_string());
     }
-    denied
+    denied.into_iter().flatten().sum()
 }
 
-/// One thread's share of [`options`]: processes not yet taken, until none is left or the
-/// deadline passes.
-fn options_part(
-    sockets: &[(u32, &[(usize, u32)])],
-    next: &std::sync::atomic::AtomicUsize,
+/// Reads the options of `pid`'s sockets `fds` ((snapshot index, fd) each) and writes them into
+/// `connections`; returns how many were denied.
+fn options_of_process(
+    pid: u32,
+    fds: &[(usize, u32)],
     connections: &std::sync::Mutex<&mut crate::snapshot::Connections>,
-    deadline: &Deadline,
-) -> OptionsPart {
-    let mut part = OptionsPart::default();
-    let mut read_here = Vec::new();
-    loop {
-        let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let Some(&(pid, fds)) = sockets.get(at) else {
-            break;
-        };
-        if deadline.passed() {
-            part.cut_short = true;
-            break;
-        }
-        let reader = sockopts::Reader::open(pid);
-        for &(index, fd) in fds {
+) -> usize {
+    let reader = sockopts::Reader::open(pid);
+    let mut denied = 0;
+    let read: Vec<(usize, OptionsRead)> = fds
+        .iter()
+        .map(|&(index, fd)| {
             let read = match &reader {
                 Ok(reader) => reader.read(fd),
                 Err(why) => Err(why.clone()),
@@ -138,24 +108,24 @@ fn options_part(
                     unreadable: None,
                 },
                 Err(why) => {
-                    part.denied += usize::from(matches!(why, Unreadable::Denied { .. }));
+                    denied += usize::from(matches!(why, Unreadable::Denied { .. }));
                     OptionsRead {
                         options: None,
                         unreadable: Some(why),
                     }
                 }
             };
-            read_here.push((index, read));
-        }
-        // A panic of the other thread while it held the lock left nothing half-written.
-        let mut connections = connections
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (index, read) in read_here.drain(..) {
-            connections.set_probed(index, read);
-        }
+            (index, read)
+        })
+        .collect();
+    // A panic of the other thread while it held the lock left nothing half-written.
+    let mut connections = connections
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (index, read) in read {
+        connections.set_probed(index, read);
     }
-    part
+    denied
 }
 
 /// The stuck processes whose memory and runtimes were asked of the reading thread, in the
