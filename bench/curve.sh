@@ -25,8 +25,7 @@
 #
 # ss -tanpi grows faster than linearly; a size where one run of it takes longer than 60 s is
 # measured once, and sizes above SS_TANPI_MAX connections (unset: none) not at all (at 250,000
-# it took 579 s here: its rows are then absent from the CSV). A sink takes at most (open-files limit - 100) connections and 28,000 (the
-# ephemeral ports towards one port): more connections take more sinks.
+# it took 579 s here: its rows are then absent from the CSV). The bed is bench/lib.sh's.
 #
 # Needs: root, ip, nsenter, ss (iproute2), python3 (bench/chart.py draws the chart). Each run is
 # timed by examples/measure.rs from its rusage.
@@ -43,23 +42,12 @@ done
 
 ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
-PER_SINK=$((NOFILE - 100))
-[ "$PER_SINK" -gt 28000 ] && PER_SINK=28000
 cargo build --release --quiet --bin stuckconn --example testbed --example measure
 BIN=$PWD/target/release/stuckconn
 TESTBED=$PWD/target/release/examples/testbed
 MEASURE=$PWD/target/release/examples/measure
-
-NS=""
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    pids=()
-    [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null || true
-    NS=""
-}
-trap cleanup EXIT
+. bench/lib.sh
+trap bed_down EXIT
 
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 MACHINE="$(nproc) x $CPU, $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r), $(ss -V | awk '{print $NF}')"
@@ -80,34 +68,12 @@ for CONNS in $SIZES; do
     if [ "$CONNS" -le 1000 ]; then PROCS=20
     elif [ "$CONNS" -le 10000 ]; then PROCS=200
     else PROCS=1000; fi
-    PER=$((CONNS / PROCS))
-    SINKS=$(( (CONNS + PER_SINK - 1) / PER_SINK ))
     NS=stuckconn-curve-$$-$CONNS
-    ip netns add "$NS"
-    ip -n "$NS" link set lo up
     IN=(nsenter --net=/run/netns/"$NS")
-
-    ports=()
-    for _ in $(seq "$SINKS"); do
-        fifo=$(mktemp -u); mkfifo "$fifo"
-        "${IN[@]}" "$TESTBED" sink >"$fifo" & pids+=($!)
-        read -r _ port <"$fifo"; rm -f "$fifo"
-        ports+=("$port")
-    done
-    # Clients in waves of 100, so that the sinks' accept queues keep up.
-    for i in $(seq "$PROCS"); do
-        "${IN[@]}" "$TESTBED" hold "${ports[$(( i % SINKS ))]}" "$PER" >/dev/null & pids+=($!)
-        [ $((i % 100)) = 0 ] && sleep 0.5
-    done
-    n=0
-    for _ in $(seq 1200); do
-        n=$("${IN[@]}" ss -tanH state established | wc -l)
-        [ "$n" -ge $((2 * PER * PROCS)) ] && break
-        sleep 1
-    done
-    sockets=$("${IN[@]}" ss -tanH | wc -l)
-    echo "curve: $((n / 2)) connections over $PROCS processes and $SINKS sinks ($sockets TCP sockets)" >&2
-    CONNS=$((n / 2))
+    bed_up "$NS" "$CONNS" "$PROCS" "$TESTBED"
+    sockets=$BED_SOCKETS
+    echo "curve: $BED_CONNS connections over $PROCS processes and $BED_SINKS sinks ($sockets TCP sockets)" >&2
+    CONNS=$BED_CONNS
 
     # One warm-up of each: the first walk of new fds makes their /proc entries.
     "${IN[@]}" "$BIN" scan --format json --netns self --min-idle 1h >/dev/null 2>&1 || true
@@ -173,7 +139,7 @@ PY
     rm -f "$OUT/.report.json" "$OUT/.stderr"
     tail -n "${#modes[@]}" "$CSV" >&2
     unset wall cpu rss runs
-    cleanup
+    bed_down
 done
 python3 bench/chart.py "$CSV" "$OUT/timings.jsonl" "$OUT/curve.svg"
 echo "curve: wrote $CSV, $OUT/timings.jsonl and $OUT/curve.svg" >&2

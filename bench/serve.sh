@@ -9,62 +9,38 @@
 #
 #   bench/serve.sh [CONNS=10000] [PROCS=200] [RUNS=7] [BURST=50]
 #
-# Needs: root (a namespace, every process's fds), ip and ss (iproute2), curl.
+# Needs: root (a namespace, every process's fds), ip and ss (iproute2), nsenter, curl. The bed
+# is bench/lib.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-10000}
 PROCS=${2:-200}
 RUNS=${3:-7}
 BURST=${4:-50}
-PER=$((CONNS / PROCS))
 NS=stuckconn-bench-serve
 
-for tool in ip ss curl; do
+for tool in ip nsenter ss curl; do
     command -v "$tool" >/dev/null || { echo "bench: needs $tool" >&2; exit 2; }
 done
 ulimit -n $((CONNS + 4096)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-PER_SINK=$(( $(ulimit -n) - 1000 ))
-[ "$PER_SINK" -gt 25000 ] && PER_SINK=25000
-SINKS=$(( (CONNS + PER_SINK - 1) / PER_SINK ))
 cargo build --release --quiet --bin stuckconn --example testbed
 BIN=target/release/stuckconn
 TESTBED=target/release/examples/testbed
+. bench/lib.sh
 
-pids=()
 tmp=$(mktemp -d)
 cleanup() {
-    kill "${pids[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
-    ip netns del "$NS" 2>/dev/null || true
+    bed_down
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-ip netns del "$NS" 2>/dev/null || true
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-in_ns=(ip netns exec "$NS")
-
-ports=()
-for _ in $(seq "$SINKS"); do
-    fifo=$(mktemp -u); mkfifo "$fifo"
-    "${in_ns[@]}" "$TESTBED" sink >"$fifo" & pids+=($!)
-    read -r _ port <"$fifo"; rm -f "$fifo"
-    ports+=("$port")
-done
-for i in $(seq "$PROCS"); do
-    "${in_ns[@]}" "$TESTBED" hold "${ports[$(( i % SINKS ))]}" "$PER" >/dev/null & pids+=($!)
-done
-for _ in $(seq 600); do
-    n=$("${in_ns[@]}" ss -tanH state established | wc -l)
-    [ "$n" -ge $((2 * CONNS)) ] && break
-    sleep 0.5
-done
-echo "held $((n / 2)) connections over $PROCS processes in network namespace $NS"
+bed_up "$NS" "$CONNS" "$PROCS" "$TESTBED"
+echo "held $BED_CONNS connections over $PROCS processes in network namespace $NS"
 
 "$BIN" serve --listen 127.0.0.1:0 --netns "$NS" --no-dns --min-idle 0s --min-interval 0s \
-    --timeout 8s 2>"$tmp/serve.log" & pids+=($!)
+    --timeout 8s 2>"$tmp/serve.log" & BED_PIDS+=($!)
 for _ in $(seq 100); do
-    grep -q 'serving metrics on' "$tmp/serve.log" && break
+    grep -qs 'serving metrics on' "$tmp/serve.log" && break
     sleep 0.1
 done
 url=$(sed -n 's/^stuckconn: serving metrics on //p' "$tmp/serve.log" | head -n1)
