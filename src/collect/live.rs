@@ -304,7 +304,9 @@ fn attribute(
     if pass.denied > 0 || unattributed > 0 {
         let lacking = caps::missing(&[caps::DAC_READ_SEARCH, caps::SYS_PTRACE]);
         let how = if is_root() || lacking.is_empty() {
-            "they belong to processes that exited or to the kernel".to_string()
+            "they belong to processes that exited or to the kernel, or were opened while the \
+             scan read their process's fds"
+                .to_string()
         } else {
             format!(
                 "other users' /proc/PID/fd needs {lacking} (root has them); run with sudo to see them"

@@ -74,30 +74,41 @@ fn options(
     let many = sockets.iter().map(|(_, fds)| fds.len()).sum::<usize>() >= OPTIONS_SHARED_FROM;
     // Each process's sockets are written as soon as they are read: nothing is held twice.
     let connections = std::sync::Mutex::new(&mut snapshot.connections);
-    let denied = super::shared::map(
+    let done = super::shared::map(
         &sockets,
         if many { 2 } else { usize::MAX },
         || deadline.passed(),
-        |&(pid, fds)| options_of_process(pid, fds, &connections),
+        |&(pid, fds)| options_of_process(pid, fds, &connections, deadline),
     );
-    if denied.iter().any(Option::is_none) {
+    if done.iter().any(|d| d.is_none_or(|(_, all)| !all)) {
         probed.cut_short = Some("some stuck sockets' options were not read".to_string());
     }
-    denied.into_iter().flatten().sum()
+    done.into_iter().flatten().map(|(denied, _)| denied).sum()
 }
 
+/// The deadline is asked every this many sockets of one process (a process holding 100,000
+/// stuck sockets must not hold the probe past a signal).
+const CHECK_EVERY_SOCKETS: usize = 1024;
+
 /// Reads the options of `pid`'s sockets `fds` ((snapshot index, fd) each) and writes them into
-/// `connections`; returns how many were denied.
+/// `connections`; returns how many were denied, and whether all were read before the deadline.
 fn options_of_process(
     pid: u32,
     fds: &[(usize, u32)],
     connections: &std::sync::Mutex<&mut crate::snapshot::Connections>,
-) -> usize {
+    deadline: &Deadline,
+) -> (usize, bool) {
     let reader = sockopts::Reader::open(pid);
     let mut denied = 0;
+    let mut all = true;
     let read: Vec<(usize, OptionsRead)> = fds
         .iter()
-        .map(|&(index, fd)| {
+        .enumerate()
+        .take_while(|&(n, _)| {
+            all = all && !(n > 0 && n.is_multiple_of(CHECK_EVERY_SOCKETS) && deadline.passed());
+            all
+        })
+        .map(|(_, &(index, fd))| {
             let read = match &reader {
                 Ok(reader) => reader.read(fd),
                 Err(why) => Err(why.clone()),
@@ -125,7 +136,7 @@ fn options_of_process(
     for (index, read) in read {
         connections.set_probed(index, read);
     }
-    denied
+    (denied, all)
 }
 
 /// The stuck processes whose memory and runtimes were asked of the reading thread, in the
@@ -324,5 +335,37 @@ impl Reader {
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Connection, Connections};
+
+    /// One process's sockets are read with the deadline asked every 1,024: a signal during a
+    /// process that holds 3,000 stuck sockets stops the reading there, and says it was cut.
+    #[test]
+    fn a_process_with_many_sockets_stops_at_the_deadline_within_it() {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let fd = u32::try_from(std::os::fd::AsRawFd::as_raw_fd(&socket)).unwrap();
+        let mut connections = Connections::from(vec![Connection::example(); 3000]);
+        let fds: Vec<(usize, u32)> = (0..3000).map(|i| (i, fd)).collect();
+        let pid = std::process::id();
+        let passed = Deadline::after(std::time::Duration::ZERO);
+        let shared = std::sync::Mutex::new(&mut connections);
+        let (_, all) = options_of_process(pid, &fds, &shared, &passed);
+        assert!(!all, "cut short");
+        let read = (0..3000)
+            .filter(|&i| connections.probed(i).is_some())
+            .count();
+        assert_eq!(read, CHECK_EVERY_SOCKETS);
+        // Without a deadline every one is read, each with this listener's options.
+        let mut connections = Connections::from(vec![Connection::example(); 3000]);
+        let shared = std::sync::Mutex::new(&mut connections);
+        let (denied, all) = options_of_process(pid, &fds, &shared, &Deadline::none());
+        assert!(all && denied == 0);
+        let read = connections.probed(2999).expect("the last one read");
+        assert_eq!(read.options.map(|o| o.keepalive), Some(false), "{read:?}");
     }
 }
