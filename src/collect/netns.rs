@@ -209,7 +209,9 @@ fn processes_by_namespace() -> HashMap<u64, u32> {
 struct Labeler {
     own: u64,
     names: HashMap<u64, (String, PathBuf)>,
-    members: HashMap<u64, u32>,
+    /// A process in each namespace, read from every process's `ns/net` on first use (`--netns
+    /// self` never needs it).
+    members: std::cell::OnceCell<HashMap<u64, u32>>,
 }
 
 impl Labeler {
@@ -217,13 +219,17 @@ impl Labeler {
         Labeler {
             own: own_inode().unwrap_or(0),
             names: named(),
-            members: processes_by_namespace(),
+            members: std::cell::OnceCell::new(),
         }
+    }
+
+    fn members(&self) -> &HashMap<u64, u32> {
+        self.members.get_or_init(processes_by_namespace)
     }
 
     /// `pid`, or the first process found inside the namespace.
     fn member(&self, inode: u64, pid: Option<u32>) -> Option<u32> {
-        pid.or_else(|| self.members.get(&inode).copied())
+        pid.or_else(|| self.members().get(&inode).copied())
     }
 
     fn label(&self, inode: u64, pid: Option<u32>) -> Netns {
@@ -262,7 +268,7 @@ impl Labeler {
             .get(&inode)
             .map(|(_, path)| path.clone())
             .or_else(|| {
-                self.members
+                self.members()
                     .get(&inode)
                     .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net")))
             })
@@ -303,7 +309,7 @@ fn every_target(labeler: &Labeler) -> Vec<Target> {
     let mut inodes: Vec<u64> = labeler
         .names
         .keys()
-        .chain(labeler.members.keys())
+        .chain(labeler.members().keys())
         .copied()
         .filter(|&inode| inode != labeler.own)
         .collect();

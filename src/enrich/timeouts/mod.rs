@@ -160,7 +160,16 @@ pub fn waiters_of(
 /// Judges every connection of every problem finding (in `connections[]`) and each finding
 /// from its connections (`timeouts`).
 pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
-    let processes: HashMap<u32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
+    // The holders by pid, sorted: a binary search per connection, not a hash.
+    let mut processes: Vec<(u32, &Process)> =
+        snapshot.processes.iter().map(|p| (p.pid, p)).collect();
+    processes.sort_unstable_by_key(|&(pid, _)| pid);
+    let process = |pid: u32| {
+        processes
+            .binary_search_by_key(&pid, |&(p, _)| p)
+            .ok()
+            .map(|at| processes[at].1)
+    };
     // The row of each snapshot connection in `connections[]`, by snapshot index.
     let mut rows: Vec<Option<u32>> = vec![None; snapshot.connections.len()];
     for (row, c) in report.connections.iter().enumerate() {
@@ -192,7 +201,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
             let holder = row
                 .and_then(|r| connections.get(r))
                 .and_then(|r| r.pid)
-                .and_then(|pid| processes.get(&pid).copied());
+                .and_then(process);
             let limits = c
                 .netns()
                 .and_then(|ns| snapshot.tcp_limits.get(&ns))
@@ -214,16 +223,23 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         let verdicts: Vec<&ConnectionTimeouts> = judged.iter().map(|(_, _, v)| &**v).collect();
         finding.timeouts = summarize(&verdicts);
         // Each connection keeps its raw values and verdict; the words are the finding's.
+        let mut last: Option<(usize, Arc<ConnectionTimeouts>)> = None;
         for (_, row, verdict) in judged {
             if let Some(row) = row.and_then(|r| connections.get_mut(r)) {
-                let listed = wordless
-                    .entry(Arc::as_ptr(&verdict) as usize)
-                    .or_insert_with(|| {
-                        let mut listed = (*verdict).clone();
-                        listed.judged.explanation = String::new();
-                        Arc::new(listed)
-                    });
-                row.timeouts = Some(listed.clone());
+                let key = Arc::as_ptr(&verdict) as usize;
+                let listed = match &last {
+                    Some((k, listed)) if *k == key => listed.clone(),
+                    _ => wordless
+                        .entry(key)
+                        .or_insert_with(|| {
+                            let mut listed = (*verdict).clone();
+                            listed.judged.explanation = String::new();
+                            Arc::new(listed)
+                        })
+                        .clone(),
+                };
+                last = Some((key, listed.clone()));
+                row.timeouts = Some(listed);
             }
         }
     }
