@@ -102,41 +102,31 @@ fn inode_of(path: &Path) -> std::io::Result<u64> {
 /// The filesystem of namespace files (`NSFS_MAGIC`).
 const NSFS_MAGIC: i64 = 0x6e73_6673;
 
-/// Opens a file that must be a network namespace. Never blocks (a FIFO is refused, not
-/// waited on); a regular file, a directory, another kind of namespace is an error that says
-/// what it is instead.
+/// Opens a file that must be a network namespace. Nothing else is ever opened: the name is
+/// looked at through an `O_PATH` descriptor first (`collect::regular`), so a FIFO, a device
+/// (a watchdog arms when opened), a regular file or a directory is an error that says what it
+/// is, and another kind of namespace says which.
 pub(crate) fn open_netns(path: &Path) -> std::io::Result<(File, u64)> {
-    use rustix::fs::{Mode, OFlags};
-    let not = |what: String| {
+    let not = |what: &str| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("{} is {what}, not a network namespace", path.display()),
         )
     };
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let stat = rustix::fs::fstat(&fd)?;
-    let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
+    let named = rustix::fs::open(path, super::regular::PATH_FLAGS, rustix::fs::Mode::empty())?;
+    let stat = rustix::fs::fstat(&named)?;
     #[allow(clippy::unnecessary_cast)]
-    let magic = rustix::fs::fstatfs(&fd)?.f_type as i64;
+    let magic = rustix::fs::fstatfs(&named)?.f_type as i64;
     if magic != NSFS_MAGIC {
-        return Err(not(match kind {
-            rustix::fs::FileType::RegularFile => "a regular file".to_string(),
-            rustix::fs::FileType::Directory => "a directory".to_string(),
-            rustix::fs::FileType::Fifo => "a FIFO".to_string(),
-            rustix::fs::FileType::CharacterDevice => "a character device".to_string(),
-            rustix::fs::FileType::BlockDevice => "a block device".to_string(),
-            rustix::fs::FileType::Socket => "a socket".to_string(),
-            _ => "not a namespace file".to_string(),
-        }));
+        return Err(not(
+            super::regular::not_regular(&stat).unwrap_or("a regular file")
+        ));
     }
+    let file = super::regular::reopen(&named)?;
     // NS_GET_NSTYPE (`_IO(0xb7, 0x3)`) says which kind of namespace the file refers to.
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
     // SAFETY: this ioctl takes no argument and only reads the descriptor, which is open.
-    let kind = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE as _) };
+    let kind = unsafe { libc::ioctl(file.as_fd().as_raw_fd(), NS_GET_NSTYPE as _) };
     if kind != libc::CLONE_NEWNET {
         let what = match kind {
             libc::CLONE_NEWNS => "a mount namespace",
@@ -147,9 +137,9 @@ pub(crate) fn open_netns(path: &Path) -> std::io::Result<(File, u64)> {
             libc::CLONE_NEWCGROUP => "a cgroup namespace",
             _ => "another kind of namespace",
         };
-        return Err(not(what.to_string()));
+        return Err(not(what));
     }
-    Ok((File::from(fd), stat.st_ino))
+    Ok((file, stat.st_ino))
 }
 
 /// The tool's own network namespace.

@@ -15,11 +15,11 @@ const MAX_PEM: u64 = 1 << 20;
 
 fn read_pem(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
     let describe = |e: &dyn std::fmt::Display| format!("{flag} {}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| describe(&e))?;
-    let meta = file.metadata().map_err(|e| describe(&e))?;
-    if !meta.is_file() {
-        return Err(describe(&"not a regular file"));
-    }
+    // Only a regular file is ever opened: a FIFO is not waited on, a device not opened.
+    let file = crate::collect::regular::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => describe(&format!("it is {e}")),
+        _ => describe(&e),
+    })?;
     let mut bytes = Vec::new();
     file.take(MAX_PEM + 1)
         .read_to_end(&mut bytes)

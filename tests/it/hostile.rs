@@ -149,6 +149,7 @@ fn a_stuck_process_run_from_a_hung_fuse_mount_does_not_hang_the_scan() {
 /// countdown to reboot). A FIFO with a writer waiting in open shows whether it was opened.
 #[test]
 fn a_fifo_or_device_given_as_input_is_refused_unopened() {
+    // Every path root reads that a user names: snapshots, recordings, namespaces, TLS files.
     use std::sync::mpsc;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
@@ -156,6 +157,16 @@ fn a_fifo_or_device_given_as_input_is_refused_unopened() {
         vec!["scan", "--from"],
         vec!["check", "--from"],
         vec!["report", "--from-watch"],
+        vec!["scan", "--netns"],
+        vec!["check", "--netns"],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-key",
+            "/nonexistent",
+            "--tls-cert",
+        ],
     ]
     .into_iter()
     .enumerate()
