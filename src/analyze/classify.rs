@@ -173,16 +173,7 @@ mod tests {
     #[test]
     fn partial_reply_with_a_reader_blocked_is_hung() {
         let c = conn(TcpState::Established, Some(info(120_010, 120_000, 512)));
-        let reader = [BlockedThread {
-            pid: 1,
-            tid: 1,
-            fd: 3,
-            syscall: "read".into(),
-            wchan: None,
-            timeout_ms: Some(-1),
-            restarted: false,
-            stopped: false,
-        }];
+        let reader = [BlockedThread::example(1, 3)];
         assert_eq!(
             classify(&c, &reader, Direction::Outbound, MIN),
             Kind::HungCall

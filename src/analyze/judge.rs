@@ -189,16 +189,7 @@ pub(super) mod tests {
     fn threads(blocked: &[(u32, u32)]) -> Vec<BlockedThread> {
         blocked
             .iter()
-            .map(|&(pid, fd)| BlockedThread {
-                pid,
-                tid: pid,
-                fd,
-                syscall: "read".into(),
-                wchan: None,
-                timeout_ms: Some(-1),
-                restarted: false,
-                stopped: false,
-            })
+            .map(|&(pid, fd)| BlockedThread::example(pid, fd))
             .collect()
     }
 

@@ -295,16 +295,7 @@ mod tests {
     use crate::snapshot::{Owner, WaitTimeout};
 
     fn thread(pid: u32, fd: u32) -> BlockedThread {
-        BlockedThread {
-            pid,
-            tid: pid,
-            fd,
-            syscall: "read".into(),
-            wchan: None,
-            timeout_ms: Some(-1),
-            restarted: false,
-            stopped: false,
-        }
+        BlockedThread::example(pid, fd)
     }
 
     fn three() -> Connections {

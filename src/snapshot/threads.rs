@@ -46,6 +46,23 @@ impl BlockedThread {
     }
 }
 
+#[cfg(test)]
+impl BlockedThread {
+    /// For unit tests: the main thread of `pid` blocked in `read` on `fd`, with no timeout.
+    pub fn example(pid: u32, fd: u32) -> BlockedThread {
+        BlockedThread {
+            pid,
+            tid: pid,
+            fd,
+            syscall: "read".into(),
+            wchan: None,
+            timeout_ms: Some(-1),
+            restarted: false,
+            stopped: false,
+        }
+    }
+}
+
 /// The calls that SO_RCVTIMEO bounds.
 pub fn receive_call(syscall: &str) -> bool {
     matches!(syscall, "read" | "readv" | "recvfrom" | "recvmsg")
