@@ -68,9 +68,8 @@ pub(crate) mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    /// A FIFO at `path` with a writer blocked in `open` until a reader opens it: the receiver
-    /// hears when that happens. Call [`release`] after the test to end the writer.
-    pub(crate) fn watched_fifo(path: &Path) -> mpsc::Receiver<()> {
+    /// Makes a FIFO at `path` (mode 0600).
+    pub(crate) fn fifo_at(path: &Path) {
         rustix::fs::mknodat(
             rustix::fs::CWD,
             path,
@@ -79,6 +78,12 @@ pub(crate) mod tests {
             0,
         )
         .unwrap();
+    }
+
+    /// A FIFO at `path` with a writer blocked in `open` until a reader opens it: the receiver
+    /// hears when that happens. Call [`release`] after the test to end the writer.
+    pub(crate) fn watched_fifo(path: &Path) -> mpsc::Receiver<()> {
+        fifo_at(path);
         let (opened, heard) = mpsc::channel();
         let at = path.to_path_buf();
         std::thread::spawn(move || {

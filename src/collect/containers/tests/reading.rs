@@ -124,16 +124,7 @@ fn tree_with(id: &str, make: impl FnOnce(&Path)) -> (tempfile::TempDir, Containe
 
 #[test]
 fn a_fifo_is_refused_without_waiting() {
-    let (_dir, mut c) = tree_with(WEB, |path| {
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            path,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
-    });
+    let (_dir, mut c) = tree_with(WEB, crate::collect::regular::tests::fifo_at);
     let began = Instant::now();
     assert_eq!(
         c.lookup(&Holder::from_ids(Some(WEB), None), &Deadline::none()),
