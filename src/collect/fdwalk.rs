@@ -104,7 +104,7 @@ pub struct Counts {
 
 /// Walks every process's fd table once and records, for each socket inode in `connections`,
 /// which (pid, fd) holds it; returns the pids that hold at least one of those sockets, in
-/// ascending order (as /proc lists them). A drop-in for `procs::attribute`.
+/// ascending order (as /proc lists them), walking on this thread alone.
 pub fn attribute(
     connections: &mut [Connection],
     stats: &mut PassStats,
@@ -196,7 +196,7 @@ impl SocketFds {
 /// Walks the fd tables under `proc` (`/proc`, or a directory laid out like it: `PID/fd/N`
 /// symlinks) and returns every socket fd it saw.
 ///
-/// Accounting, as `procs::attribute` does it: a process whose `fd` directory may not be
+/// Accounting, as `procs::attribute_with_procfs` does it: a process whose `fd` directory may not be
 /// opened (EACCES, EPERM) is `denied`; one that is gone (or fails otherwise) is `vanished`;
 /// an fd closed while it was read is skipped; `cut_short` when the deadline passed (asked
 /// before each process and every 4,096 fds).

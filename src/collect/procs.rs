@@ -16,19 +16,7 @@ pub struct PassStats {
     pub cut_short: bool,
 }
 
-/// Walks every process's fd table once and records, for each socket inode in `connections`,
-/// which (pid, fd) holds it. Returns the pids that hold at least one of those sockets.
-///
-/// The walk is `fdwalk`'s: one readlinkat per fd.
-pub fn attribute(
-    connections: &mut [Connection],
-    stats: &mut PassStats,
-    deadline: &crate::deadline::Deadline,
-) -> Vec<u32> {
-    super::fdwalk::attribute(connections, stats, deadline)
-}
-
-/// The walk `attribute` did before `fdwalk` (with the procfs crate: four system calls per
+/// The fd walk as it was before `fdwalk` (with the procfs crate: four system calls per
 /// fd): the reference that tests/it/fdwalk.rs compares `fdwalk` with.
 pub fn attribute_with_procfs(
     connections: &mut [Connection],
