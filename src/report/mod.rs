@@ -9,6 +9,7 @@ pub mod history;
 mod holder;
 mod key;
 mod kind;
+pub(crate) mod rows;
 pub(crate) mod shared;
 mod time;
 mod timeouts;
@@ -57,6 +58,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Which process leaks: the problem findings summed per process name.
     pub processes: Vec<ProcessSummary>,
+    /// Written by two threads when large (`rows`).
+    #[serde(serialize_with = "rows::serialize")]
     pub connections: Vec<ConnectionReport>,
     /// How `--capture` / `--confirm` ran; null when neither was asked for.
     pub wire: Option<WireRun>,
