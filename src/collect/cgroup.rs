@@ -11,22 +11,54 @@ pub(crate) struct Identity {
     pub(crate) pod_uid: Option<String>,
 }
 
-/// Reads `/proc/PID/cgroup` (every hierarchy) once. Empty when it cannot be read.
-pub(crate) fn of_process(pid: u32) -> Identity {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-        return Identity::default();
+/// The most of `/proc/PID/cgroup` read: a process nests its cgroups at most a few levels
+/// deep in each hierarchy, far below this.
+const PATHS_CAP: u64 = 64 << 10;
+
+/// The cgroup paths of `pid` (every hierarchy), from `/proc/PID/cgroup` read once and at most
+/// [`PATHS_CAP`] bytes (a line cut by the cap is left out). Names that are not UTF-8 (a cgroup
+/// is named by whoever makes it) are read with U+FFFD for what is not. Empty when it cannot be
+/// read.
+pub(crate) fn paths_of(pid: u32) -> Vec<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(format!("/proc/{pid}/cgroup"))
+        .and_then(|file| file.take(PATHS_CAP).read_to_end(&mut bytes));
+    if read.is_err() {
+        return Vec::new();
+    }
+    let cut = bytes.len() as u64 == PATHS_CAP;
+    paths_in(&bytes, cut)
+}
+
+/// The paths of a `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` lines); `cut`: the text
+/// stopped at the cap, and its last line may be a part of one.
+fn paths_in(bytes: &[u8], cut: bool) -> Vec<String> {
+    let whole = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(at) if cut => &bytes[..=at],
+        None if cut => &[],
+        _ => bytes,
     };
-    let paths: Vec<String> = text
+    String::from_utf8_lossy(whole)
         .lines()
         .filter_map(|l| l.splitn(3, ':').nth(2))
         .map(str::to_string)
-        .collect();
-    let (unit, container) = identify(&paths);
+        .collect()
+}
+
+/// What the cgroup paths of a process (`paths_of`) say about it.
+pub(crate) fn identity(paths: &[String]) -> Identity {
+    let (unit, container) = identify(paths);
     Identity {
         unit,
         container,
-        pod_uid: pod_uid(&paths),
+        pod_uid: pod_uid(paths),
     }
+}
+
+/// What the cgroup of `pid` says about it. Empty when it cannot be read.
+pub(crate) fn of_process(pid: u32) -> Identity {
+    identity(&paths_of(pid))
 }
 
 /// Returns (systemd unit, container id) from the paths of `/proc/PID/cgroup`.
@@ -141,6 +173,21 @@ mod tests {
             super::pod_uid(&paths(&["/system.slice/apache2.service"])),
             None
         );
+    }
+
+    #[test]
+    fn paths_are_read_whole_lines_and_any_bytes() {
+        let text = b"12:net_cls,net_prio:/tc/low\n0::/system.slice/caf\xe9.service\n0::/cut";
+        assert_eq!(
+            super::paths_in(text, false),
+            ["/tc/low", "/system.slice/caf\u{fffd}.service", "/cut"]
+        );
+        // Stopped at the cap: the last line may be a part of one, and is left out.
+        assert_eq!(super::paths_in(text, true).len(), 2);
+        assert!(super::paths_in(b"0::/no/newline", true).is_empty());
+        // This process's own.
+        assert!(!super::paths_of(std::process::id()).is_empty());
+        assert!(super::paths_of(u32::MAX).is_empty());
     }
 
     #[test]

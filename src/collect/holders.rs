@@ -16,11 +16,12 @@ pub struct Named {
     pub cut_short: bool,
 }
 
-/// Fills in the names of every process and namespace (those the state files know) and
-/// returns the namespaces.
+/// Fills in the names of every process (`keys`: what each one's cgroup says, in the same
+/// order) and namespace (those the state files know) and returns the namespaces.
 pub fn name(
     targets: Vec<Target>,
     processes: &mut [Process],
+    keys: &[Holder],
     deadline: &Deadline,
     named: &mut Named,
 ) -> Vec<Netns> {
@@ -28,6 +29,7 @@ pub fn name(
         &mut Containers::from_env(),
         targets,
         processes,
+        keys,
         deadline,
         named,
     )
@@ -37,12 +39,12 @@ fn name_with(
     containers: &mut Containers,
     targets: Vec<Target>,
     processes: &mut [Process],
+    keys: &[Holder],
     deadline: &Deadline,
     named: &mut Named,
 ) -> Vec<Netns> {
-    for process in processes.iter_mut() {
-        let holder = Holder::owned_by(process.pid, process.uid);
-        if let Some(info) = containers.lookup(&holder, deadline) {
+    for (process, holder) in processes.iter_mut().zip(keys) {
+        if let Some(info) = containers.lookup(holder, deadline) {
             process.container_names = names_of(info);
         }
     }

@@ -2,6 +2,7 @@
 //! dump every namespace's sockets, tie them to processes (one pass over /proc), describe
 //! those processes, examine the threads of those that may be stuck.
 
+use super::containers::Holder;
 use super::{
     caps, fdwalk, holders, is_root, netns, procnet, procs, shared, sockdiag, waits, CollectOptions,
 };
@@ -81,12 +82,12 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
     let (holders, walked) = attribute(&mut connections, walk, &mut seen);
     timings.fd_walk = Some(walked);
     timings.phases.push(watch.lap("fd_walk"));
-    let mut processes = describe(&holders, &mut seen);
+    let (mut processes, keys) = describe(&holders, &mut seen);
     timings.phases.push(watch.lap("describe"));
     let mut connections = Connections::from(connections);
     examine_threads(&mut connections, &mut processes, &mut seen);
     timings.phases.push(watch.lap("threads"));
-    let namespaces = name_holders(targets, &mut processes, &mut seen);
+    let namespaces = name_holders(targets, &mut processes, &keys, &mut seen);
     processes.sort_by_key(|p| p.pid);
     timings.phases.push(watch.lap("holders"));
     let partial_reason = (!seen.cut_short.is_empty()).then(|| {
@@ -339,8 +340,9 @@ fn attribute(
     (holders, counts)
 }
 
-/// What a report needs of each holding process (name, command line, unit, container).
-fn describe(holders: &[u32], seen: &mut Seen) -> Vec<Process> {
+/// What a report needs of each holding process (name, command line, unit, container), and
+/// the keys of naming each one's container.
+fn describe(holders: &[u32], seen: &mut Seen) -> (Vec<Process>, Vec<Holder>) {
     let boot_time = procfs::boot_time_secs().ok();
     let ticks = procfs::ticks_per_second();
     let (deadline, redact) = (seen.options.deadline, seen.options.redact);
@@ -354,7 +356,7 @@ fn describe(holders: &[u32], seen: &mut Seen) -> Vec<Process> {
         seen.cut_short
             .push("some processes were not described".to_string());
     }
-    described.into_iter().flatten().flatten().collect()
+    described.into_iter().flatten().flatten().unzip()
 }
 
 /// From this many processes on, two threads describe them and examine their threads.
@@ -365,10 +367,11 @@ const SHARED_FROM: usize = 16;
 fn name_holders(
     targets: Vec<netns::Target>,
     processes: &mut [Process],
+    keys: &[Holder],
     seen: &mut Seen,
 ) -> Vec<crate::snapshot::Netns> {
     let mut named = holders::Named::default();
-    let namespaces = holders::name(targets, processes, &seen.options.deadline, &mut named);
+    let namespaces = holders::name(targets, processes, keys, &seen.options.deadline, &mut named);
     seen.warnings.append(&mut named.warnings);
     if named.cut_short {
         seen.cut_short

@@ -1,6 +1,7 @@
 //! Socket-to-process attribution: one pass over /proc/*/fd, then the details of just the
 //! processes that hold a TCP socket.
 
+use super::containers::Holder;
 use crate::snapshot::{Connection, Owner, Process};
 use procfs::process::FDTarget;
 use procfs::ProcError;
@@ -88,9 +89,15 @@ pub fn attribute_with_procfs(
     holders
 }
 
-/// Reads what a report needs about one process. `None` when it vanished. With `redact`,
-/// secrets in the command line are masked (see `crate::redact`).
-pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> Option<Process> {
+/// Reads what a report needs about one process, and the keys of naming its container (from
+/// the same read of its cgroup). `None` when it vanished. With `redact`, secrets in the command
+/// line are masked (see `crate::redact`).
+pub fn describe(
+    pid: u32,
+    boot_time: Option<u64>,
+    ticks: u64,
+    redact: bool,
+) -> Option<(Process, Holder)> {
     let process = procfs::process::Process::new(pid as i32).ok()?;
     let stat = process.stat().ok()?;
     let exe = process.exe().ok().map(|p| p.to_string_lossy().into_owned());
@@ -106,14 +113,20 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> O
             }
         });
     let uid = process.uid().ok();
+    // Its cgroup, read once: the unit and container here, the keys of naming it later.
+    let cgroup = super::cgroup::paths_of(pid);
     let super::cgroup::Identity {
         unit, container, ..
-    } = super::cgroup::of_process(pid);
+    } = super::cgroup::identity(&cgroup);
+    let holder = Holder {
+        owner: uid,
+        ..Holder::from_cgroup(&cgroup)
+    };
     let started_at = boot_time.and_then(|boot| {
         let secs = boot.checked_add(stat.starttime / ticks.max(1))?;
         jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok()
     });
-    Some(Process {
+    let process = Process {
         pid,
         ppid: u32::try_from(stat.ppid).ok(),
         name: stat.comm,
@@ -130,5 +143,6 @@ pub fn describe(pid: u32, boot_time: Option<u64>, ticks: u64, redact: bool) -> O
         memory: None,
         runtimes: Vec::new(),
         go_version: None,
-    })
+    };
+    Some((process, holder))
 }

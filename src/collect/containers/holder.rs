@@ -1,9 +1,7 @@
 //! What a process's cgroup path says about the container holding it: a container id, a pod
 //! uid, an LXC container's or a machine's unit, the user of a rootless runtime.
 
-use super::read::{read_capped, SMALL_CAP};
 use crate::collect::cgroup;
-use std::path::Path;
 
 /// What a process's cgroup path says about the container holding it: the keys of a lookup.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -38,19 +36,10 @@ impl Holder {
 
     /// Reads `/proc/PID/cgroup` (bounded) of a process whose uid the /proc pass already read.
     pub fn owned_by(pid: u32, owner: Option<u32>) -> Holder {
-        let holder = match read_capped(Path::new(&format!("/proc/{pid}/cgroup")), SMALL_CAP) {
-            Ok(Some(bytes)) => {
-                let text = String::from_utf8_lossy(&bytes);
-                let paths: Vec<String> = text
-                    .lines()
-                    .filter_map(|l| l.splitn(3, ':').nth(2))
-                    .map(str::to_string)
-                    .collect();
-                Holder::from_cgroup(&paths)
-            }
-            _ => Holder::default(),
-        };
-        Holder { owner, ..holder }
+        Holder {
+            owner,
+            ..Holder::from_cgroup(&cgroup::paths_of(pid))
+        }
     }
 
     /// From the paths of `/proc/PID/cgroup` (every hierarchy).

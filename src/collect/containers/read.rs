@@ -13,7 +13,7 @@ use std::path::Path;
 pub(super) const CONFIG_CAP: usize = 1 << 20;
 /// A containers/storage containers.json (about 1 KiB per container).
 pub(super) const STORE_CAP: usize = 8 << 20;
-/// A machines file, storage.conf, daemon.json, /proc/PID/cgroup.
+/// A machines file, storage.conf, daemon.json.
 pub(super) const SMALL_CAP: usize = 64 << 10;
 /// Entries read from one directory.
 pub(super) const DIR_ENTRIES: usize = 10_000;
