@@ -58,7 +58,11 @@ const REQUEST: &[u8] = b"GET /crl/ca.crl HTTP/1.1\r\nHost: crl.example\r\n\r\n";
 const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Lossily: a test may give bytes that are not UTF-8 (a command line is bytes).
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let role = args.first().map(String::as_str).unwrap_or("");
     let port = || -> u16 {
         args.get(1)

@@ -16,30 +16,18 @@ pub(crate) struct Identity {
 const PATHS_CAP: u64 = 64 << 10;
 
 /// The cgroup paths of `pid` (every hierarchy), from `/proc/PID/cgroup` read once and at most
-/// [`PATHS_CAP`] bytes (a line cut by the cap is left out). Names that are not UTF-8 (a cgroup
-/// is named by whoever makes it) are read with U+FFFD for what is not. Empty when it cannot be
-/// read.
+/// [`PATHS_CAP`] bytes (a line cut by the cap is left out). Bytes that are not UTF-8 (a cgroup
+/// is named by whoever makes it) are read as U+FFFD. Empty when it cannot be read.
 pub(crate) fn paths_of(pid: u32) -> Vec<String> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    let read = std::fs::File::open(format!("/proc/{pid}/cgroup"))
-        .and_then(|file| file.take(PATHS_CAP).read_to_end(&mut bytes));
-    if read.is_err() {
-        return Vec::new();
+    match super::procfile::read_records(format!("/proc/{pid}/cgroup"), PATHS_CAP, b'\n') {
+        Ok(bytes) => paths_in(&bytes),
+        Err(_) => Vec::new(),
     }
-    let cut = bytes.len() as u64 == PATHS_CAP;
-    paths_in(&bytes, cut)
 }
 
-/// The paths of a `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` lines); `cut`: the text
-/// stopped at the cap, and its last line may be a part of one.
-fn paths_in(bytes: &[u8], cut: bool) -> Vec<String> {
-    let whole = match bytes.iter().rposition(|&b| b == b'\n') {
-        Some(at) if cut => &bytes[..=at],
-        None if cut => &[],
-        _ => bytes,
-    };
-    String::from_utf8_lossy(whole)
+/// The paths of a `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` lines).
+fn paths_in(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
         .lines()
         .filter_map(|l| l.splitn(3, ':').nth(2))
         .map(str::to_string)
@@ -176,15 +164,12 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_read_whole_lines_and_any_bytes() {
+    fn paths_are_read_with_any_bytes() {
         let text = b"12:net_cls,net_prio:/tc/low\n0::/system.slice/caf\xe9.service\n0::/cut";
         assert_eq!(
-            super::paths_in(text, false),
+            super::paths_in(text),
             ["/tc/low", "/system.slice/caf\u{fffd}.service", "/cut"]
         );
-        // Stopped at the cap: the last line may be a part of one, and is left out.
-        assert_eq!(super::paths_in(text, true).len(), 2);
-        assert!(super::paths_in(b"0::/no/newline", true).is_empty());
         // This process's own.
         assert!(!super::paths_of(std::process::id()).is_empty());
         assert!(super::paths_of(u32::MAX).is_empty());

@@ -7,7 +7,6 @@
 //! count shared pages once per process: `Usage::proportional` says which.
 
 pub use crate::snapshot::Usage;
-use std::io::Read;
 
 /// smaps_rollup and status are a few hundred bytes to 2 KiB: more is not a file we know.
 const MAX_BYTES: u64 = 64 * 1024;
@@ -63,10 +62,7 @@ fn kb(text: &str, key: &str) -> Option<u64> {
 }
 
 fn read_bounded(path: &str) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut text = String::new();
-    file.take(MAX_BYTES).read_to_string(&mut text).ok()?;
-    Some(text)
+    super::procfile::read_text(path, MAX_BYTES).ok()
 }
 
 #[cfg(test)]

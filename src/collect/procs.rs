@@ -89,6 +89,13 @@ pub fn attribute_with_procfs(
     holders
 }
 
+/// The most read of a process's `stat` (a line of about 300 bytes).
+const STAT_CAP: u64 = 4096;
+
+/// The most read of a process's command line; an argument the cap cuts into is left out
+/// (a part of one could be a secret the masking no longer recognizes).
+const CMDLINE_CAP: u64 = 1 << 20;
+
 /// Reads what a report needs about one process, and the keys of naming its container (from
 /// the same read of its cgroup). `None` when it vanished. With `redact`, secrets in the command
 /// line are masked (see `crate::redact`).
@@ -98,12 +105,22 @@ pub fn describe(
     ticks: u64,
     redact: bool,
 ) -> Option<(Process, Holder)> {
-    let process = procfs::process::Process::new(pid as i32).ok()?;
-    let stat = process.stat().ok()?;
-    let exe = process.exe().ok().map(|p| p.to_string_lossy().into_owned());
-    let cmdline = process
-        .cmdline()
+    use super::procfile;
+    let dir = format!("/proc/{pid}");
+    let stat = procfile::read_text(format!("{dir}/stat"), STAT_CAP).ok()?;
+    let stat = procfile::Stat::parse(&stat)?;
+    let exe = std::fs::read_link(format!("{dir}/exe"))
         .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let cmdline = procfile::read_records(format!("{dir}/cmdline"), CMDLINE_CAP, 0)
+        .ok()
+        .map(|bytes| {
+            bytes
+                .split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect::<Vec<String>>()
+        })
         .filter(|args| !args.is_empty())
         .map(|args| {
             if redact {
@@ -112,7 +129,10 @@ pub fn describe(
                 args.join(" ")
             }
         });
-    let uid = process.uid().ok();
+    let uid = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&dir).ok().map(|m| m.uid())
+    };
     // Its cgroup, read once: the unit and container here, the keys of naming it later.
     let cgroup = super::cgroup::paths_of(pid);
     let super::cgroup::Identity {
@@ -123,13 +143,14 @@ pub fn describe(
         ..Holder::from_cgroup(&cgroup)
     };
     let started_at = boot_time.and_then(|boot| {
-        let secs = boot.checked_add(stat.starttime / ticks.max(1))?;
+        let starttime: u64 = stat.field(22)?.parse().ok()?;
+        let secs = boot.checked_add(starttime / ticks.max(1))?;
         jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok()
     });
     let process = Process {
         pid,
-        ppid: u32::try_from(stat.ppid).ok(),
-        name: stat.comm,
+        ppid: stat.field(4).and_then(|ppid| ppid.parse().ok()),
+        name: stat.comm.to_string(),
         exe,
         cmdline,
         uid,
@@ -137,7 +158,7 @@ pub fn describe(
         container,
         container_names: Default::default(),
         started_at,
-        threads: u32::try_from(stat.num_threads).ok(),
+        threads: stat.field(20).and_then(|n| n.parse().ok()),
         thread_evidence: Default::default(),
         resumed_threads: Vec::new(),
         memory: None,

@@ -276,6 +276,44 @@ fn hostile_process_name_does_not_reach_the_terminal_raw() {
     assert_eq!(kind_of(&report, hung.pid()), "hung_call");
 }
 
+/// argv is bytes, not text: a command line that is not UTF-8 is shown (read lossily, escaped
+/// where it reaches a terminal), with its secrets masked. (It was dropped: the procfs crate
+/// read it as a string or not at all.)
+#[test]
+fn a_command_line_that_is_not_utf8_is_shown_with_its_secrets_masked() {
+    let Some(bed) = Bed::new("notutf8", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    // sh gives testbed the bytes printf makes: 0xE9 and 0xFF are not UTF-8 on their own.
+    let script = format!(
+        "exec '{}' hung-recv {} \"$(printf 'caf\\351')\" \"--password=s3cret$(printf '\\377')\"",
+        testbed_path().display(),
+        blackhole.port()
+    );
+    let hung = start("ip", &["netns", "exec", bed.name(), "sh", "-c", &script]);
+    std::thread::sleep(SETTLE);
+
+    let port = blackhole.port().to_string();
+    let (_, report, _) = scan_json(bed.stuckconn("scan"), &["--port", &port]);
+    assert_eq!(kind_of(&report, hung.pid()), "hung_call");
+    let process = &report["findings"][0]["processes"][0];
+    let cmdline = process["cmdline"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{process}"));
+    assert!(
+        cmdline.ends_with(&format!("hung-recv {port} caf\u{fffd} --password=***")),
+        "{cmdline}"
+    );
+    assert!(!cmdline.contains("s3cret"), "{cmdline}");
+    let (_, html, _) =
+        run(bed
+            .stuckconn("")
+            .args(["--min-idle", MIN_IDLE, "--port", &port, "--format", "html"]));
+    assert!(html.contains("caf\u{fffd} --password=***"), "{html}");
+    assert!(!html.contains("s3cret"), "{html}");
+}
+
 #[test]
 fn without_sock_diag_the_scan_degrades_with_a_warning() {
     let Some(bed) = Bed::new("procnet", &[]) else {
