@@ -3,7 +3,6 @@
 //! read is bounded; what cannot be read is simply not recognised.
 
 pub use crate::snapshot::{Detected, Runtime};
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 
 /// How a runtime shows in a process.
@@ -83,14 +82,9 @@ const MAX_MAPS_BYTES: u64 = 4 << 20;
 /// Recognises the runtimes of process `pid` (its maps, its executable, Go build information).
 /// What cannot be read (another user's process without privileges) is simply not recognised.
 pub fn detect(pid: u32) -> Detected {
-    let maps = std::fs::File::open(format!("/proc/{pid}/maps"))
-        .ok()
-        .and_then(|f| {
-            let mut text = String::new();
-            f.take(MAX_MAPS_BYTES).read_to_string(&mut text).ok()?;
-            Some(text)
-        })
-        .unwrap_or_default();
+    // Lossily: a mapped file's name is bytes (one not UTF-8 must not hide the others).
+    let maps =
+        super::procfile::read_text(format!("/proc/{pid}/maps"), MAX_MAPS_BYTES).unwrap_or_default();
     let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
@@ -111,11 +105,7 @@ pub fn detect(pid: u32) -> Detected {
 
 /// /proc/PID/mountinfo (bounded), or nothing.
 fn mountinfo(pid: u32) -> String {
-    let mut text = String::new();
-    if let Ok(f) = std::fs::File::open(format!("/proc/{pid}/mountinfo")) {
-        let _ = f.take(MAX_MAPS_BYTES).read_to_string(&mut text);
-    }
-    text
+    super::procfile::read_text(format!("/proc/{pid}/mountinfo"), MAX_MAPS_BYTES).unwrap_or_default()
 }
 
 /// Whether the executable `exe` (as /proc/PID/exe names it) lies on a FUSE file system: the
@@ -225,6 +215,34 @@ pub fn parse_buildinfo(data: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mapped file's name is bytes: one that is not UTF-8 (here the directory of the
+    /// executable, which the process maps) must not hide what the maps show. It did: the maps
+    /// were read as a string or not at all.
+    #[test]
+    fn maps_with_a_name_that_is_not_utf8_are_still_read() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+        std::fs::create_dir(&odd).unwrap();
+        // sleep, under the name of a library a runtime is known by.
+        let exe = odd.join("libcurl.so.4");
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
+        // Until it has exec'ed: then its maps name the copy.
+        let pid = child.id();
+        for _ in 0..200 {
+            let mapped = std::fs::read(format!("/proc/{pid}/maps")).unwrap_or_default();
+            if mapped.windows(12).any(|w| w == b"libcurl.so.4") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let detected = detect(pid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(detected.runtimes, vec![Runtime::Curl]);
+    }
 
     #[test]
     fn names_are_matched_exactly() {

@@ -136,13 +136,17 @@ fn would_retag(pid: u32) -> bool {
     if !v1 {
         return false;
     }
-    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+    let read = |path: &str| super::procfile::read_text(path, CGROUP_CAP);
+    let ours = read("/proc/self/cgroup").unwrap_or_default();
+    match read(&format!("/proc/{pid}/cgroup")) {
         Ok(theirs) => net_groups(&ours) != net_groups(&theirs),
         // Unknown: be careful.
         Err(_) => true,
     }
 }
+
+/// The most read of a /proc/PID/cgroup.
+const CGROUP_CAP: u64 = 64 << 10;
 
 /// Whether /proc/cgroups shows net_cls or net_prio on a cgroup v1 hierarchy (a hierarchy id
 /// other than 0).
