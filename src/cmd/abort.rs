@@ -348,12 +348,10 @@ fn send_log(path: &std::path::Path, line: &str) -> std::io::Result<()> {
 /// Who runs the command: the real uid and the audit login uid, with their names from
 /// /etc/passwd (bounded: at most 1 MiB read).
 fn who() -> Who {
-    use std::io::Read;
     let loginuid = std::fs::read_to_string("/proc/self/loginuid").ok();
-    let mut passwd = String::new();
-    if let Ok(file) = crate::collect::regular::open(std::path::Path::new("/etc/passwd")) {
-        let _ = file.take(1 << 20).read_to_string(&mut passwd);
-    }
+    let passwd = crate::collect::regular::open(std::path::Path::new("/etc/passwd"))
+        .map(|file| lossy_text(file, 1 << 20))
+        .unwrap_or_default();
     Who::new(
         rustix::process::getuid().as_raw(),
         loginuid.as_deref(),
@@ -361,10 +359,31 @@ fn who() -> Who {
     )
 }
 
+/// At most `cap` bytes of `file` as text, bytes that are not UTF-8 read as U+FFFD: one
+/// user's name in Latin-1 must not hide every other name of the file.
+fn lossy_text(file: impl std::io::Read, cap: u64) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let _ = file.take(cap).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// /etc/passwd with one name in Latin-1: the others are still found. (It was read as a
+    /// string or not at all: no name was found.)
+    #[test]
+    fn a_passwd_with_a_name_not_in_utf8_still_names_the_others() {
+        let passwd = b"root:x:0:0:root:/root:/bin/bash\njos\xe9:x:1000:1000:Jos\xe9:/home/j:/bin/sh\nops:x:1001:1001::/home/ops:/bin/sh\n";
+        let text = lossy_text(&passwd[..], 1 << 20);
+        let who = Who::new(1001, Some("1000"), &text);
+        assert_eq!(who.user.as_deref(), Some("ops"), "{who:?}");
+        assert_eq!(who.login_user.as_deref(), Some("jos\u{fffd}"), "{who:?}");
+        assert_eq!(lossy_text(&passwd[..], 5), "root:");
+    }
 
     #[test]
     fn the_log_line_reaches_a_syslog_socket_as_one_datagram() {

@@ -123,8 +123,9 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
     })
 }
 
+/// The host's name or kernel release (a host name is bytes: read lossily).
 fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
+    super::procfile::read_text(path, 4096)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
