@@ -93,7 +93,7 @@ pub enum ThreadEvidence {
 }
 
 /// How long the blocked call itself may wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "ms", rename_all = "snake_case")]
 pub enum WaitTimeout {
     /// No timeout of its own: it waits until the socket (or a signal) wakes it.

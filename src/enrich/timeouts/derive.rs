@@ -1,7 +1,7 @@
 //! What the facts of one connection say before any rule: its idle time, keepalive and whether
 //! the probes are answered, and the bound of the calls blocked on it.
 
-use super::{Facts, Waiters};
+use super::{Facts, Wait, Waiters};
 use crate::snapshot::{SocketOptions, TcpInfo, TcpState, TimerKind, Unreadable, WaitTimeout};
 
 /// Keepalive probes count as answered when the last ACK came at least this long after the
@@ -26,7 +26,22 @@ pub(super) struct Derived<'a> {
     pub keepalive_answered: Option<bool>,
     /// `TCP_USER_TIMEOUT` (0: not set); `None` when the options were not read.
     pub user_timeout_ms: Option<u64>,
+    /// Data sent and not acknowledged, or being retransmitted.
+    pub unacked: bool,
     pub blocked: Blocked,
+}
+
+impl Derived<'_> {
+    /// Whether the verdict may depend on tcp_info's times (the idle time, the last ACK): with
+    /// keepalive on (answered or not; when the probes end it), unacknowledged data (when the
+    /// retransmissions end it), or a call bounded in time (its deadline, or a loop). Otherwise
+    /// connections whose facts differ only in those times have the same verdict.
+    pub(super) fn reads_times(&self, facts: &Facts) -> bool {
+        self.keepalive == Some(true)
+            || self.unacked
+            || matches!(&facts.waiters, Waiters::Seen(waits)
+                if waits.iter().any(|w| matches!(bound(w, self.options), WaitTimeout::Ms(_))))
+    }
 }
 
 /// The blocked call that decides: the last to give up (a socket waited on by several threads
@@ -95,6 +110,8 @@ pub(super) fn derive<'a>(facts: &'a Facts) -> Derived<'a> {
         keepidle_ms,
         keepalive_answered,
         user_timeout_ms: options.map(|o| o.user_timeout_ms.map_or(0, u64::from)),
+        unacked: info.is_some_and(|i| i.unacked > 0 || i.backoff > 0)
+            || timer.is_some_and(|t| t.kind == TimerKind::Retransmit),
         blocked: blocked(&facts.waiters, options, idle_ms),
     }
 }
@@ -119,18 +136,7 @@ fn blocked(waiters: &Waiters, options: Option<&SocketOptions>, idle_ms: Option<u
     };
     let mut chosen = Blocked::default();
     for w in waits {
-        let bound = if w.stopped {
-            WaitTimeout::Forever
-        } else if w.honours_receive_timeout {
-            match options {
-                Some(o) => o
-                    .receive_timeout_ms
-                    .map_or(WaitTimeout::Forever, WaitTimeout::Ms),
-                None => WaitTimeout::Unknown,
-            }
-        } else {
-            w.timeout
-        };
+        let bound = bound(w, options);
         let looping =
             matches!(bound, WaitTimeout::Ms(ms) if idle_ms.is_some_and(|i| is_loop(ms, i)));
         let better = chosen
@@ -149,4 +155,21 @@ fn blocked(waiters: &Waiters, options: Option<&SocketOptions>, idle_ms: Option<u
         }
     }
     chosen
+}
+
+/// How long a blocked call may wait: forever when its thread is stopped; for read/recv,
+/// SO_RCVTIMEO (unknown when the options were not read); else its own timeout.
+fn bound(w: &Wait, options: Option<&SocketOptions>) -> WaitTimeout {
+    if w.stopped {
+        WaitTimeout::Forever
+    } else if w.honours_receive_timeout {
+        match options {
+            Some(o) => o
+                .receive_timeout_ms
+                .map_or(WaitTimeout::Forever, WaitTimeout::Ms),
+            None => WaitTimeout::Unknown,
+        }
+    } else {
+        w.timeout
+    }
 }

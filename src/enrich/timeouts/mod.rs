@@ -31,6 +31,7 @@
 //! | 8 | otherwise (no keepalive, answered keepalive, infinite wait, a polling loop, a stopped thread) | `never` |
 
 mod derive;
+mod memo;
 mod rules;
 mod summary;
 #[cfg(test)]
@@ -38,6 +39,8 @@ mod tests;
 
 pub use rules::judge;
 pub use summary::summarize;
+
+use memo::Memo;
 
 use crate::report::{ConnectionTimeouts, Report, Severity};
 use crate::snapshot::{
@@ -48,7 +51,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A blocked call waiting on the connection, as far as the verdict needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Wait {
     pub syscall: String,
     pub timeout: WaitTimeout,
@@ -71,7 +74,7 @@ impl From<&BlockedThread> for Wait {
 }
 
 /// What is known of the threads waiting on one connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Waiters {
     /// The holders' threads were examined: these wait on it (possibly none).
     Seen(Vec<Wait>),
@@ -185,7 +188,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
     // Connections judged alike (most of a leak's) share one verdict: as judged (with its
     // words), and as `connections[]` lists it (without); a verdict is held once, not once per
     // connection, even while a finding of 100,000 connections is summarized.
-    let mut alike = Alike::default();
+    let mut memo = Memo::default();
     let mut wordless: HashMap<usize, Arc<ConnectionTimeouts>> = HashMap::new();
     for finding in findings
         .iter_mut()
@@ -215,7 +218,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
                 holder,
                 snapshot.missing_capabilities.as_deref(),
             );
-            let verdict = shared(&mut alike, judge(&facts, &limits.unwrap_or_default()));
+            let verdict = memo.verdict(&facts, &limits.unwrap_or_default());
             judged.push((c.idle_ms().unwrap_or(0), row, verdict));
         }
         // The longest-waiting connection first: the finding takes its values.
@@ -248,7 +251,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
 /// The verdict equal to `verdict` already held in `alike`, else `verdict`, now held there.
 /// The last one given is compared first: a leak's connections, judged in a row, are mostly
 /// alike, and a comparison costs less than hashing every word of a verdict.
-fn shared(alike: &mut Alike, verdict: ConnectionTimeouts) -> Arc<ConnectionTimeouts> {
+pub(super) fn shared(alike: &mut Alike, verdict: ConnectionTimeouts) -> Arc<ConnectionTimeouts> {
     if let Some(last) = alike.last.as_ref().filter(|last| ***last == verdict) {
         return last.clone();
     }
@@ -266,7 +269,7 @@ fn shared(alike: &mut Alike, verdict: ConnectionTimeouts) -> Arc<ConnectionTimeo
 
 /// The verdicts given so far, each once, and the last one given.
 #[derive(Default)]
-struct Alike {
+pub(super) struct Alike {
     all: HashSet<Arc<ConnectionTimeouts>>,
     last: Option<Arc<ConnectionTimeouts>>,
 }

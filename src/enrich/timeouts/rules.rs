@@ -57,8 +57,7 @@ fn decide(facts: &Facts, limits: &Limits, d: &Derived) -> End {
     if facts.state == TcpState::CloseWait {
         return close_wait(d);
     }
-    let unacked = d.info.is_some_and(|i| i.unacked > 0 || i.backoff > 0)
-        || facts.timer.is_some_and(|t| t.kind == TimerKind::Retransmit);
+    let unacked = d.unacked;
     let zero_window = zero_window(facts, limits, d);
     let (zero_window_end, zero_window_note) = match zero_window {
         ZeroWindow::Ends(end) => (Some(end), None),

@@ -82,4 +82,5 @@ fn denied() -> Option<Result<SocketOptions, Unreadable>> {
 }
 
 mod kernel;
+mod memo;
 mod waits;
