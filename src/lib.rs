@@ -21,6 +21,7 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub(crate) mod seeded;
 pub(crate) mod serve;
 pub mod snapshot;
 pub mod text;

@@ -1,8 +1,8 @@
 //! One connection, one verdict: the signatures of FIELD-NOTES.md as code.
 
 use crate::report::{Direction, Kind};
+use crate::seeded::HashSet;
 use crate::snapshot::{BlockedThread, Connection, Endpoint, TcpState};
-use std::collections::HashSet;
 
 /// The listening endpoints of a snapshot, to tell inbound from outbound.
 #[derive(Debug, Default)]

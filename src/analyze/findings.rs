@@ -7,12 +7,13 @@ use crate::report::{
     seconds_before, Client, Direction, Facts, Finding, FindingKey, FindingProcess, IdleStats,
     Remote, Role, Severity, Target,
 };
+use crate::seeded::HashMap;
 use crate::snapshot::{
     BlockedThread, Connection, ContainerNames, Endpoint, Netns, Process, ThreadEvidence,
 };
 use jiff::Timestamp;
 use smallvec::SmallVec;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 

@@ -4,8 +4,9 @@
 use super::classify::{classify, idle_ms, request_pending, Listeners};
 use super::AnalysisOptions;
 use crate::report::{Direction, FindingKey, Kind};
+use crate::seeded::HashMap;
 use crate::snapshot::{BlockedThread, Connection, Owner, Process, Snapshot};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 /// One per socket of the snapshot (500,000 on a big host): kept to 32 bytes (a test says so),
@@ -130,7 +131,7 @@ pub(super) fn judge_all<'a>(
 
 /// Inbound connections with a request pending, per pid: the clients stuck workers serve.
 pub(super) fn pending_by_pid(judged: &[Judged]) -> HashMap<u32, Vec<usize>> {
-    let mut pending: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut pending: HashMap<u32, Vec<usize>> = HashMap::default();
     for (index, j) in judged.iter().enumerate() {
         if j.direction == Direction::Inbound && request_pending(j.conn) {
             for owner in j.conn.owners() {

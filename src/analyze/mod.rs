@@ -17,12 +17,13 @@ pub mod track;
 use crate::report::{
     Kind, Report, ReportOptions, Severity, Summary, Timings, Warning, SCHEMA_VERSION,
 };
+use crate::seeded::HashMap;
 use crate::snapshot::{Connection, Process, Snapshot};
 use findings::Context;
 use ipnet::IpNet;
 use jiff::Timestamp;
 use judge::Judged;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 

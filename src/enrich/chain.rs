@@ -5,8 +5,9 @@
 //! only the snapshot's sockets and the report.
 
 use crate::report::{Finding, Report, Role, Severity};
+use crate::seeded::{self, HashMap};
 use crate::snapshot::{Connection, Endpoint, Snapshot};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// Fills `waits_on`, `blocks` and `role` of every problem finding, counts the root causes,
 /// and puts the root causes first.
@@ -16,7 +17,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         .collect();
     let peers = peers(&report.findings, &problems, &snapshot.connections);
     // The problem findings each pid holds connections of.
-    let mut by_pid: HashMap<u32, BTreeSet<usize>> = HashMap::new();
+    let mut by_pid: HashMap<u32, BTreeSet<usize>> = HashMap::default();
     for &i in &problems {
         for p in &report.findings[i].processes {
             for &pid in &p.pids {
@@ -40,7 +41,7 @@ pub(crate) fn fill(report: &mut Report, snapshot: &Snapshot) {
         // Per pid holding a peer: which finding holds the peers that pid holds (one, or
         // several): each pid's findings are walked once per finding, not once per member (a
         // server holding 100,000 peers in as many findings made that 10^10 steps).
-        let mut held_by: HashMap<u32, Holds> = HashMap::new();
+        let mut held_by: HashMap<u32, Holds> = HashMap::default();
         for &member in &report.findings[i].members {
             let Some(&peer) = peers.get(member).filter(|&&p| p != NO_INDEX) else {
                 continue;
@@ -176,20 +177,11 @@ fn peers(findings: &[Finding], problems: &[usize], connections: &[Connection]) -
 }
 
 /// A 64-bit digest of a socket's (local, remote): equal tuples have equal digests (the tuples
-/// are compared in full afterwards: a collision costs a comparison, never a wrong peer). A
-/// multiply-and-rotate mix from a seed drawn once per run (remote ports and addresses are
-/// chosen by others: without the seed they cannot line up tuples on one digest), a tenth of
-/// SipHash's cost.
+/// are compared in full afterwards: a collision costs a comparison, never a wrong peer), by
+/// the run's seeded mix (`seeded`: remote ports and addresses are chosen by others).
 fn digest(local: Endpoint, remote: Endpoint) -> u64 {
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let seed = *SEED.get_or_init(|| {
-        use std::hash::{BuildHasher, Hasher};
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    });
-    let mix = |h: u64, x: u64| (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-    let mut h = seed;
+    let mix = seeded::mix;
+    let mut h = seeded::seed();
     for e in [local, remote] {
         let ip = match e.ip {
             std::net::IpAddr::V4(a) => u128::from(u32::from(a)),

@@ -84,8 +84,7 @@ pub fn of_finding(report: &Report, finding: &Finding, buckets: usize) -> Option<
 /// The history of every finding of a report, in the order of `report.findings` (one pass over
 /// the connections: what the enrich step calls).
 pub fn of_report(report: &Report, buckets: usize) -> Vec<Option<History>> {
-    let mut by_key: std::collections::HashMap<FindingKey, Vec<&ConnectionReport>> =
-        Default::default();
+    let mut by_key: crate::seeded::HashMap<FindingKey, Vec<&ConnectionReport>> = Default::default();
     for c in &report.connections {
         by_key.entry(FindingKey::of(c)).or_default().push(c);
     }
