@@ -145,12 +145,23 @@ fn peers(findings: &[Finding], problems: &[usize], connections: &[Connection]) -
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
+    // The local ports of the peers wanted (their members' remote ports), one bit each: most
+    // sockets of a host are not on one of them, and need no digest nor search.
+    let mut ports = vec![0u64; 1 << 10];
+    for &(_, m) in &wanted {
+        let port = usize::from(connections[m].remote().port);
+        ports[port >> 6] |= 1 << (port & 63);
+    }
     // Each wanted entry's peer: none found yet, one, or more than one (ambiguous).
     const NONE: usize = usize::MAX;
     const MANY: usize = usize::MAX - 1;
     let mut found = vec![NONE; wanted.len()];
     for (index, c) in connections.iter().enumerate() {
         let (local, remote) = (c.local(), c.remote());
+        let port = usize::from(local.port);
+        if ports[port >> 6] & (1 << (port & 63)) == 0 {
+            continue;
+        }
         let d = digest(local, remote);
         let start = wanted.partition_point(|&(w, _)| w < d);
         for (at, &(w, member)) in wanted.iter().enumerate().skip(start) {
