@@ -1,6 +1,6 @@
 //! Measuring a run for `--timings`: a stopwatch that laps the wall clock, the process's CPU
 //! time (`CLOCK_PROCESS_CPUTIME_ID`: every thread, user and system) and its peak resident
-//! memory (`VmHWM` of /proc/self/status). A lap costs two system calls and one small read.
+//! memory (`VmHWM` of /proc/self/status) and how much of it is mapped from files (`RssFile`). A lap costs two system calls and one small read.
 
 use crate::snapshot::timings::Phase;
 use std::time::{Duration, Instant};
@@ -27,7 +27,16 @@ impl Stopwatch {
             phase: name.to_string(),
             secs: wall.duration_since(self.wall).as_secs_f64(),
             cpu_secs: cpu.saturating_sub(self.cpu).as_secs_f64(),
-            peak_rss_kib: peak_rss_kib().unwrap_or(0),
+            peak_rss_kib: 0,
+            rss_file_kib: 0,
+        };
+        let phase = match std::fs::read_to_string("/proc/self/status") {
+            Ok(status) => Phase {
+                peak_rss_kib: kib(&status, "VmHWM:").unwrap_or(0),
+                rss_file_kib: kib(&status, "RssFile:").unwrap_or(0),
+                ..phase
+            },
+            Err(_) => phase,
         };
         (self.wall, self.cpu) = (wall, cpu);
         phase
@@ -52,16 +61,11 @@ pub fn thread_cpu_time() -> Duration {
     )
 }
 
-/// The process's peak resident memory so far, in KiB (`VmHWM`).
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    vm_hwm(&status)
-}
-
-fn vm_hwm(status: &str) -> Option<u64> {
+/// The value of the line `key` (`VmHWM:`) of a /proc/PID/status text, in KiB.
+fn kib(status: &str, key: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(key))?
         .trim()
         .strip_suffix("kB")?
         .trim()
@@ -74,13 +78,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peak_rss_is_read_from_vm_hwm() {
-        assert_eq!(
-            vm_hwm("Name:\tx\nVmHWM:\t   16092 kB\nVmRSS:\t 12 kB\n"),
-            Some(16092)
-        );
-        assert_eq!(vm_hwm("Name:\tx\n"), None);
-        assert!(peak_rss_kib().is_some_and(|kib| kib > 0));
+    fn peak_and_file_backed_memory_are_read_from_status() {
+        let status = "Name:\tx\nVmHWM:\t   16092 kB\nVmRSS:\t 12 kB\nRssFile:\t    6912 kB\n";
+        assert_eq!(kib(status, "VmHWM:"), Some(16092));
+        assert_eq!(kib(status, "RssFile:"), Some(6912));
+        assert_eq!(kib(status, "RssShmem:"), None);
+        assert_eq!(kib("Name:\tx\n", "VmHWM:"), None);
     }
 
     #[test]
@@ -95,5 +98,7 @@ mod tests {
         assert_eq!(phase.phase, "spin");
         assert!(phase.secs >= 0.02 && phase.cpu_secs > 0.0, "{phase:?}");
         assert!(phase.peak_rss_kib > 0);
+        // This program's code is mapped from its file.
+        assert!(phase.rss_file_kib > 0 && phase.rss_file_kib < phase.peak_rss_kib);
     }
 }

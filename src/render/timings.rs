@@ -11,11 +11,12 @@ pub fn lines(breakdown: &Breakdown) -> Vec<String> {
         .iter()
         .map(|p| {
             let row = format!(
-                "timings: {:<10} {:>8.3} s  cpu {:>7.3} s  peak {:>7.1} MiB",
+                "timings: {:<10} {:>8.3} s  cpu {:>7.3} s  peak {:>7.1} MiB ({:.1} in files)",
                 p.phase,
                 p.secs,
                 p.cpu_secs,
-                p.peak_rss_kib as f64 / 1024.0
+                p.peak_rss_kib as f64 / 1024.0,
+                p.rss_file_kib as f64 / 1024.0
             );
             match detail(breakdown, &p.phase) {
                 Some(what) => format!("{row}  {what}"),
@@ -94,6 +95,7 @@ mod tests {
             secs,
             cpu_secs: secs / 2.0,
             peak_rss_kib: 2048,
+            rss_file_kib: 1024,
         }
     }
 
@@ -123,7 +125,7 @@ mod tests {
         assert_eq!(lines.len(), 4, "{lines:#?}");
         assert_eq!(
             lines[0],
-            "timings: dump          0.500 s  cpu   0.250 s  peak     2.0 MiB  \
+            "timings: dump          0.500 s  cpu   0.250 s  peak     2.0 MiB (1.0 in files)  \
              200,006 sockets in 1 namespace"
         );
         assert!(

@@ -29,6 +29,9 @@ pub struct Phase {
     pub cpu_secs: f64,
     /// The process's peak resident memory (VmHWM) after the phase, in KiB.
     pub peak_rss_kib: u64,
+    /// Of its resident memory after the phase, what is mapped from files (RssFile: the
+    /// program's code and libraries, which the kernel can drop and read again), in KiB.
+    pub rss_file_kib: u64,
 }
 
 /// One namespace's dump.
