@@ -11,10 +11,12 @@
 //!   a symlink only when the link belongs to root or to the caller (a link planted by another
 //!   user in a shared directory is refused). A FIFO with no reader is an error, not a hang.
 
+use crate::deadline::{self, Deadline, TICK};
+use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -31,9 +33,9 @@ pub(crate) struct Output {
 }
 
 enum Sink {
-    Stdout(io::BufWriter<io::Stdout>),
+    Stdout(io::BufWriter<Bounded<io::Stdout>>),
     /// A device, FIFO or terminal, written in place.
-    InPlace(io::BufWriter<File>),
+    InPlace(io::BufWriter<Bounded<File>>),
     /// A new file, renamed over `name` in `dir` when complete.
     Replace {
         file: io::BufWriter<File>,
@@ -49,7 +51,7 @@ impl Output {
     /// Standard output.
     pub(crate) fn stdout() -> Output {
         Output {
-            sink: Sink::Stdout(io::BufWriter::new(io::stdout())),
+            sink: Sink::Stdout(io::BufWriter::new(Bounded::new(io::stdout()))),
             path: None,
         }
     }
@@ -98,6 +100,17 @@ impl Output {
         })
     }
 
+    /// Gives up writing to standard output or a device (a pipe, a terminal, a FIFO) when
+    /// `deadline` passes while it takes no data (a signal already does: `Deadline::none`).
+    pub(crate) fn until(mut self, deadline: Deadline) -> Output {
+        match &mut self.sink {
+            Sink::Stdout(w) => w.get_mut().deadline = deadline,
+            Sink::InPlace(w) => w.get_mut().deadline = deadline,
+            Sink::Replace { .. } => {}
+        }
+        self
+    }
+
     /// Where the bytes go until [`Output::commit`].
     pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match &mut self.sink {
@@ -144,6 +157,79 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         self.writer().flush()
+    }
+}
+
+/// A pipe, terminal or device whose reader may stop reading (`scan | less` left open, a stuck
+/// log shipper): each write waits until it takes data (`poll`, looking at `deadline` every
+/// [`TICK`]) and is at most [`PIPE_BUF`] bytes, which a pipe that polls writable takes
+/// without blocking. When `deadline` passes first, the write fails (`TimedOut`) instead of
+/// blocking the command for as long as the reader sleeps. A regular file (standard output
+/// redirected to one) is written as it is.
+pub(crate) struct Bounded<W> {
+    inner: W,
+    deadline: Deadline,
+    /// Standard output is a regular file: nothing to wait for.
+    regular: bool,
+}
+
+/// What one write to a pipe gives at most (POSIX's PIPE_BUF on Linux).
+const PIPE_BUF: usize = 4096;
+
+impl<W: Write + AsFd> Bounded<W> {
+    fn new(mut inner: W) -> Bounded<W> {
+        // What was printed before (through `io::Stdout`'s buffer) comes first.
+        let _ = inner.flush();
+        let regular = rfs::fstat(&inner)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+        Bounded {
+            inner,
+            deadline: Deadline::none(),
+            regular,
+        }
+    }
+}
+
+impl<W: Write + AsFd> Write for Bounded<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.regular || buf.is_empty() {
+            return self.inner.write(buf);
+        }
+        let tick = rustix::time::Timespec {
+            tv_sec: 0,
+            tv_nsec: TICK.as_nanos() as _,
+        };
+        loop {
+            let mut fds = [PollFd::new(&self.inner, PollFlags::OUT)];
+            match rustix::event::poll(&mut fds, Some(&tick)) {
+                // Writable, or an error or hang-up the write then reports (EPIPE).
+                Ok(n) if n > 0 => break,
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(err) => return Err(err.into()),
+            }
+            if self.deadline.passed() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "it took no data until {} (nothing reads it)",
+                        match deadline::interrupted_by() {
+                            Some(signal) => format!("{signal} came"),
+                            None => "--timeout passed".to_string(),
+                        }
+                    ),
+                ));
+            }
+        }
+        // Straight to the file descriptor: through `io::Stdout` (a `LineWriter`), one write
+        // here could be two there, the second one blocking.
+        Ok(rustix::io::write(
+            &self.inner,
+            &buf[..buf.len().min(PIPE_BUF)],
+        )?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -273,5 +359,7 @@ fn in_place(path: &Path) -> io::Result<Sink> {
     }
     let flags = rfs::fcntl_getfl(&fd)?;
     rfs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)?;
-    Ok(Sink::InPlace(io::BufWriter::new(File::from(fd))))
+    Ok(Sink::InPlace(io::BufWriter::new(Bounded::new(File::from(
+        fd,
+    )))))
 }

@@ -6,7 +6,7 @@ use crate::output;
 
 pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode, Error> {
     let deadline = Deadline::after(args.scope.timeout);
-    let out = open_output(Some(&args.output), output::PRIVATE)?;
+    let out = open_output(Some(&args.output), output::PRIVATE)?.until(deadline);
     let mut snapshot = collect::live(&collect_options(args.min_idle, &args.scope, deadline))?;
     // Names for what a scan at the same threshold would report, so `scan --from` shows them.
     let options = AnalysisOptions {

@@ -14,7 +14,7 @@ pub(crate) fn run(args: &ScanArgs) -> Result<ExitCode, Error> {
         Format::Prometheus => output::PUBLIC,
         _ => output::PRIVATE,
     };
-    let out = open_output(args.output.as_deref(), mode)?;
+    let out = open_output(args.output.as_deref(), mode)?.until(deadline);
     let (mut snapshot, source) = snapshot(&args.source, &args.filter, deadline)?;
     let options = analysis_options(&args.filter, args.all);
     let mut namer = namer(&args.dns, &snapshot);

@@ -417,3 +417,79 @@ fn a_host_that_can_start_no_thread_still_scans() {
     assert_eq!(status, 1);
     assert_eq!(json(&out)["summary"], report["summary"]);
 }
+
+/// A reader that stops reading (`scan | less` left open, a stuck log shipper): the report does
+/// not fit in the pipe, yet `--timeout` and SIGTERM still end the command, within a fraction
+/// of a second, with one error line (exit status 2), not whenever the reader wakes up.
+#[test]
+fn a_reader_that_stops_reading_does_not_hold_the_command() {
+    use std::process::Stdio;
+    // The reader: the pipe's read end, held open and never read.
+    let stalled = |extra: &[&str]| {
+        stuckconn()
+            .args([
+                "scan",
+                "--from",
+                &fixture("incident.json"),
+                "--format",
+                "json",
+            ])
+            .args(["--all", "--no-dns"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("stuckconn runs")
+    };
+    // Waits at most `within` for `child` to end; kills it by pid (and fails) otherwise.
+    let ended = |child: &mut std::process::Child, within: Duration| {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+                    .unwrap();
+                return (status.code(), stderr);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("still writing {within:?} later, blocked on a reader that does not read");
+    };
+
+    // The report (280 KiB) is more than a pipe holds (64 KiB).
+    let start = Instant::now();
+    let mut child = stalled(&["--timeout", "2s"]);
+    let (status, stderr) = ended(&mut child, Duration::from_secs(10));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("--timeout passed"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let mut child = stalled(&[]);
+    // Long enough to be blocked on the pipe (rendering the fixture takes a fraction of that).
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ended before the signal"
+    );
+    // SAFETY: kill(2) on the pid of our own child, not yet waited for.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let signalled = Instant::now();
+    let (status, stderr) = ended(&mut child, Duration::from_secs(10));
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+}
