@@ -158,6 +158,35 @@ mod tests {
         }
     }
 
+    /// A panic while a large report is written, before its rows: it comes back (the second
+    /// thread, waiting to hand over a chunk, ends rather than holding the scope forever), and
+    /// the next report written on the same thread gets its own rows.
+    #[test]
+    fn a_panic_before_the_rows_ends_both_threads() {
+        let mut report = report_of("incident");
+        grow(&mut report, 5000);
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rows::by_two(&report.connections, 1, 1, || {
+                    // Long enough for the second thread to wait on a full channel.
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    panic!("a panic while the findings are written")
+                })
+            }))
+            .is_err();
+            let mut small = report.clone();
+            small.connections.truncate(3);
+            let next_is_whole = super::render(&small) == plainly(&small);
+            let _ = done.send((panicked, next_is_whole));
+        });
+        let (panicked, next_is_whole) = finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a panic while writing hangs");
+        assert!(panicked);
+        assert!(next_is_whole);
+    }
+
     /// What rows share is written once and copied: the same bytes as writing each row whole.
     #[test]
     fn shared_values_written_once_give_the_same_bytes() {

@@ -63,12 +63,22 @@ pub(crate) fn by_two<R>(
             return write();
         }
         CHUNKS.with(|c| *c.borrow_mut() = Some(Chunks { texts, chunk }));
-        let written = write();
-        // Unused (the rows were not reached: an error before them) or done: dropping the
-        // receiver ends the second thread, even one waiting to hand over a chunk.
-        CHUNKS.with(|c| c.borrow_mut().take());
-        written
+        // Unused (the rows were not reached: an error before them, or a panic unwinding
+        // through here) or done: dropping the receiver ends the second thread, even one
+        // waiting to hand over a chunk (the scope waits for it), and leaves nothing for the
+        // next report written on this thread.
+        let _taken = TakenBack;
+        write()
     })
+}
+
+/// Takes the second thread's chunks back from `CHUNKS` when dropped.
+struct TakenBack;
+
+impl Drop for TakenBack {
+    fn drop(&mut self) {
+        CHUNKS.with(|c| c.borrow_mut().take());
+    }
 }
 
 /// The second thread: chunks 0, 2, 4... of `rows`, each as the text the report has between
