@@ -203,8 +203,9 @@ fn finish(report: &mut Report) {
 
 /// Writes to standard output; `Ok(false)` when the reader has gone (a closed pipe).
 fn emit(bytes: &[u8]) -> Result<bool, Error> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    // Through `Output`: a reader that stops reading does not hold the command past a signal.
+    let mut stdout = Output::stdout();
+    match stdout.write_all(bytes).and_then(|()| stdout.commit()) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(err) => Err(Error::Output(err)),

@@ -493,3 +493,96 @@ fn a_reader_that_stops_reading_does_not_hold_the_command() {
     assert_eq!(status, Some(2), "{stderr}");
     assert!(stderr.contains("SIGTERM"), "{stderr}");
 }
+
+/// `watch` writing to a reader that stops reading (its pipe full): SIGTERM still ends it
+/// within a fraction of a second, with one error line, instead of leaving it blocked until
+/// the reader wakes up.
+#[test]
+fn watch_with_a_reader_that_stops_reading_still_ends_on_a_signal() {
+    use std::os::fd::AsRawFd;
+    let Some(bed) = Bed::new("stalled-watch", &[]) else {
+        return;
+    };
+    let blackhole = bed.testbed(&["blackhole"]);
+    let port = blackhole.port().to_string();
+    // A connection opened and one closed every 200 ms: an event each time.
+    let _churn = bed.testbed(&["churn", &port, "2"]);
+    // The reader: a pipe of two pages, held open and never read.
+    let (reader, writer) = std::io::pipe().unwrap();
+    // SAFETY: fcntl(2) F_SETPIPE_SZ on a pipe this test owns.
+    let size = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_SETPIPE_SZ, 8192) };
+    assert_eq!(size, 8192);
+    let mut child = bed
+        .stuckconn("watch")
+        .args([
+            "--format",
+            "ndjson",
+            "--interval",
+            "100ms",
+            "--min-idle",
+            "0s",
+        ])
+        .args(["--port", &port, "--no-dns"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stuckconn runs");
+    // Until what the pipe holds stops growing for 1.5 s, past a page: watch is blocked on it
+    // (its events are a few hundred bytes each, several a second).
+    let queued = || {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: ioctl(2) FIONREAD on the pipe's read end, into a c_int.
+        assert_eq!(
+            unsafe { libc::ioctl(reader.as_raw_fd(), libc::FIONREAD, &mut queued) },
+            0
+        );
+        queued
+    };
+    let start = Instant::now();
+    let (mut last, mut since) = (queued(), Instant::now());
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = queued();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if now >= 4096 && since.elapsed() > Duration::from_millis(1500) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("watch wrote {now} bytes in 30 s");
+        }
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ended before the signal"
+    );
+    // SAFETY: kill(2) on the pid of our own child, not yet waited for.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("watch still blocked on the full pipe 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    drop(reader);
+}
