@@ -164,13 +164,27 @@ impl Write for Output {
 /// log shipper): each write waits until it takes data (`poll`, looking at `deadline` every
 /// [`TICK`]) and is at most [`PIPE_BUF`] bytes, which a pipe that polls writable takes
 /// without blocking. When `deadline` passes first, the write fails (`TimedOut`) instead of
-/// blocking the command for as long as the reader sleeps. A regular file (standard output
-/// redirected to one) is written as it is.
+/// blocking the command for as long as the reader sleeps. What a write never waits on (a
+/// regular file, /dev/null) is written as it is.
 pub(crate) struct Bounded<W> {
     inner: W,
     deadline: Deadline,
-    /// Standard output is a regular file: nothing to wait for.
-    regular: bool,
+    /// A regular file, or one of the memory devices (/dev/null, /dev/zero, /dev/full...):
+    /// a write never waits for a reader, so there is nothing to poll for.
+    never_waits: bool,
+}
+
+/// The major number of the memory devices (`mem`: /dev/null, /dev/zero, /dev/full, /dev/kmsg,
+/// /dev/random...), whose writes never wait for a reader.
+const MEMORY_DEVICES: u32 = 1;
+
+/// Whether a write to what `st` describes can never wait for a reader.
+fn never_waits(st: &rustix::fs::Stat) -> bool {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => true,
+        FileType::CharacterDevice => rfs::major(st.st_rdev) == MEMORY_DEVICES,
+        _ => false,
+    }
 }
 
 /// What one write to a pipe gives at most (POSIX's PIPE_BUF on Linux).
@@ -180,19 +194,18 @@ impl<W: Write + AsFd> Bounded<W> {
     fn new(mut inner: W) -> Bounded<W> {
         // What was printed before (through `io::Stdout`'s buffer) comes first.
         let _ = inner.flush();
-        let regular = rfs::fstat(&inner)
-            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+        let never_waits = rfs::fstat(&inner).is_ok_and(|st| never_waits(&st));
         Bounded {
             inner,
             deadline: Deadline::none(),
-            regular,
+            never_waits,
         }
     }
 }
 
 impl<W: Write + AsFd> Write for Bounded<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.regular || buf.is_empty() {
+        if self.never_waits || buf.is_empty() {
             return self.inner.write(buf);
         }
         let tick = rustix::time::Timespec {
@@ -362,4 +375,32 @@ fn in_place(path: &Path) -> io::Result<Sink> {
     Ok(Sink::InPlace(io::BufWriter::new(Bounded::new(File::from(
         fd,
     )))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a write can wait on is polled; a regular file and /dev/null are written as they
+    /// are (a report into /dev/null costs no poll per 4 KiB).
+    #[test]
+    fn only_what_can_wait_for_a_reader_is_polled() {
+        let st = |file: &File| rfs::fstat(file).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let regular = File::create(dir.path().join("f")).unwrap();
+        assert!(never_waits(&st(&regular)));
+        let null = File::options().write(true).open("/dev/null").unwrap();
+        assert!(never_waits(&st(&null)));
+        let (_read, write) = std::io::pipe().unwrap();
+        assert!(!never_waits(&rfs::fstat(&write).unwrap()));
+        let tty_like = File::options().write(true).open("/dev/tty");
+        if let Ok(tty) = tty_like {
+            assert!(!never_waits(&st(&tty)));
+        }
+        // Through `Bounded`, /dev/null takes a large write whole, a pipe at most PIPE_BUF.
+        let mut bounded = Bounded::new(null);
+        assert_eq!(bounded.write(&[b'x'; 65536]).unwrap(), 65536);
+        let mut piped = Bounded::new(File::from(OwnedFd::from(write)));
+        assert_eq!(piped.write(&[b'x'; 65536]).unwrap(), PIPE_BUF);
+    }
 }
