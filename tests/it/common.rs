@@ -155,6 +155,12 @@ pub fn kind_of(report: &Value, pid: u32) -> String {
     conns[0]["kind"].as_str().unwrap().to_string()
 }
 
+/// Sends `sig` to `pid`, a process the test started.
+pub fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) on a process this test started.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, sig) }, 0);
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }

@@ -418,6 +418,43 @@ fn a_host_that_can_start_no_thread_still_scans() {
     assert_eq!(json(&out)["summary"], report["summary"]);
 }
 
+/// The exit status and standard error of `child` (started with its standard error piped), once
+/// it ends within `within`; killed by its pid, and the test failed, when it is still blocked
+/// on a reader that does not read.
+fn ended_within(child: &mut std::process::Child, within: Duration) -> (Option<i32>, String) {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return (status.code(), stderr);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    panic!("still writing {within:?} later, blocked on a reader that does not read");
+}
+
+/// `child`, still running (blocked on a reader that does not read), ends within a second of
+/// SIGTERM, with exit status 2 and an error line that names the signal.
+fn sigterm_ends_it(child: &mut std::process::Child) {
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ended before the signal"
+    );
+    signal(child.id(), libc::SIGTERM);
+    let signalled = Instant::now();
+    let (status, stderr) = ended_within(child, Duration::from_secs(10));
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+}
+
 /// A reader that stops reading (`scan | less` left open, a stuck log shipper): the report does
 /// not fit in the pipe, yet `--timeout` and SIGTERM still end the command, within a fraction
 /// of a second, with one error line (exit status 2), not whenever the reader wakes up.
@@ -441,27 +478,11 @@ fn a_reader_that_stops_reading_does_not_hold_the_command() {
             .spawn()
             .expect("stuckconn runs")
     };
-    // Waits at most `within` for `child` to end; kills it by pid (and fails) otherwise.
-    let ended = |child: &mut std::process::Child, within: Duration| {
-        let start = Instant::now();
-        while start.elapsed() < within {
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-                    .unwrap();
-                return (status.code(), stderr);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        panic!("still writing {within:?} later, blocked on a reader that does not read");
-    };
 
     // The report (280 KiB) is more than a pipe holds (64 KiB).
     let start = Instant::now();
     let mut child = stalled(&["--timeout", "2s"]);
-    let (status, stderr) = ended(&mut child, Duration::from_secs(10));
+    let (status, stderr) = ended_within(&mut child, Duration::from_secs(10));
     assert!(
         start.elapsed() < Duration::from_secs(4),
         "{:?}",
@@ -474,24 +495,7 @@ fn a_reader_that_stops_reading_does_not_hold_the_command() {
     let mut child = stalled(&[]);
     // Long enough to be blocked on the pipe (rendering the fixture takes a fraction of that).
     std::thread::sleep(Duration::from_secs(2));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "ended before the signal"
-    );
-    // SAFETY: kill(2) on the pid of our own child, not yet waited for.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-        0
-    );
-    let signalled = Instant::now();
-    let (status, stderr) = ended(&mut child, Duration::from_secs(10));
-    assert!(
-        signalled.elapsed() < Duration::from_millis(1000),
-        "{:?}",
-        signalled.elapsed()
-    );
-    assert_eq!(status, Some(2), "{stderr}");
-    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    sigterm_ends_it(&mut child);
 }
 
 /// `watch` writing to a reader that stops reading (its pipe full): SIGTERM still ends it
@@ -554,35 +558,6 @@ fn watch_with_a_reader_that_stops_reading_still_ends_on_a_signal() {
             panic!("watch wrote {now} bytes in 30 s");
         }
     }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "ended before the signal"
-    );
-    // SAFETY: kill(2) on the pid of our own child, not yet waited for.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-        0
-    );
-    let signalled = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(10) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("watch still blocked on the full pipe 10 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(
-        signalled.elapsed() < Duration::from_millis(1000),
-        "{:?}",
-        signalled.elapsed()
-    );
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    sigterm_ends_it(&mut child);
     drop(reader);
 }

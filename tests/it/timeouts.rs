@@ -242,11 +242,6 @@ fn infinite_poll_and_a_polling_loop() {
     );
 }
 
-fn signal(pid: u32, sig: libc::c_int) {
-    // SAFETY: kill(2) on a process this test started.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, sig) }, 0);
-}
-
 #[test]
 fn stopped_and_resumed_threads_are_still_blocked() {
     let Some(bed) = Bed::new("tmo-stop", &[]) else {
