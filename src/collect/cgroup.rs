@@ -34,19 +34,15 @@ fn paths_in(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// What the cgroup paths of a process (`paths_of`) say about it.
-pub(crate) fn identity(paths: &[String]) -> Identity {
-    let (unit, container) = identify(paths);
+/// What the cgroup of `pid` says about it. Empty when it cannot be read.
+pub(crate) fn of_process(pid: u32) -> Identity {
+    let paths = paths_of(pid);
+    let (unit, container) = identify(&paths);
     Identity {
         unit,
         container,
-        pod_uid: pod_uid(paths),
+        pod_uid: pod_uid(&paths),
     }
-}
-
-/// What the cgroup of `pid` says about it. Empty when it cannot be read.
-pub(crate) fn of_process(pid: u32) -> Identity {
-    identity(&paths_of(pid))
 }
 
 /// Returns (systemd unit, container id) from the paths of `/proc/PID/cgroup`.

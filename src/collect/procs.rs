@@ -135,9 +135,7 @@ pub fn describe(
     };
     // Its cgroup, read once: the unit and container here, the keys of naming it later.
     let cgroup = super::cgroup::paths_of(pid);
-    let super::cgroup::Identity {
-        unit, container, ..
-    } = super::cgroup::identity(&cgroup);
+    let (unit, container) = super::cgroup::identify(&cgroup);
     let holder = Holder {
         owner: uid,
         ..Holder::from_cgroup(&cgroup)

@@ -31,11 +31,6 @@ impl Holder {
         let owner = std::fs::metadata(format!("/proc/{pid}"))
             .ok()
             .map(|m| m.uid());
-        Holder::owned_by(pid, owner)
-    }
-
-    /// Reads `/proc/PID/cgroup` (bounded) of a process whose uid the /proc pass already read.
-    pub fn owned_by(pid: u32, owner: Option<u32>) -> Holder {
         Holder {
             owner,
             ..Holder::from_cgroup(&cgroup::paths_of(pid))
