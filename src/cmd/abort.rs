@@ -350,22 +350,13 @@ fn send_log(path: &std::path::Path, line: &str) -> std::io::Result<()> {
 fn who() -> Who {
     let loginuid = std::fs::read_to_string("/proc/self/loginuid").ok();
     let passwd = crate::collect::regular::open(std::path::Path::new("/etc/passwd"))
-        .map(|file| lossy_text(file, 1 << 20))
+        .and_then(|file| crate::collect::procfile::text_of(file, 1 << 20))
         .unwrap_or_default();
     Who::new(
         rustix::process::getuid().as_raw(),
         loginuid.as_deref(),
         &passwd,
     )
-}
-
-/// At most `cap` bytes of `file` as text, bytes that are not UTF-8 read as U+FFFD: one
-/// user's name in Latin-1 must not hide every other name of the file.
-fn lossy_text(file: impl std::io::Read, cap: u64) -> String {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    let _ = file.take(cap).read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[cfg(test)]
@@ -378,11 +369,12 @@ mod tests {
     #[test]
     fn a_passwd_with_a_name_not_in_utf8_still_names_the_others() {
         let passwd = b"root:x:0:0:root:/root:/bin/bash\njos\xe9:x:1000:1000:Jos\xe9:/home/j:/bin/sh\nops:x:1001:1001::/home/ops:/bin/sh\n";
-        let text = lossy_text(&passwd[..], 1 << 20);
+        let read = |cap| crate::collect::procfile::text_of(&passwd[..], cap).unwrap();
+        let text = read(1 << 20);
         let who = Who::new(1001, Some("1000"), &text);
         assert_eq!(who.user.as_deref(), Some("ops"), "{who:?}");
         assert_eq!(who.login_user.as_deref(), Some("jos\u{fffd}"), "{who:?}");
-        assert_eq!(lossy_text(&passwd[..], 5), "root:");
+        assert_eq!(read(5), "root:");
     }
 
     #[test]

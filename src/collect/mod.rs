@@ -12,7 +12,7 @@ pub(crate) mod load;
 pub mod memory;
 pub mod netns;
 mod probe;
-mod procfile;
+pub(crate) mod procfile;
 pub(crate) mod procnet;
 pub mod procs;
 pub(crate) mod regular;

@@ -12,11 +12,15 @@ const FIRST_READ: usize = 4096;
 
 /// The bytes of `path`, at most `cap` of them.
 pub(crate) fn read(path: impl AsRef<Path>, cap: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+    bytes_of(std::fs::File::open(path)?, cap)
+}
+
+/// At most `cap` bytes of `reader` (a file already opened).
+fn bytes_of(reader: impl Read, cap: u64) -> std::io::Result<Vec<u8>> {
     let first = usize::try_from(cap).unwrap_or(usize::MAX).min(FIRST_READ);
     let mut bytes = Vec::with_capacity(first);
     // Through `take`: no size is asked, and nothing past the cap is read.
-    file.take(cap).read_to_end(&mut bytes)?;
+    reader.take(cap).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -63,7 +67,13 @@ impl<'a> Stat<'a> {
 /// The text of `path`, at most `cap` bytes of it; bytes that are not UTF-8 are read as
 /// U+FFFD (a process's name and cgroups are chosen by others).
 pub(crate) fn read_text(path: impl AsRef<Path>, cap: u64) -> std::io::Result<String> {
-    let bytes = read(path, cap)?;
+    text_of(std::fs::File::open(path)?, cap)
+}
+
+/// The text of `reader` (a file already opened: /etc/passwd, through `regular::open`), as
+/// `read_text` reads it.
+pub(crate) fn text_of(reader: impl Read, cap: u64) -> std::io::Result<String> {
+    let bytes = bytes_of(reader, cap)?;
     Ok(match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
