@@ -17,6 +17,7 @@ pub mod enrich;
 pub mod error;
 pub mod messages;
 pub(crate) mod output;
+pub(crate) mod procfile;
 pub mod redact;
 pub mod render;
 pub mod report;

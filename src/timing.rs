@@ -30,7 +30,7 @@ impl Stopwatch {
             peak_rss_kib: 0,
             rss_file_kib: 0,
         };
-        let phase = match std::fs::read_to_string("/proc/self/status") {
+        let phase = match crate::procfile::read_text("/proc/self/status", STATUS_CAP) {
             Ok(status) => Phase {
                 peak_rss_kib: kib(&status, "VmHWM:").unwrap_or(0),
                 rss_file_kib: kib(&status, "RssFile:").unwrap_or(0),
@@ -42,6 +42,9 @@ impl Stopwatch {
         phase
     }
 }
+
+/// The most read of /proc/self/status (about 1.5 KiB).
+const STATUS_CAP: u64 = 64 << 10;
 
 /// CPU time of the whole process so far.
 pub fn cpu_time() -> Duration {

@@ -350,7 +350,7 @@ fn send_log(path: &std::path::Path, line: &str) -> std::io::Result<()> {
 fn who() -> Who {
     let loginuid = std::fs::read_to_string("/proc/self/loginuid").ok();
     let passwd = crate::collect::regular::open(std::path::Path::new("/etc/passwd"))
-        .and_then(|file| crate::collect::procfile::text_of(file, 1 << 20))
+        .and_then(|file| crate::procfile::text_of(file, 1 << 20))
         .unwrap_or_default();
     Who::new(
         rustix::process::getuid().as_raw(),
@@ -369,7 +369,7 @@ mod tests {
     #[test]
     fn a_passwd_with_a_name_not_in_utf8_still_names_the_others() {
         let passwd = b"root:x:0:0:root:/root:/bin/bash\njos\xe9:x:1000:1000:Jos\xe9:/home/j:/bin/sh\nops:x:1001:1001::/home/ops:/bin/sh\n";
-        let read = |cap| crate::collect::procfile::text_of(&passwd[..], cap).unwrap();
+        let read = |cap| crate::procfile::text_of(&passwd[..], cap).unwrap();
         let text = read(1 << 20);
         let who = Who::new(1001, Some("1000"), &text);
         assert_eq!(who.user.as_deref(), Some("ops"), "{who:?}");

@@ -19,7 +19,7 @@ const PATHS_CAP: u64 = 64 << 10;
 /// [`PATHS_CAP`] bytes (a line cut by the cap is left out). Bytes that are not UTF-8 (a cgroup
 /// is named by whoever makes it) are read as U+FFFD. Empty when it cannot be read.
 pub(crate) fn paths_of(pid: u32) -> Vec<String> {
-    match super::procfile::read_records(format!("/proc/{pid}/cgroup"), PATHS_CAP, b'\n') {
+    match crate::procfile::read_records(format!("/proc/{pid}/cgroup"), PATHS_CAP, b'\n') {
         Ok(bytes) => paths_in(&bytes),
         Err(_) => Vec::new(),
     }

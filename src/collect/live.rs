@@ -125,7 +125,7 @@ pub(crate) fn live(options: &CollectOptions) -> Result<Snapshot, Error> {
 
 /// The host's name or kernel release (a host name is bytes: read lossily).
 fn read_trimmed(path: &str) -> String {
-    super::procfile::read_text(path, 4096)
+    crate::procfile::read_text(path, 4096)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }

@@ -62,7 +62,7 @@ fn kb(text: &str, key: &str) -> Option<u64> {
 }
 
 fn read_bounded(path: &str) -> Option<String> {
-    super::procfile::read_text(path, MAX_BYTES).ok()
+    crate::procfile::read_text(path, MAX_BYTES).ok()
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ pub(crate) mod load;
 pub mod memory;
 pub mod netns;
 mod probe;
-pub(crate) mod procfile;
 pub(crate) mod procnet;
 pub mod procs;
 pub(crate) mod regular;

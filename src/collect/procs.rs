@@ -105,7 +105,7 @@ pub fn describe(
     ticks: u64,
     redact: bool,
 ) -> Option<(Process, Holder)> {
-    use super::procfile;
+    use crate::procfile;
     let dir = format!("/proc/{pid}");
     let stat = procfile::read_text(format!("{dir}/stat"), STAT_CAP).ok()?;
     let stat = procfile::Stat::parse(&stat)?;

@@ -84,7 +84,7 @@ const MAX_MAPS_BYTES: u64 = 4 << 20;
 pub fn detect(pid: u32) -> Detected {
     // Lossily: a mapped file's name is bytes (one not UTF-8 must not hide the others).
     let maps =
-        super::procfile::read_text(format!("/proc/{pid}/maps"), MAX_MAPS_BYTES).unwrap_or_default();
+        crate::procfile::read_text(format!("/proc/{pid}/maps"), MAX_MAPS_BYTES).unwrap_or_default();
     let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
@@ -105,7 +105,7 @@ pub fn detect(pid: u32) -> Detected {
 
 /// /proc/PID/mountinfo (bounded), or nothing.
 fn mountinfo(pid: u32) -> String {
-    super::procfile::read_text(format!("/proc/{pid}/mountinfo"), MAX_MAPS_BYTES).unwrap_or_default()
+    crate::procfile::read_text(format!("/proc/{pid}/mountinfo"), MAX_MAPS_BYTES).unwrap_or_default()
 }
 
 /// Whether the executable `exe` (as /proc/PID/exe names it) lies on a FUSE file system: the

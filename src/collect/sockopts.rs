@@ -136,7 +136,7 @@ fn would_retag(pid: u32) -> bool {
     if !v1 {
         return false;
     }
-    let read = |path: &str| super::procfile::read_text(path, CGROUP_CAP);
+    let read = |path: &str| crate::procfile::read_text(path, CGROUP_CAP);
     let ours = read("/proc/self/cgroup").unwrap_or_default();
     match read(&format!("/proc/{pid}/cgroup")) {
         Ok(theirs) => net_groups(&ours) != net_groups(&theirs),

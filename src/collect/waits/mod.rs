@@ -135,7 +135,7 @@ impl Thread {
     /// The call the thread waits in and its fds. wchan is read only for `restart_syscall`,
     /// where it tells which call resumed.
     fn look(self, mem: &mut Mem) -> Look {
-        let text = match super::procfile::read_text(self.file("syscall"), SMALL_CAP) {
+        let text = match crate::procfile::read_text(self.file("syscall"), SMALL_CAP) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Look::Gone,
             Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => return Look::Denied,
@@ -181,7 +181,7 @@ impl Thread {
         }
         on.dedup();
         let timeout = timeout_of(call, &mut |ptr, len| mem.read(ptr, len));
-        let stopped = super::procfile::read_text(self.file("stat"), SMALL_CAP)
+        let stopped = crate::procfile::read_text(self.file("stat"), SMALL_CAP)
             .ok()
             .and_then(|stat| state_of(&stat))
             .is_some_and(|state| state == 'T' || state == 't');
@@ -205,7 +205,7 @@ impl Thread {
 
     /// The kernel function the thread sleeps in (`wait_woken`), when it says.
     fn wchan(self) -> Option<String> {
-        super::procfile::read_text(self.file("wchan"), SMALL_CAP)
+        crate::procfile::read_text(self.file("wchan"), SMALL_CAP)
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty() && s != "0")
@@ -215,7 +215,7 @@ impl Thread {
 /// The state letter of a /proc/PID/stat line (after the command name, which may hold spaces
 /// and parentheses).
 fn state_of(stat: &str) -> Option<char> {
-    super::procfile::Stat::parse(stat)?.field(3)?.chars().next()
+    crate::procfile::Stat::parse(stat)?.field(3)?.chars().next()
 }
 
 /// The most read of a thread's `syscall`, `stat` or `wchan` (one line each).

@@ -1,8 +1,9 @@
-//! Reading the small files of `/proc` (`stat`, `cmdline`, `cgroup`, a thread's `syscall`,
-//! `smaps_rollup`): open, one read into a buffer sized for them, one read that finds the end,
-//! close. `/proc` gives every file the size 0, so `std::fs::read_to_string` asks the size
-//! (`statx`) for nothing and then reads 32 bytes at a time at first, and a read of a process's
-//! `cmdline` walks the process's memory once per call. Never more than a cap is read.
+//! Reading small files: those of `/proc` (`stat`, `cmdline`, `cgroup`, a thread's `syscall`,
+//! `smaps_rollup`, this process's `status`) and the like (`/etc/passwd`). Open, one read into a
+//! buffer sized for them, one read that finds the end, close. `/proc` gives every file the
+//! size 0, so `std::fs::read_to_string` asks the size (`statx`) for nothing and then reads 32
+//! bytes at a time at first, and a read of a process's `cmdline` walks the process's memory
+//! once per call. Never more than a cap is read.
 
 use std::io::Read;
 use std::path::Path;
